@@ -1,0 +1,3 @@
+from skclip.cli import main
+
+raise SystemExit(main())
