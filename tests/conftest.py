@@ -6,6 +6,7 @@ missing" into a failure, so CI can never pass by skipping them.
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -68,13 +69,12 @@ def rng():
     return np.random.RandomState(0)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test writes its caches under one temporary SKCLIP_CACHE, never ~/.cache.
+def pytest_configure(config):
+    """Point SKCLIP_CACHE at a temporary folder for the whole session.
 
-    The WordNet copy built from /usr/share/wordnet is expensive, so the folder is
-    shared by the whole session.
+    Set here rather than in a fixture so that session-scoped fixtures (the WordNet
+    copy) never write to the user's ~/.cache. An SKCLIP_CACHE set by the caller (CI
+    sets a fresh folder) is respected.
     """
-    cache = tmp_path_factory.getbasetemp() / "skclip-cache"
-    cache.mkdir(exist_ok=True)
-    monkeypatch.setenv("SKCLIP_CACHE", str(cache))
+    if not os.environ.get("SKCLIP_CACHE"):
+        os.environ["SKCLIP_CACHE"] = tempfile.mkdtemp(prefix="skclip-test-cache-")

@@ -1,0 +1,226 @@
+"""Shared base of the CLIP clusterers (CAE, MCA, and the baselines that use text).
+
+The semantic-space protocol
+---------------------------
+A clusterer receives CLIP *image* embeddings ``X`` and needs CLIP *text* embeddings
+that live in the same space. It obtains them from its ``semantic_space`` parameter,
+which is either ``None`` (the subclass builds its default
+:class:`skclip.semantic.SemanticSpaceBuilder` in ``_default_semantic_space``) or any
+object that follows this small protocol:
+
+* ``fit(X)`` (``X`` the L2-normalised image embeddings, shape ``(n, d)``) returns
+  ``self``; it may select the texts relevant to ``X``;
+* once fitted it exposes ``noun_embeddings_`` (``(m, d)`` unit rows, ``m >= 1``) and
+  ``nouns_`` (``m`` names), and ``caption_embeddings_`` (``(L, d)``, ``L`` may be 0)
+  and ``captions_`` (``L`` strings). ``noun_synsets_`` is optional.
+
+The clusterer ``clone``-s the object and fits the clone, so the parameter itself is
+never modified and nested parameters (``semantic_space__topk_nouns``) can be
+grid-searched. This is also how users plug in their own text space: any estimator
+with those fitted attributes works, e.g. one that returns precomputed embeddings.
+The text dimension must equal the image dimension; a mismatch means that the image
+embedder and the semantic space used different CLIP models, and raises a
+``ValueError`` that says so.
+
+Persistence
+-----------
+Fitted state is kept as CPU numpy wherever possible. Attributes that hold torch
+tensors or modules (e.g. MCA's networks) are serialised with ``torch.save`` into
+bytes when pickled and loaded back with ``map_location="cpu"`` when CUDA is not
+available, so a model fitted on a GPU loads on a CPU-only machine.
+"""
+
+import io
+import warnings
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, clone
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import validate_data
+
+from .._config import resolve_device
+
+__all__ = ["_BaseCLIPClustering"]
+
+
+class _TorchBlob:
+    """Pickle-safe wrapper of an attribute value that contains torch objects."""
+
+    def __init__(self, payload, devices):
+        self.payload = payload
+        self.devices = devices
+
+
+def _torch_devices(value):
+    """Device types of the torch objects inside ``value`` (empty set if none)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return set()
+    if isinstance(value, torch.Tensor):
+        return {value.device.type}
+    if isinstance(value, torch.nn.Module):
+        devs = {t.device.type for t in value.parameters()}
+        devs |= {t.device.type for t in value.buffers()}
+        return devs or {"cpu"}
+    if isinstance(value, dict):
+        return set().union(*(_torch_devices(v) for v in value.values()))
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_torch_devices(v) for v in value))
+    return set()
+
+
+def _dump_torch(value, devices):
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return _TorchBlob(buffer.getvalue(), sorted(devices))
+
+
+def _load_torch(blob, name):
+    import torch
+
+    map_location = None
+    if not torch.cuda.is_available():
+        map_location = "cpu"
+        if any(d == "cuda" for d in blob.devices):
+            warnings.warn(
+                f"Attribute {name!r} was saved from a CUDA device but CUDA is not "
+                "available here; it is loaded on the CPU.",
+                UserWarning,
+                stacklevel=3,
+            )
+    # weights_only=False: modules are pickled whole. Load pickles only from trusted
+    # sources (as with any pickle).
+    return torch.load(io.BytesIO(blob.payload), map_location=map_location, weights_only=False)
+
+
+def _device_param_constraint():
+    import torch
+
+    return [str, torch.device, None]
+
+
+class _BaseCLIPClustering(ClusterMixin, BaseEstimator):
+    """Base class of the CLIP clusterers: validation, semantic space, device, pickling.
+
+    Not public. Subclasses define ``__init__`` (keyword-only, storing parameters),
+    extend ``_parameter_constraints``, implement ``fit`` and, when they use text,
+    ``_default_semantic_space``.
+    """
+
+    _parameter_constraints: dict = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "semantic_space": [None, HasMethods(["fit"])],
+        "device": _device_param_constraint(),
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # -- input -----------------------------------------------------------------
+    def _validate_X(self, X, reset):
+        """Validate image embeddings and return them L2-normalised.
+
+        float32 input stays float32, anything else becomes float64. NaN/inf raise a
+        ``ValueError``; at fit time (``reset=True``) so does ``n_samples <
+        n_clusters``. Rows of zero norm stay zero.
+        """
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=True,
+            ensure_min_samples=1,
+        )
+        if reset and X.shape[0] < self.n_clusters:
+            raise ValueError(
+                f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}: "
+                "there cannot be more clusters than images."
+            )
+        norms = np.sqrt(np.einsum("ij,ij->i", X, X))[:, None]  # no n x d temporary
+        return X / np.maximum(norms, np.finfo(X.dtype).tiny)
+
+    # -- semantic space --------------------------------------------------------
+    def _default_semantic_space(self):
+        """The semantic space used when ``semantic_space=None`` (subclass hook)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no default semantic space; pass semantic_space=."
+        )
+
+    def _fit_semantic_space(self, X):
+        """Clone (or build) the semantic space, fit it on ``X`` and check its dims.
+
+        Sets ``semantic_space_`` and returns ``(noun_embeddings, caption_embeddings)``
+        as arrays of ``X``'s dtype with shapes ``(m, d)`` and ``(L, d)``.
+        """
+        if self.semantic_space is None:
+            space = self._default_semantic_space()
+        else:
+            space = clone(self.semantic_space)
+        space.fit(X)
+        self.semantic_space_ = space
+        nouns = self._space_embeddings(space, "noun_embeddings_", X, required=True)
+        captions = self._space_embeddings(space, "caption_embeddings_", X, required=False)
+        return nouns, captions
+
+    @staticmethod
+    def _space_embeddings(space, attr, X, required):
+        name = type(space).__name__
+        emb = getattr(space, attr, None)
+        if emb is None:
+            if required:
+                raise TypeError(
+                    f"The semantic space {name} has no fitted attribute {attr!r}; a "
+                    "semantic space must expose noun_embeddings_ (m, d) and "
+                    "caption_embeddings_ (L, d) after fit(X)."
+                )
+            return np.zeros((0, X.shape[1]), dtype=X.dtype)
+        emb = np.asarray(emb, dtype=X.dtype)
+        if emb.ndim != 2:
+            raise ValueError(f"{name}.{attr} must be 2-D, got shape {emb.shape}.")
+        if emb.shape[1] != X.shape[1] and emb.shape[0] > 0:
+            raise ValueError(
+                f"The semantic space {name} gives {attr} of dimension {emb.shape[1]} but "
+                f"the image embeddings X have {X.shape[1]} features: the image embedder "
+                "and the semantic space were built with different CLIP models (e.g. "
+                "ViT-B-32 gives 512-d, ViT-L-14 768-d). Use one model for both, as "
+                "skclip.make_clip_pipeline does."
+            )
+        if emb.shape[0] == 0:
+            return np.zeros((0, X.shape[1]), dtype=X.dtype)
+        if required and not np.all(np.isfinite(emb)):
+            raise ValueError(f"{name}.{attr} contains NaN or infinity.")
+        norms = np.linalg.norm(emb, axis=1, keepdims=True)
+        return emb / np.maximum(norms, np.finfo(X.dtype).tiny)
+
+    # -- device ----------------------------------------------------------------
+    def _device(self):
+        """``torch.device`` for this call; ``self.device`` is never rewritten."""
+        return resolve_device(self.device)
+
+    # -- persistence -----------------------------------------------------------
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: never alter the instance
+        for key, value in list(state.items()):
+            devices = _torch_devices(value)
+            if devices:
+                state[key] = _dump_torch(value, devices)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        for key, value in state.items():
+            if isinstance(value, _TorchBlob):
+                state[key] = _load_torch(value, key)
+        super().__setstate__(state)
+
+    # -- tags ------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags

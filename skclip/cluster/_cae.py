@@ -1,0 +1,366 @@
+"""CAE: training-free hierarchical semantic alignment for image clustering.
+
+ALGORITHMS.md §3: select nouns and captions relevant to the images (the semantic
+space), align the images to each text set by entropic optimal transport, build the
+OT-weighted text counterparts, fuse them with the image by per-sample adaptive
+weights, and run k-means on the fused features.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import _BaseCLIPClustering
+from ._kmeans import assign, kmeans
+from ._fusion import column_potential, fused_features
+
+_DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
+
+
+class CAEClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseCLIPClustering):
+    """Training-free clustering of CLIP image embeddings by hierarchical semantic alignment.
+
+    CAE (Zhu et al., AAAI-26) enriches every image embedding with two text
+    counterparts, one from WordNet nouns (categories) and one from captions
+    (attributes), each obtained by entropic optimal transport between the images and
+    the texts of a semantic space selected for the data. The image and its
+    counterparts are fused with per-sample adaptive weights and clustered by k-means.
+    Method details and the provenance of every default: ``ALGORITHMS.md`` §3.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters.
+    semantic_space : estimator or None, default=None
+        Object that selects the texts (see :mod:`skclip.cluster._base` for the
+        protocol). It is cloned and fitted on ``X``. ``None`` builds
+        ``SemanticSpaceBuilder(vocabulary="wordnet", templates="tac7",
+        selection="center_topk", n_centers="auto", topk_nouns=5, topk_captions=5)``:
+        ceil(n/300) spherical k-means centres of the images, the 5 nearest nouns
+        (and captions) of each centre [summary], noun prompts from TAC's 7 templates
+        [choice]. No caption corpus is shipped: captions are used only when the
+        semantic space is given some (see Examples).
+    use_nouns : bool, default=True
+        Use the noun counterpart (ablation switch).
+    use_captions : bool, default=True
+        Use the caption counterpart when the semantic space has captions.
+    ot_eps : float, default=0.01
+        Entropic regularisation of the OT (cost ``1 - cos``) [choice]; it plays the
+        role of TAC's softmax temperature.
+    ot_iters : int, default=100
+        Maximum Sinkhorn iterations [choice].
+    ot_tol : float, default=1e-6
+        Sinkhorn tolerance on the marginal error [choice].
+    ot_batch : int or None, default=None
+        Rows per block for Sinkhorn and the counterparts; memory is
+        O(ot_batch x n_texts). ``None``: Sinkhorn on the dense cost up to 2**27
+        entries and streamed above (``block_size="auto"`` of
+        :func:`skclip.ot.sinkhorn_cosine`), counterparts in blocks of 8192 rows
+        (TAC's retrieval batch), fewer when there are more than 8192 texts.
+    relax_columns : bool, default=False
+        ``False``: balanced OT, every selected text receives equal mass [summary].
+        ``True``: only the row constraint, i.e. softmax retrieval with temperature
+        ``ot_eps`` (the "softmax" ablation).
+    weight_by_similarity : bool, default=True
+        Counterpart ``sum_j T_ij S_ij t_j`` with the similarity factor ``S_ij``
+        [summary]; ``False`` gives ``sum_j T_ij t_j``.
+    fusion : {"weighted_concat", "weighted_sum", "concat"}, default="weighted_concat"
+        How the image and its counterparts are combined [choice]:
+        ``[w0 x, w1 x^u, w2 x^v]``, ``w0 x + w1 x^u + w2 x^v`` or ``[x, x^u, x^v]``.
+        The result is L2-normalised.
+    gamma : float, default=0.01
+        Temperature of the fusion weights, softmax over modalities of
+        ``cos(z^m, prototype) / gamma`` [summary]. Ignored by ``fusion="concat"``.
+    kmeans_n_init : int, default=20
+        k-means restarts (TAC: nredo 20).
+    kmeans_max_iter : int, default=300
+        Maximum k-means iterations per restart (TAC: niter 300).
+    kmeans_tol : float, default=1e-4
+        k-means tolerance.
+    spherical : bool, default=True
+        Spherical (cosine) k-means on the fused features, as TAC's faiss k-means.
+    device : str, torch.device or None, default="auto"
+        Torch device; ``"auto"`` picks CUDA when available, resolved at each call.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the k-means initialisation.
+    verbose : int, default=0
+        Progress bars and solver messages when > 0.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each training image.
+    cluster_centers_ : ndarray of shape (n_clusters, n_fused_features)
+        Centres in the fused space (the space of :meth:`transform`).
+    inertia_ : float
+        k-means objective of the kept restart.
+    n_iter_ : int
+        k-means iterations of the kept restart.
+    ot_n_iter_ : dict
+        Sinkhorn iterations per text set (``"nouns"``, ``"captions"``).
+    semantic_space_ : estimator
+        The fitted semantic space.
+    nouns_, captions_ : list of str
+        Texts of the semantic space (empty when unused).
+    noun_embeddings_, caption_embeddings_ : ndarray of shape (m, d), (L, d)
+        Their unit embeddings (``(0, d)`` when unused).
+    g_u_, g_v_ : ndarray of shape (m,), (L,)
+        Sinkhorn column potentials; ``predict`` uses them to place new images.
+    modalities_ : list of str
+        The fused modalities, among ``"image"``, ``"nouns"``, ``"captions"``.
+    fusion_weights_ : ndarray of shape (n_samples, len(modalities_))
+        Per-sample fusion weights (rows sum to 1).
+    n_features_in_ : int
+        Dimension of the image embeddings.
+
+    See Also
+    --------
+    TACClustering : softmax retrieval of nouns, concatenation, k-means.
+    CLIPKMeans : k-means on the image embeddings alone.
+
+    Notes
+    -----
+    ``predict`` places new images with the stored column potentials (the row of the
+    OT plan of a new point given ``g``); it does not re-solve the transport, so it
+    approximates what ``fit_predict`` on the enlarged data would give.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclip.cluster import CAEClustering
+    >>> from skclip.datasets import make_clip_blobs
+    >>> from skclip.semantic import SemanticSpaceBuilder
+    >>> data = make_clip_blobs(n_samples=300, n_clusters=3, n_features=32, random_state=0)
+    >>> space = SemanticSpaceBuilder(vocabulary=data.text_embeddings,
+    ...                              noun_names=list(data.text_names))
+    >>> cae = CAEClustering(n_clusters=3, semantic_space=space, random_state=0)
+    >>> labels = cae.fit_predict(data.X)
+    >>> cae.transform(data.X).shape
+    (300, 64)
+    >>> bool(np.allclose(cae.fusion_weights_.sum(axis=1), 1))
+    True
+
+    With a text embedder, captions go through the builder (not run here: it needs
+    CLIP weights):
+
+    >>> from skclip import CLIPEmbedder
+    >>> captions = [line.strip() for line in open("captions.txt")]  # doctest: +SKIP
+    >>> space = SemanticSpaceBuilder(embedder=CLIPEmbedder(),
+    ...                              captions=captions)  # doctest: +SKIP
+    >>> CAEClustering(n_clusters=10, semantic_space=space).fit(X)  # doctest: +SKIP
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseCLIPClustering._parameter_constraints,
+        "use_nouns": ["boolean"],
+        "use_captions": ["boolean"],
+        "ot_eps": [Interval(Real, 0, None, closed="neither")],
+        "ot_iters": [Interval(Integral, 1, None, closed="left")],
+        "ot_tol": [Interval(Real, 0, None, closed="left")],
+        "ot_batch": [Interval(Integral, 1, None, closed="left"), None],
+        "relax_columns": ["boolean"],
+        "weight_by_similarity": ["boolean"],
+        "fusion": [StrOptions({"weighted_concat", "weighted_sum", "concat"})],
+        "gamma": [Interval(Real, 0, None, closed="neither")],
+        "kmeans_n_init": [Interval(Integral, 1, None, closed="left")],
+        "kmeans_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "kmeans_tol": [Interval(Real, 0, None, closed="left")],
+        "spherical": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        semantic_space=None,
+        use_nouns=True,
+        use_captions=True,
+        ot_eps=0.01,
+        ot_iters=100,
+        ot_tol=1e-6,
+        ot_batch=None,
+        relax_columns=False,
+        weight_by_similarity=True,
+        fusion="weighted_concat",
+        gamma=0.01,
+        kmeans_n_init=20,
+        kmeans_max_iter=300,
+        kmeans_tol=1e-4,
+        spherical=True,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_clusters = n_clusters
+        self.semantic_space = semantic_space
+        self.use_nouns = use_nouns
+        self.use_captions = use_captions
+        self.ot_eps = ot_eps
+        self.ot_iters = ot_iters
+        self.ot_tol = ot_tol
+        self.ot_batch = ot_batch
+        self.relax_columns = relax_columns
+        self.weight_by_similarity = weight_by_similarity
+        self.fusion = fusion
+        self.gamma = gamma
+        self.kmeans_n_init = kmeans_n_init
+        self.kmeans_max_iter = kmeans_max_iter
+        self.kmeans_tol = kmeans_tol
+        self.spherical = spherical
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _default_semantic_space(self):
+        from ..semantic import SemanticSpaceBuilder
+
+        return SemanticSpaceBuilder(
+            vocabulary="wordnet",
+            templates="tac7",
+            selection="center_topk",
+            n_centers="auto",
+            topk_nouns=5,
+            topk_captions=5,
+            device=self.device,
+            random_state=self.random_state,
+            verbose=self.verbose,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Select texts, align images to them by OT, fuse, and cluster.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            CLIP image embeddings (L2-normalised here).
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        X = self._validate_X(X, reset=True)
+        rng = check_random_state(self.random_state)
+        device = self._device()
+        nouns, captions = self._fit_semantic_space(X)
+        space = self.semantic_space_
+        keep_nouns = self.use_nouns and len(nouns) > 0
+        keep_caps = self.use_captions and len(captions) > 0
+        d = X.shape[1]
+        self.nouns_ = list(getattr(space, "nouns_", [])) if keep_nouns else []
+        self.noun_embeddings_ = nouns if keep_nouns else np.zeros((0, d), X.dtype)
+        self.captions_ = list(getattr(space, "captions_", [])) if keep_caps else []
+        self.caption_embeddings_ = captions if keep_caps else np.zeros((0, d), X.dtype)
+
+        self.ot_n_iter_ = {}
+        self.g_u_ = self._potential(X, self.noun_embeddings_, "nouns", device)
+        self.g_v_ = self._potential(X, self.caption_embeddings_, "captions", device)
+        self.modalities_ = ["image"] + ["nouns"] * keep_nouns + ["captions"] * keep_caps
+
+        F, self.fusion_weights_ = self._fused(X, device)
+        del X  # only the fused features are needed now; frees n x d for large n
+        res = kmeans(
+            F,
+            self.n_clusters,
+            n_init=self.kmeans_n_init,
+            max_iter=self.kmeans_max_iter,
+            tol=self.kmeans_tol,
+            spherical=self.spherical,
+            device=device,
+            random_state=rng,
+            verbose=self.verbose,
+        )
+        self.cluster_centers_ = np.asarray(res.centers)
+        self.labels_ = np.asarray(res.labels)
+        self.inertia_ = float(res.inertia)
+        self.n_iter_ = int(res.n_iter)
+        return self
+
+    def _batch(self):
+        if self.ot_batch is not None:
+            return self.ot_batch
+        # keep each (rows x texts) temporary <= 2**26 entries (256 MiB in float32)
+        m = max(len(self.noun_embeddings_), len(self.caption_embeddings_), 1)
+        return int(min(_DEFAULT_OT_BATCH, max(256, 2**26 // m)))
+
+    def _potential(self, X, T, name, device):
+        if len(T) == 0:
+            return np.zeros(0, dtype=X.dtype)
+        g, n_iter = column_potential(
+            X,
+            T,
+            eps=self.ot_eps,
+            max_iter=self.ot_iters,
+            tol=self.ot_tol,
+            relax_columns=self.relax_columns,
+            block_size="auto" if self.ot_batch is None else self.ot_batch,
+            device=device,
+            verbose=self.verbose,
+        )
+        self.ot_n_iter_[name] = n_iter
+        return g
+
+    def _fused(self, X, device):
+        texts, pots = [], []
+        for T, g in ((self.noun_embeddings_, self.g_u_), (self.caption_embeddings_, self.g_v_)):
+            if len(T):
+                texts.append(T.astype(X.dtype, copy=False))
+                pots.append(g.astype(X.dtype, copy=False))
+        return fused_features(
+            X,
+            texts,
+            pots,
+            eps=self.ot_eps,
+            weight_by_similarity=self.weight_by_similarity,
+            gamma=self.gamma,
+            fusion=self.fusion,
+            block_size=self._batch(),
+            device=device,
+            verbose=self.verbose,
+        )
+
+    def transform(self, X):
+        """Fused features of ``X`` (the space of ``cluster_centers_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            CLIP image embeddings.
+
+        Returns
+        -------
+        F : ndarray of shape (n_samples, n_fused_features)
+            L2-normalised fused features.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return self._fused(X, self._device())[0]
+
+    def predict(self, X):
+        """Assign new images to the nearest stored centre in the fused space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            CLIP image embeddings.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Cluster index of each image.
+        """
+        F = self.transform(X)
+        centers = self.cluster_centers_.astype(F.dtype, copy=False)
+        labels, _ = assign(F, centers, spherical=self.spherical, device=self._device())
+        return np.asarray(labels)
+
+    @property
+    def _n_features_out(self):
+        return self.cluster_centers_.shape[1]

@@ -1,0 +1,124 @@
+"""Text counterparts of images and their adaptive fusion (CAE §3.5-3.6, TAC §4.3).
+
+Shared by :class:`CAEClustering` and :class:`TACClustering`. Everything here works on
+row blocks, so memory is O(block x m) whatever the number of images: the caller
+loops over blocks with :func:`fused_features`, which writes into preallocated numpy
+outputs.
+"""
+
+import numpy as np
+
+from ..ot import plan_rows, sinkhorn_cosine
+
+
+def column_potential(X, T, *, eps, max_iter, tol, relax_columns, block_size, device, verbose):
+    """Sinkhorn column potential ``g`` (m,) of images ``X`` to texts ``T`` (cost 1 - cos).
+
+    Uniform marginals. ``relax_columns=True`` keeps only the row constraint, whose
+    plan rows are the softmax retrieval of TAC. Returns ``(g, n_iter)``.
+    """
+    res = sinkhorn_cosine(
+        X,
+        T,
+        eps=eps,
+        max_iter=max_iter,
+        tol=tol,
+        relax_columns=relax_columns,
+        return_plan=False,
+        block_size=block_size,
+        device=device,
+        verbose=verbose,
+    )
+    return np.asarray(res.g, dtype=X.dtype), int(res.n_iter)
+
+
+# Entries below this carry no weight at float32/float64 resolution (rows sum to 1).
+# They are set to 0 because subnormal floats (e.g. exp(-100) at gamma or eps = 0.01)
+# make CPU matrix products 10-100x slower.
+_NEGLIGIBLE = 1e-20
+
+
+def _drop_negligible(A):
+    return A.masked_fill_(A.abs() < _NEGLIGIBLE, 0.0)
+
+
+def _normalize(Z):
+    import torch
+
+    return Z / torch.clamp(torch.linalg.vector_norm(Z, dim=1, keepdim=True), min=1e-12)
+
+
+def counterpart(Xb, T, g, eps, weight_by_similarity):
+    """Normalised text counterpart of unit image rows ``Xb`` (b, d), torch in/out.
+
+    Row i: ``normalise(sum_j P_ij * S_ij^w * t_j)`` with ``S = Xb T^T``,
+    ``P_ij = softmax_j((g_j - (1 - S_ij)) / eps)`` (the row-normalised OT plan for the
+    column potential ``g``; ``g = 0`` gives the softmax retrieval) and ``w = 1`` when
+    ``weight_by_similarity`` (CAE), ``w = 0`` otherwise (TAC).
+    """
+    S = Xb @ T.T
+    P = plan_rows(1.0 - S, g, eps)
+    if weight_by_similarity:
+        P = P * S
+    return _normalize(_drop_negligible(P) @ T)
+
+
+def fusion_weights(Z, gamma):
+    """Per-sample softmax over modalities of cos(z^m, prototype) / gamma, (b, M).
+
+    ``Z`` is a list of M unit-row tensors (b, d); the prototype is their mean.
+    ``gamma=None`` gives uniform weights (plain concatenation).
+    """
+    import torch
+
+    b, M = Z[0].shape[0], len(Z)
+    if gamma is None or M == 1:
+        return torch.full((b, M), 1.0 / M, dtype=Z[0].dtype, device=Z[0].device)
+    proto = _normalize(sum(Z) / M)
+    cos = torch.stack([(z * proto).sum(dim=1) for z in Z], dim=1)
+    return _drop_negligible(torch.softmax(cos / gamma, dim=1))
+
+
+def fuse(Z, W, fusion):
+    """Fused, L2-normalised features from modalities ``Z`` and weights ``W`` (b, M)."""
+    import torch
+
+    if fusion == "weighted_sum":
+        F = sum(W[:, m : m + 1] * z for m, z in enumerate(Z))
+    else:  # "weighted_concat", and "concat" (called with uniform weights)
+        F = torch.cat([W[:, m : m + 1] * z for m, z in enumerate(Z)], dim=1)
+    return _normalize(F)
+
+
+def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fusion,
+                   block_size, device, verbose=0):
+    """Fused features ``F`` and fusion weights ``W`` of unit image rows ``X``, numpy out.
+
+    ``texts`` and ``potentials`` list the text sets in use (nouns, captions) and their
+    column potentials; modality 0 is the image itself. Rows are processed in blocks
+    of ``block_size`` on ``device``.
+    """
+    import torch
+
+    n, d = X.shape
+    M = 1 + len(texts)
+    width = d if fusion == "weighted_sum" else d * M
+    F = np.empty((n, width), dtype=X.dtype)
+    W = np.empty((n, M), dtype=X.dtype)
+    T_dev = [torch.as_tensor(T).to(device) for T in texts]
+    g_dev = [torch.as_tensor(g).to(device) for g in potentials]
+    starts = range(0, n, block_size)
+    if verbose:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="CAE features", unit="block")
+    with torch.no_grad():
+        for s in starts:
+            Xb = torch.as_tensor(X[s : s + block_size]).to(device)
+            Z = [Xb] + [
+                counterpart(Xb, T, g, eps, weight_by_similarity) for T, g in zip(T_dev, g_dev)
+            ]
+            Wb = fusion_weights(Z, None if fusion == "concat" else gamma)
+            F[s : s + block_size] = fuse(Z, Wb, fusion).cpu().numpy()
+            W[s : s + block_size] = Wb.cpu().numpy()
+    return F, W

@@ -1,0 +1,153 @@
+"""Image inputs: what ``CLIPEmbedder`` accepts, and reading them in DataLoader workers."""
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from PIL import Image
+
+__all__ = ["DroppedImage", "ImageDataset", "as_image_inputs", "list_images"]
+
+# Errors that mean "this input is not a readable image"; anything else is a bug and propagates.
+_READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+class DroppedImage(NamedTuple):
+    """An input that could not be read: its position, where it came from, and why."""
+
+    index: int
+    source: str
+    reason: str
+
+
+def list_images(folder):
+    """Image files below ``folder`` (recursively, hidden entries skipped), sorted.
+
+    The one folder walk of the package lives in :mod:`skclip.datasets`; this only
+    adapts it to the embedder (strings, the same image extensions).
+    """
+    from ..datasets import IMAGE_EXTENSIONS
+    from ..datasets._folders import _images_under
+
+    return [str(p) for p in _images_under(Path(folder), IMAGE_EXTENSIONS)]
+
+
+def _is_path(x):
+    return isinstance(x, (str, os.PathLike))
+
+
+def _check_array(X):
+    if X.dtype != np.uint8:
+        raise TypeError(
+            f"an image array must have dtype uint8 (values 0-255), got {X.dtype}; "
+            "CLIPEmbedder takes images, not features."
+        )
+    if X.ndim != 4 or X.shape[-1] != 3:
+        raise ValueError(
+            f"an image array must have shape (n_images, height, width, 3), got {X.shape}."
+        )
+    if X.shape[1] == 0 or X.shape[2] == 0:
+        raise ValueError(f"images of shape {X.shape[1:]} have no pixels.")
+    return list(X), [f"<array[{i}]>" for i in range(len(X))]
+
+
+def _check_item(item, i):
+    if _is_path(item):
+        return os.fspath(item), os.fspath(item)
+    if isinstance(item, Image.Image):
+        return item, f"<PIL image {i}>"
+    if isinstance(item, np.ndarray) and item.dtype == np.uint8 and item.ndim == 3 and item.shape[-1] == 3:
+        return item, f"<array {i}>"
+    raise TypeError(
+        f"input {i} is a {type(item).__name__}; CLIPEmbedder takes file paths, PIL images "
+        "or uint8 arrays of shape (height, width, 3)."
+    )
+
+
+def as_image_inputs(X):
+    """Turn any accepted ``X`` into ``(items, sources)``: one list entry per image.
+
+    Accepted: a folder path (images below it, recursively, sorted); a sequence of file
+    paths, PIL images or ``(H, W, 3)`` uint8 arrays; a uint8 array ``(n, H, W, 3)``;
+    an image-folder dataset (a mapping with ``"paths"``, as
+    :func:`skclip.datasets.load_image_folder` returns, or a torchvision
+    ``DatasetFolder`` with ``.samples``). Files are not opened here.
+    """
+    if _is_path(X):
+        path = Path(os.fspath(X))
+        if path.is_dir():
+            items = list_images(path)
+            if not items:
+                raise ValueError(f"no image files found under {path}.")
+            return items, list(items)
+        if path.is_file():
+            raise TypeError(f"X is a single file ({path}); pass a list of paths, e.g. [path].")
+        raise ValueError(f"image folder not found: {path}")
+    if isinstance(X, np.ndarray) and X.dtype.kind in "OUS" and X.ndim == 1:
+        items, sources = _from_sequence(X.tolist())  # an array of paths (or PIL images)
+    elif isinstance(X, np.ndarray):
+        items, sources = _check_array(X)
+    elif isinstance(X, Mapping) and "paths" in X:
+        items, sources = _from_sequence(X["paths"])
+    elif hasattr(X, "samples") and hasattr(X, "root"):
+        items, sources = _from_sequence([s[0] for s in X.samples])
+    elif isinstance(X, Sequence) or hasattr(X, "__array__") or hasattr(X, "__iter__"):
+        if hasattr(X, "to_numpy"):  # a pandas Series / DataFrame column of paths
+            X = X.to_numpy().ravel().tolist()
+        items, sources = _from_sequence(X)
+    else:
+        raise TypeError(
+            f"X is a {type(X).__name__}; CLIPEmbedder takes a folder path, a list of file "
+            "paths, PIL images or uint8 arrays, or a uint8 array (n_images, height, width, 3)."
+        )
+    if not items:
+        raise ValueError("X contains no images (0 inputs); at least one is required.")
+    return items, sources
+
+
+def _from_sequence(X):
+    if isinstance(X, (bytes, Mapping)):
+        raise TypeError(f"X is a {type(X).__name__}, not a sequence of images.")
+    pairs = [_check_item(item, i) for i, item in enumerate(X)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _to_rgb(item):
+    """Decode one input into an RGB PIL image (fully read, so truncation shows here)."""
+    if isinstance(item, str):
+        with Image.open(item) as img:
+            img.load()
+            return img.convert("RGB")
+    if isinstance(item, np.ndarray):
+        return Image.fromarray(np.ascontiguousarray(item))
+    item.load()
+    return item.convert("RGB")
+
+
+class ImageDataset(torch.utils.data.Dataset):
+    """Decodes and preprocesses inputs; an unreadable one yields its error instead."""
+
+    def __init__(self, items, preprocess):
+        self.items = items
+        self.preprocess = preprocess
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        try:
+            image = _to_rgb(self.items[i])
+        except _READ_ERRORS as exc:
+            return i, None, f"{type(exc).__name__}: {exc}"
+        return i, self.preprocess(image), None
+
+
+def collate(samples):
+    """Stack the readable images of a batch; keep the indices and errors of the rest."""
+    ok = [(i, t) for i, t, _ in samples if t is not None]
+    failed = [(i, err) for i, t, err in samples if t is None]
+    pixels = torch.stack([t for _, t in ok]) if ok else None
+    return np.array([i for i, _ in ok], dtype=np.int64), pixels, failed

@@ -1,0 +1,207 @@
+"""Loading open_clip models once per process.
+
+Every CLIP model the library touches goes through :func:`load_clip`, so an embedder
+and a semantic space naming the same model share one copy in memory. Estimators never
+hold the model themselves: they look it up here on each call, which keeps their
+pickles small and lets an unpickled estimator reload lazily on its new machine.
+"""
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import torch
+
+from .._config import resolve_device
+
+__all__ = ["LoadedCLIP", "load_clip", "clear_model_cache", "embedding_dim", "resolve_precision"]
+
+_CACHE = {}
+_LOCK = threading.RLock()
+_REGISTERED_CONFIGS = {}  # absolute path -> (mtime_ns, registered name)
+
+_PRECISIONS = ("fp32", "fp16", "bf16")
+_CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".npz")
+
+
+class LoadedCLIP(NamedTuple):
+    """What :func:`load_clip` returns; unpacks as ``model, preprocess, tokenizer``."""
+
+    model: torch.nn.Module
+    preprocess: Callable[[Any], torch.Tensor]
+    tokenizer: Callable[..., torch.Tensor]
+
+
+def resolve_precision(precision, device):
+    """Return the concrete precision (``"fp32"``, ``"fp16"`` or ``"bf16"``).
+
+    ``"auto"`` means fp32 on CPU, and bf16 on a GPU that supports it (else fp16).
+    """
+    if precision in _PRECISIONS:
+        return precision
+    if precision not in (None, "auto"):
+        raise ValueError(f"precision must be 'auto' or one of {_PRECISIONS}, got {precision!r}.")
+    if device.type != "cuda":
+        return "fp32"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def _model_name(model):
+    """The open_clip name of ``model``, registering it first when it is a JSON config."""
+    import open_clip
+
+    model = os.fspath(model)
+    if not model.lower().endswith(".json"):
+        if ":" in model or model in open_clip.list_models():
+            return model, model  # hf-hub:/local-dir: schemas are open_clip's business
+        raise ValueError(
+            f"unknown open_clip model {model!r}; see open_clip.list_models(), or pass the "
+            "path of an open_clip JSON model config."
+        )
+    path = Path(model).expanduser().resolve()
+    if not path.is_file():
+        raise ValueError(f"model config file not found: {path}")
+    mtime = path.stat().st_mtime_ns
+    with _LOCK:
+        if _REGISTERED_CONFIGS.get(str(path), (None,))[0] != mtime:
+            open_clip.add_model_config(path)
+            if path.stem not in open_clip.list_models():
+                raise ValueError(
+                    f"{path} is not an open_clip model config (it needs the keys "
+                    "'embed_dim', 'vision_cfg' and 'text_cfg')."
+                )
+            _REGISTERED_CONFIGS[str(path)] = (mtime, path.stem)
+    return path.stem, f"{path}@{mtime}"
+
+
+def _pretrained_source(name, pretrained):
+    """Check ``pretrained`` and return ``(value for open_clip, cache key part)``."""
+    import open_clip
+
+    if pretrained is None:
+        return None, None
+    pretrained = os.fspath(pretrained)
+    path = Path(pretrained).expanduser()
+    if path.is_file():
+        resolved = path.resolve()
+        return str(resolved), f"{resolved}@{resolved.stat().st_mtime_ns}"
+    tags = open_clip.list_pretrained_tags_by_model(name)
+    if pretrained in tags or ":" in name:
+        return pretrained, pretrained
+    if os.sep in pretrained or pretrained.lower().endswith(_CHECKPOINT_SUFFIXES):
+        raise ValueError(f"checkpoint file not found: {path}")
+    raise ValueError(
+        f"pretrained={pretrained!r} is neither a checkpoint file nor a known open_clip tag "
+        f"for {name!r} (known tags: {tags or 'none'}); use pretrained=None for random weights."
+    )
+
+
+class _DropRandomInitNotice(logging.Filter):
+    # open_clip logs this on the root logger; random weights are asked for explicitly here.
+    def filter(self, record):
+        return "No pretrained weights loaded" not in record.getMessage()
+
+
+def _create(name, pretrained, device, precision, cache_dir):
+    import open_clip
+
+    notice = _DropRandomInitNotice()
+    logging.getLogger().addFilter(notice)
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            name, pretrained=pretrained, device=device, precision=precision,
+            cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+        )
+    except (RuntimeError, AssertionError, KeyError) as exc:
+        if pretrained is None:
+            raise
+        if os.path.isfile(pretrained):
+            raise ValueError(
+                f"the checkpoint {pretrained} does not fit the model {name!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        raise RuntimeError(
+            f"could not get the pretrained weights {pretrained!r} of {name!r}: {exc}. "
+            "Without internet access, pass pretrained=/path/to/checkpoint "
+            "(or pretrained=None for random weights)."
+        ) from exc
+    finally:
+        logging.getLogger().removeFilter(notice)
+    model.eval()
+    model.requires_grad_(False)
+    return LoadedCLIP(model, preprocess, open_clip.get_tokenizer(name))
+
+
+def load_clip(model="ViT-B-32", pretrained="openai", device="auto", precision="auto", *,
+              cache_dir=None):
+    """Load an open_clip model once per process and return it from memory afterwards.
+
+    Parameters
+    ----------
+    model : str or path-like, default="ViT-B-32"
+        An open_clip model name (``open_clip.list_models()``), an ``hf-hub:`` or
+        ``local-dir:`` identifier, or the path of an open_clip JSON model config
+        (registered with ``open_clip.add_model_config``; its file stem becomes the name).
+    pretrained : str, path-like or None, default="openai"
+        An open_clip pretrained tag, the path of a local checkpoint, or None for random
+        weights.
+    device : str or torch.device, default="auto"
+        Resolved with :func:`skclip._config.resolve_device`.
+    precision : {"auto", "fp32", "fp16", "bf16"}, default="auto"
+        ``"auto"`` is fp32 on CPU and bf16 (else fp16) on a GPU.
+    cache_dir : str or path-like, default=None
+        Where open_clip downloads pretrained weights; None keeps its default (the
+        Hugging Face cache). Not part of the cache key.
+
+    Returns
+    -------
+    loaded : LoadedCLIP
+        ``(model, preprocess, tokenizer)``: the model in eval mode without gradients,
+        the image transform (PIL image -> tensor) and the tokenizer. Shared: do not
+        modify the model in place.
+
+    Examples
+    --------
+    >>> from skclip.embed import load_clip
+    >>> model, preprocess, tokenizer = load_clip("ViT-B-32", pretrained=None, device="cpu")
+    >>> load_clip("ViT-B-32", pretrained=None, device="cpu").model is model
+    True
+    """
+    dev = resolve_device(device)
+    prec = resolve_precision(precision, dev)
+    name, model_key = _model_name(model)
+    source, pretrained_key = _pretrained_source(name, pretrained)
+    key = (model_key, pretrained_key, str(dev), prec)
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = _create(name, source, dev, prec, cache_dir)
+        return _CACHE[key]
+
+
+def embedding_dim(loaded):
+    """Output dimension of a loaded CLIP model (image and text share it)."""
+    model = loaded.model
+    dim = getattr(getattr(model, "visual", None), "output_dim", None)
+    if isinstance(dim, int):
+        return dim
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        return int(model.encode_text(loaded.tokenizer([""]).to(device)).shape[-1])
+
+
+def clear_model_cache():
+    """Forget every model loaded by :func:`load_clip` (frees their memory).
+
+    Examples
+    --------
+    >>> from skclip.embed import clear_model_cache
+    >>> clear_model_cache()
+    """
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _cache_size():
+    return len(_CACHE)

@@ -1,0 +1,180 @@
+"""Exact inner-product k-nearest neighbours: blocked torch matmul + top-k, or faiss.
+
+The project's one k-NN. Callers L2-normalise rows for cosine neighbours.
+Ties are broken towards the smaller index (torch backend), so results do not depend
+on the block size or the number of threads.
+"""
+
+import numpy as np
+
+from .._config import resolve_device
+
+
+def _faiss_available():
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _as_tensor(x, name, device):
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        arr = np.asarray(x)
+        if not np.issubdtype(arr.dtype, np.number):
+            raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+        x = torch.from_numpy(np.ascontiguousarray(arr))
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(x.shape)}")
+    if x.dtype not in (torch.float32, torch.float64):
+        x = x.to(torch.float32)
+    x = x.to(device)
+    # a sum propagates NaN/inf in one fast pass; recheck exactly only if it overflowed
+    if x.numel() and not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return x
+
+
+def _topk_block(S, k):
+    """Top-k of each row of ``S``, ties resolved towards the smaller column index."""
+    import torch
+
+    vals, idx = torch.topk(S, k, dim=1)
+    # Rows where the k-th value is shared with a column left out: the choice among
+    # equal values is arbitrary in topk, so redo those rows with a stable sort.
+    kth = vals[:, -1:]
+    n_eq_all = (S == kth).sum(dim=1)
+    n_eq_kept = (vals == kth).sum(dim=1)
+    redo = torch.nonzero(n_eq_all > n_eq_kept).flatten()
+    if len(redo):
+        order = torch.sort(S[redo], dim=1, descending=True, stable=True).indices[:, :k]
+        idx[redo] = order
+        vals[redo] = torch.gather(S[redo], 1, order)
+    # Among equal values kept, order by index (values descending, then index ascending).
+    key = torch.sort(idx, dim=1).indices
+    idx = torch.gather(idx, 1, key)
+    vals = torch.gather(vals, 1, key)
+    order = torch.sort(vals, dim=1, descending=True, stable=True).indices
+    return torch.gather(vals, 1, order), torch.gather(idx, 1, order)
+
+
+def _knn_torch(X, Y, k, self_search, block_size):
+    import torch
+
+    n = X.shape[0]
+    sims = torch.empty((n, k), dtype=X.dtype, device=X.device)
+    inds = torch.empty((n, k), dtype=torch.int64, device=X.device)
+    Yt = Y.t()
+    block_size = max(1, min(block_size, 2**26 // max(Y.shape[0], 1)))  # <= 2**26 scores
+    for start in range(0, n, block_size):
+        stop = min(start + block_size, n)
+        S = X[start:stop] @ Yt
+        if self_search:
+            r = torch.arange(stop - start, device=X.device)
+            S[r, r + start] = -torch.inf
+        sims[start:stop], inds[start:stop] = _topk_block(S, k)
+    return sims, inds
+
+
+def _knn_faiss(X, Y, k, self_search):
+    import faiss
+
+    Xn = np.ascontiguousarray(X, dtype=np.float32)
+    Yn = Xn if Y is None else np.ascontiguousarray(Y, dtype=np.float32)
+    index = faiss.IndexFlatIP(Yn.shape[1])
+    index.add(Yn)
+    kk = k + 1 if self_search else k
+    D, I = index.search(Xn, kk)
+    if not self_search:
+        return D, I.astype(np.int64)
+    # Drop i from its own list; where i is absent (many exact ties), drop the last.
+    own = I == np.arange(len(Xn))[:, None]
+    own[~own.any(axis=1), -1] = True
+    keep = ~own
+    # keep exactly k per row even if i appears twice (cannot happen, but be safe)
+    keep &= np.cumsum(keep, axis=1) <= k
+    return D[keep].reshape(len(Xn), k), I[keep].reshape(len(Xn), k).astype(np.int64)
+
+
+def knn(X, Y=None, n_neighbors=10, *, exclude_self=True, block_size=4096, device="auto",
+        backend="auto"):
+    """Exact k nearest neighbours by inner product (cosine for unit rows).
+
+    Parameters
+    ----------
+    X : array-like or torch.Tensor of shape (n, d)
+        Query points.
+    Y : array-like or torch.Tensor of shape (m, d), default=None
+        Database points; None searches ``X`` in itself.
+    n_neighbors : int, default=10
+        Number of neighbours k.
+    exclude_self : bool, default=True
+        With ``Y=None``, drop each point from its own list.
+    block_size : int, default=4096
+        Query rows per block (torch backend), lowered so a block holds at most 2**26
+        scores; memory O(block_size * m).
+    device : str or torch.device, default="auto"
+        Where the torch backend computes. "auto": the tensor's device for torch input,
+        else CUDA when available, else CPU.
+    backend : {"auto", "torch", "faiss"}, default="auto"
+        "auto" uses faiss (``IndexFlatIP``) when installed and computing on the CPU,
+        else torch.
+
+    Returns
+    -------
+    similarities : array of shape (n, k), float32
+        Inner products, in decreasing order.
+    indices : array of shape (n, k), int64
+        Row indices into ``Y`` (or ``X``). numpy in, numpy out; torch in, torch out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclip.neighbors import knn
+    >>> X = np.eye(3, dtype=np.float32) + 0.1
+    >>> sims, idx = knn(X, n_neighbors=1, backend="torch")
+    >>> idx.ravel().tolist()
+    [1, 0, 0]
+    """
+    import torch
+
+    if backend not in ("auto", "torch", "faiss"):
+        raise ValueError(f"backend must be 'auto', 'torch' or 'faiss', got {backend!r}")
+    if int(n_neighbors) != n_neighbors or n_neighbors < 1:
+        raise ValueError(f"n_neighbors must be a positive integer, got {n_neighbors!r}")
+    if int(block_size) != block_size or block_size < 1:
+        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    like_torch = isinstance(X, torch.Tensor)
+    if like_torch and (device is None or device == "auto"):
+        dev = X.device
+    else:
+        dev = resolve_device(device)
+    Xt = _as_tensor(X, "X", dev)
+    Yt = Xt if Y is None else _as_tensor(Y, "Y", dev).to(Xt.dtype)
+    if Xt.shape[1] != Yt.shape[1]:
+        raise ValueError(f"X and Y have different dimensions: {Xt.shape[1]} != {Yt.shape[1]}")
+    self_search = Y is None and exclude_self
+    available = Yt.shape[0] - int(self_search)
+    k = int(n_neighbors)
+    if k > available:
+        raise ValueError(
+            f"n_neighbors={k} exceeds the {available} candidate points"
+            + (" (self excluded)" if self_search else "")
+        )
+    if backend == "faiss" and not _faiss_available():
+        raise ImportError("backend='faiss' requires faiss (pip install faiss-cpu)")
+    use_faiss = backend == "faiss" or (
+        backend == "auto" and dev.type == "cpu" and _faiss_available()
+    )
+    if use_faiss:
+        D, I = _knn_faiss(Xt.cpu().numpy(), None if Y is None else Yt.cpu().numpy(), k,
+                          self_search)
+        sims, inds = torch.from_numpy(D), torch.from_numpy(I)
+    else:
+        sims, inds = _knn_torch(Xt, Yt, k, self_search, int(block_size))
+    sims = sims.to(torch.float32)
+    if like_torch:
+        return sims.to(X.device), inds.to(X.device)
+    return sims.cpu().numpy(), inds.cpu().numpy()

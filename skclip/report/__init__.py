@@ -1,0 +1,41 @@
+"""Outputs of ``skclip cluster``: per-file embedding cache, CSV/JSON files, HTML report.
+
+The command line (:mod:`skclip.cli`) is a thin layer over these functions; they are
+public so that a notebook can write the same report for any fitted clusterer.
+"""
+
+from ._cache import EmbeddedImages, EmbeddingCache, embed_images
+from ._html import render_report, sizes_svg, thumbnail_data_uri
+from ._outputs import (
+    OUTPUT_FILES,
+    prepare_output_dir,
+    write_assignments,
+    write_clusters_json,
+    write_report,
+)
+from ._summary import (
+    CONFIDENCE_DEFINITION,
+    assignment_confidence,
+    naming_vocabulary,
+    softmax_confidence,
+    summarize_clusters,
+)
+
+__all__ = [
+    "CONFIDENCE_DEFINITION",
+    "OUTPUT_FILES",
+    "EmbeddedImages",
+    "EmbeddingCache",
+    "assignment_confidence",
+    "embed_images",
+    "naming_vocabulary",
+    "prepare_output_dir",
+    "render_report",
+    "sizes_svg",
+    "softmax_confidence",
+    "summarize_clusters",
+    "thumbnail_data_uri",
+    "write_assignments",
+    "write_clusters_json",
+    "write_report",
+]

@@ -1,0 +1,220 @@
+"""Per-file embedding cache, so a re-run (or a run with another K) never re-embeds.
+
+One SQLite file per (model, pretrained) under ``<cache dir>/embeddings/``. A row is keyed
+by the image's resolved path, size and modification time, so an edited or replaced file
+is embedded again. Unreadable files are remembered too (with their error), so a re-run
+does not even need to load the model when nothing changed.
+"""
+
+import hashlib
+import os
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._config import get_cache_dir
+
+
+def _pretrained_key(pretrained):
+    """``pretrained`` as a cache key; a local checkpoint also contributes its size and mtime."""
+    if pretrained is None:
+        return "none"
+    p = Path(os.fspath(pretrained)).expanduser()
+    if p.is_file():
+        st = p.stat()
+        return f"file:{p.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    return f"tag:{pretrained}"
+
+
+def _file_key(path):
+    p = Path(path).resolve()
+    st = p.stat()
+    return f"{p}\0{st.st_size}\0{st.st_mtime_ns}"
+
+
+class EmbeddingCache:
+    """Image embeddings stored per file for one (model, pretrained) pair.
+
+    Parameters
+    ----------
+    model : str
+        open_clip model name.
+    pretrained : str or None
+        open_clip tag, checkpoint path, or None (random weights).
+    cache_dir : str or Path, default=None
+        Root cache folder; None uses :func:`skclip._config.get_cache_dir`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> from skclip.report import EmbeddingCache
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> img = tmp / "a.jpg"
+    >>> _ = img.write_bytes(b"not really a jpeg")
+    >>> cache = EmbeddingCache("ViT-B-32", "openai", cache_dir=tmp / "cache")
+    >>> cache.put({str(img): np.ones(4, dtype=np.float32)})
+    >>> hits, failed = cache.get([str(img)])
+    >>> hits[str(img)].tolist(), failed
+    ([1.0, 1.0, 1.0, 1.0], {})
+    """
+
+    def __init__(self, model, pretrained, *, cache_dir=None):
+        ident = f"{model}\0{_pretrained_key(pretrained)}"
+        digest = hashlib.sha1(ident.encode()).hexdigest()[:16]
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(model))[:40]
+        folder = get_cache_dir(cache_dir) / "embeddings"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{slug}-{digest}.sqlite"
+        with self._connect() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB)")
+            db.execute("CREATE TABLE IF NOT EXISTS failed (key TEXT PRIMARY KEY, error TEXT)")
+
+    def _connect(self):
+        return sqlite3.connect(self.path, timeout=60)
+
+    @staticmethod
+    def _keys(paths):
+        return {_file_key(p): p for p in paths}
+
+    def _lookup(self, table, column, paths):
+        keys = self._keys(paths)
+        found = {}
+        with self._connect() as db:
+            items = list(keys)
+            for start in range(0, len(items), 500):
+                chunk = items[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT key, {column} FROM {table} WHERE key IN ({marks})"
+                rows = db.execute(query, chunk)
+                found.update((keys[k], v) for k, v in rows)
+        return found
+
+    def get(self, paths):
+        """Cached embeddings and remembered failures of ``paths``.
+
+        Returns
+        -------
+        hits : dict
+            path -> (d,) float32 embedding.
+        failed : dict
+            path -> error message of an earlier failed read of this very file.
+        """
+        hits = {p: np.frombuffer(v, dtype=np.float32).copy()
+                for p, v in self._lookup("emb", "vec", paths).items()}
+        failed = self._lookup("failed", "error", [p for p in paths if p not in hits])
+        return hits, failed
+
+    def put(self, embeddings, failed=None):
+        """Store ``{path: embedding}`` and ``{path: error message}`` for failed files."""
+        rows = [(_file_key(p), np.asarray(v, dtype=np.float32).tobytes())
+                for p, v in embeddings.items()]
+        bad = [(_file_key(p), str(e)) for p, e in (failed or {}).items()]
+        with self._connect() as db:
+            db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?)", rows)
+            db.executemany("INSERT OR REPLACE INTO failed VALUES (?, ?)", bad)
+
+
+@dataclass
+class EmbeddedImages:
+    """Result of :func:`embed_images`: what was embedded, and what was not."""
+
+    X: np.ndarray
+    paths: list
+    skipped: list = field(default_factory=list)  # [(path, error message)]
+    n_cached: int = 0
+    n_embedded: int = 0
+
+
+def _embed_chunk(embedder, chunk):
+    """``(embeddings of the readable files, {index in chunk: error})`` for one chunk."""
+    try:
+        Z = embedder.transform(chunk)
+    except ValueError as exc:
+        # CLIPEmbedder raises, instead of returning no rows, when none of the files of a
+        # call is readable; then ask file by file, which yields each file's own error
+        msg = str(exc)
+        if not msg.startswith("none of the "):
+            raise
+        if len(chunk) == 1:
+            head = f"{chunk[0]} ("
+            reason = msg[msg.index(head) + len(head):-1] if head in msg else msg
+            return np.zeros((0, 0), dtype=np.float32), {0: reason}
+        parts = [_embed_chunk(embedder, [p])[1] for p in chunk]
+        return np.zeros((0, 0), dtype=np.float32), {i: bad[0] for i, bad in enumerate(parts)}
+    return np.asarray(Z, dtype=np.float32), {d.index: d.reason for d in embedder.dropped_}
+
+
+def embed_images(paths, embedder, cache=None, *, chunk_size=1024, verbose=True):
+    """Embed image files through ``embedder``, reading and filling ``cache``.
+
+    Unreadable files never abort the run: the embedder must use ``on_error="skip"`` or
+    ``"warn"``; the files it drops are returned in ``skipped`` (and remembered in the
+    cache). New embeddings are stored chunk by chunk, so an interrupted run keeps what
+    it computed.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Image files, in the order wanted.
+    embedder : CLIPEmbedder
+        The embedder (``on_error`` "skip" or "warn").
+    cache : EmbeddingCache, default=None
+        Where to read and store embeddings; None disables caching.
+    chunk_size : int, default=1024
+        Images per call to ``embedder.transform``.
+    verbose : bool, default=True
+        Show a progress bar over the images to embed.
+
+    Returns
+    -------
+    result : EmbeddedImages
+        ``X`` (n_ok, d) float32 in the order of ``paths`` minus the skipped files;
+        ``paths`` the embedded files; ``skipped`` ``[(path, error)]``; ``n_cached``,
+        ``n_embedded``.
+
+    Examples
+    --------
+    A stand-in for :class:`~skclip.CLIPEmbedder` that cannot read ``b.jpg``:
+
+    >>> import numpy as np
+    >>> from skclip.embed import DroppedImage
+    >>> from skclip.report import embed_images
+    >>> class Embedder:
+    ...     def transform(self, paths):
+    ...         self.dropped_ = [DroppedImage(i, p, "unreadable")
+    ...                          for i, p in enumerate(paths) if p == "b.jpg"]
+    ...         return np.ones((len(paths) - len(self.dropped_), 2), dtype=np.float32)
+    >>> res = embed_images(["a.jpg", "b.jpg", "c.jpg"], Embedder(), verbose=False)
+    >>> res.X.shape, res.paths, res.skipped
+    ((2, 2), ['a.jpg', 'c.jpg'], [('b.jpg', 'unreadable')])
+    """
+    from tqdm.auto import tqdm
+
+    paths = [str(p) for p in paths]
+    hits, failed = cache.get(paths) if cache is not None else ({}, {})
+    n_cached = len(hits)
+    todo = [p for p in paths if p not in hits and p not in failed]
+    show = bool(verbose) and bool(todo)
+    with tqdm(total=len(todo), desc="embedding", unit="img", disable=not show) as bar:
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start:start + chunk_size]
+            Z, bad = _embed_chunk(embedder, chunk)
+            ok = [p for i, p in enumerate(chunk) if i not in bad]
+            new = dict(zip(ok, Z))
+            new_failed = {chunk[i]: msg for i, msg in bad.items()}
+            if cache is not None:
+                cache.put(new, new_failed)
+            hits.update(new)
+            failed.update(new_failed)
+            bar.update(len(chunk))
+    kept = [p for p in paths if p in hits]
+    if kept:
+        X = np.stack([hits[p] for p in kept]).astype(np.float32)
+    else:
+        X = np.zeros((0, 0), dtype=np.float32)
+    skipped = [(p, failed[p]) for p in paths if p in failed]
+    return EmbeddedImages(X=X, paths=kept, skipped=skipped, n_cached=n_cached,
+                          n_embedded=len(todo) - sum(p in failed for p in todo))

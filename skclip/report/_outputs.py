@@ -1,0 +1,209 @@
+"""The output folder of ``skclip cluster``: checks, ``assignments.csv``, ``clusters.json``."""
+
+import csv
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+OUTPUT_FILES = ("assignments.csv", "clusters.json", "report.html")
+
+
+def prepare_output_dir(out, *, overwrite=False):
+    """Create ``out`` (or check it) before any expensive work starts.
+
+    Parameters
+    ----------
+    out : str or Path
+        The output folder.
+    overwrite : bool, default=False
+        Allow a folder that already holds files. Only skclip's own output files are
+        replaced; nothing is deleted.
+
+    Returns
+    -------
+    out : Path
+
+    Raises
+    ------
+    FileExistsError
+        ``out`` is a file, or a non-empty folder and ``overwrite`` is False.
+    PermissionError
+        ``out`` cannot be created or written to.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skclip.report import prepare_output_dir
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> prepare_output_dir(tmp / "clusters").is_dir()
+    True
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"output path {str(out)!r} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"output folder {str(out)!r} is not empty; pass --overwrite to replace "
+            "skclip's files in it, or choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".skclip-write-test-"):
+            pass
+    except OSError as exc:
+        raise PermissionError(
+            f"cannot write to output folder {str(out)!r}: {exc.strerror or exc}") from exc
+    return out
+
+
+def _atomic_write(path, write):
+    """Write through a temporary file in the same folder, then rename into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_assignments(path, paths, labels, confidence):
+    """Write ``assignments.csv``: one row per clustered image (path, cluster, confidence).
+
+    Parameters
+    ----------
+    path : str or Path
+        File to write.
+    paths : sequence of str
+        Image names, in row order.
+    labels : array-like of int
+        Cluster of each image.
+    confidence : array-like of float
+        Confidence of each assignment, in [0, 1].
+
+    Returns
+    -------
+    path : Path
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skclip.report import write_assignments
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "assignments.csv"
+    >>> print(write_assignments(f, ["a.jpg", "b.jpg"], [1, 0], [0.9, 0.75]).read_text().strip())
+    path,cluster,confidence
+    a.jpg,1,0.9000
+    b.jpg,0,0.7500
+    """
+    if not (len(paths) == len(labels) == len(confidence)):
+        raise ValueError("paths, labels and confidence must have the same length")
+
+    def write(fh):
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["path", "cluster", "confidence"])
+        for p, k, c in zip(paths, labels, confidence):
+            w.writerow([str(p), int(k), f"{float(c):.4f}"])
+
+    return _atomic_write(path, write)
+
+
+def write_clusters_json(path, summary):
+    """Write ``clusters.json`` (the run's metadata and one entry per cluster).
+
+    Parameters
+    ----------
+    path : str or Path
+        File to write.
+    summary : dict
+        JSON-serialisable run summary (see :func:`skclip.report.write_report`).
+
+    Returns
+    -------
+    path : Path
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> from skclip.report import write_clusters_json
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "clusters.json"
+    >>> json.loads(write_clusters_json(f, {"clusters": []}).read_text())
+    {'clusters': []}
+    """
+    return _atomic_write(path, lambda fh: json.dump(summary, fh, indent=2, ensure_ascii=False))
+
+
+def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns=5,
+                 n_representatives=12):
+    """Write ``assignments.csv``, ``clusters.json`` and ``report.html`` for a fitted clusterer.
+
+    Parameters
+    ----------
+    out : str or Path
+        Existing output folder (see :func:`prepare_output_dir`).
+    clusterer : fitted estimator
+        With ``labels_`` and ``n_clusters``; its ``semantic_space_``, when present,
+        names the clusters (see :func:`skclip.report.naming_vocabulary`).
+    X : ndarray of shape (n_samples, n_features)
+        The image embeddings it was fitted on.
+    paths : sequence of str, default=None
+        Image path of each row (None: rows are named ``#i``, no thumbnails).
+    skipped : sequence of (path, error), default=()
+        Unreadable files, listed in ``clusters.json`` and the report.
+    run : dict, default=None
+        Run metadata stored at the top of ``clusters.json``.
+    n_nouns, n_representatives : int, default=5, 12
+        Nouns and representative images listed per cluster.
+
+    Returns
+    -------
+    files : list of Path
+        The three files written.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib, numpy as np
+    >>> from sklearn.cluster import KMeans
+    >>> from skclip.report import write_report
+    >>> X = np.random.RandomState(0).normal(size=(20, 4))
+    >>> clust = KMeans(n_clusters=2, n_init=2, random_state=0).fit(X)
+    >>> files = write_report(pathlib.Path(tempfile.mkdtemp()), clust, X)
+    >>> [f.name for f in files]
+    ['assignments.csv', 'clusters.json', 'report.html']
+    >>> sum(c["size"] for c in json.loads(files[1].read_text())["clusters"])
+    20
+    """
+    from .. import __version__
+    from ._html import render_report, thumbnail_data_uri
+    from ._summary import (
+        CONFIDENCE_DEFINITION,
+        assignment_confidence,
+        naming_vocabulary,
+        summarize_clusters,
+    )
+
+    out = Path(out)
+    X = np.asarray(X)
+    labels = np.asarray(clusterer.labels_, dtype=np.int64)
+    names = [f"#{i}" for i in range(len(X))] if paths is None else [str(p) for p in paths]
+    confidence = assignment_confidence(clusterer, X, labels)
+    nouns, noun_embeddings = naming_vocabulary(clusterer, X)
+    clusters = summarize_clusters(
+        X, labels, int(clusterer.n_clusters), paths=names, nouns=nouns,
+        noun_embeddings=noun_embeddings, confidence=confidence, n_nouns=n_nouns,
+        n_representatives=n_representatives)
+    summary = {"skclip_version": __version__, **(run or {}), "n_images": len(X),
+               "n_clusters": int(clusterer.n_clusters), "confidence": CONFIDENCE_DEFINITION,
+               "naming_nouns": None if nouns is None else len(nouns),
+               "clusters": clusters,
+               "skipped": [{"path": str(p), "error": str(e)} for p, e in skipped]}
+    files = [write_assignments(out / OUTPUT_FILES[0], names, labels, confidence),
+             write_clusters_json(out / OUTPUT_FILES[1], summary)]
+    page = render_report(summary, n_thumbnails=n_representatives,
+                         thumbnail=thumbnail_data_uri if paths is not None else lambda p: None)
+    files.append(_atomic_write(out / OUTPUT_FILES[2], lambda fh: fh.write(page)))
+    return files

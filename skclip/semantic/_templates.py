@@ -1,0 +1,55 @@
+"""Prompt templates for noun vocabularies (ALGORITHMS.md 1.3)."""
+
+#: Named template sets. ``"photo"``: SIC/MCA's single template. ``"tac7"``: TAC's
+#: seven-template ensemble (CAE's default for nouns). ``"none"``: the raw string, as
+#: used for captions.
+TEMPLATES = {
+    "photo": ("a photo of a {}.",),
+    "tac7": (
+        "itap of a {}.",
+        "a bad photo of the {}.",
+        "a origami {}.",
+        "a photo of the large {}.",
+        "a {} in a video game.",
+        "art of the {}.",
+        "a photo of the small {}.",
+    ),
+    "none": ("{}",),
+}
+
+
+def resolve_templates(templates):
+    """Return the template tuple that ``templates`` names or lists.
+
+    Parameters
+    ----------
+    templates : str or list of str
+        A key of :data:`TEMPLATES`, a single template containing ``"{}"``, or a list
+        of such templates (their embeddings are averaged).
+
+    Returns
+    -------
+    templates : tuple of str
+
+    Examples
+    --------
+    >>> from skclip.semantic._templates import resolve_templates
+    >>> resolve_templates("photo")
+    ('a photo of a {}.',)
+    >>> resolve_templates(["a sketch of a {}.", "{}"])
+    ('a sketch of a {}.', '{}')
+    """
+    if isinstance(templates, str):
+        if templates in TEMPLATES:
+            return TEMPLATES[templates]
+        templates = [templates]
+    templates = tuple(templates)
+    if not templates:
+        raise ValueError("templates must name a template set or list at least one template")
+    for t in templates:
+        if not isinstance(t, str) or t.count("{}") != 1:
+            raise ValueError(
+                f"each template must be a string with exactly one '{{}}' placeholder, got {t!r}; "
+                f"named sets: {sorted(TEMPLATES)}"
+            )
+    return templates

@@ -1,0 +1,169 @@
+"""Text embeddings of whole vocabularies, cached in memory and on disk.
+
+Embedding 146k WordNet prompts (times 7 templates) is the expensive step of a semantic
+space, so the result is stored under ``get_cache_dir()/text`` as float16, keyed by the
+encoder's identity (model, pretrained weights, precision), the templates and a hash of
+the (deduplicated) texts. Random weights (``pretrained=None``) are never cached: each
+load draws new ones.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from .._config import get_cache_dir
+
+_MEMORY = OrderedDict()  # key -> read-only float32 array; recent vocabularies
+_MEMORY_BYTES = 1 << 29  # keep at most ~512 MB (two ViT-B WordNet vocabularies)
+_CACHE_FORMAT = 1
+
+
+def unit_rows(A, dtype=np.float32):
+    """Rows of ``A`` divided by their norm (zero rows stay zero)."""
+    A = np.asarray(A, dtype=dtype)
+    norms = np.linalg.norm(A, axis=1, keepdims=True)
+    return A / np.maximum(norms, np.finfo(dtype).tiny)
+
+
+def _weights_id(pretrained):
+    """An identity for the weights: a tag, or a checkpoint path with size and mtime."""
+    if pretrained is None:
+        return None
+    path = Path(os.fspath(pretrained)).expanduser()
+    if path.is_file():
+        stat = path.stat()
+        return f"file:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    return str(pretrained)
+
+
+def cache_key(embedder, texts, templates):
+    """The cache key of ``texts`` encoded by ``embedder`` with ``templates``, or None.
+
+    None (no caching) when the embedder does not say which weights it uses, or uses
+    random weights.
+    """
+    model = getattr(embedder, "model", None)
+    weights = _weights_id(getattr(embedder, "pretrained", None))
+    if model is None or weights is None:
+        return None
+    ident = {
+        "format": _CACHE_FORMAT,
+        "encoder": f"{type(embedder).__module__}.{type(embedder).__qualname__}",
+        "model": os.fspath(model),
+        "weights": weights,
+        "precision": str(getattr(embedder, "precision", None)),
+        "templates": list(templates),
+    }
+    digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode())
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
+    return digest.hexdigest()[:32]
+
+
+def _encode(embedder, texts, templates, chunk_size, verbose, check_dim=None):
+    """Template-ensembled embeddings: mean of per-template unit rows, renormalised."""
+    from tqdm.auto import tqdm
+
+    out = None
+    starts = range(0, len(texts), chunk_size)
+    bar = tqdm(starts, desc="encoding texts", unit="chunk", disable=not verbose)
+    for start in bar:
+        chunk = texts[start : start + chunk_size]
+        acc = None
+        for template in templates:
+            prompts = [template.format(t) for t in chunk]
+            E = np.asarray(embedder.encode_text(prompts), dtype=np.float32)
+            if E.ndim != 2 or E.shape[0] != len(chunk):
+                raise ValueError(
+                    f"{type(embedder).__name__}.encode_text returned shape {E.shape} for "
+                    f"{len(chunk)} texts; expected ({len(chunk)}, d)"
+                )
+            acc = E if acc is None else acc + E
+        if out is None:
+            if check_dim is not None:
+                check_dim(acc.shape[1])
+            out = np.empty((len(texts), acc.shape[1]), dtype=np.float32)
+        out[start : start + len(chunk)] = unit_rows(acc)
+    return out
+
+
+def _remember(key, E):
+    E.flags.writeable = False  # shared with callers
+    _MEMORY[key] = E
+    _MEMORY.move_to_end(key)
+    while len(_MEMORY) > 1 and sum(a.nbytes for a in _MEMORY.values()) > _MEMORY_BYTES:
+        _MEMORY.popitem(last=False)
+
+
+def clear_memory_cache():
+    """Forget the in-memory copies (the disk cache stays)."""
+    _MEMORY.clear()
+
+
+def embed_texts(embedder, texts, templates=("{}",), *, cache=True, cache_dir=None,
+                chunk_size=4096, verbose=0, check_dim=None):
+    """Embed ``texts`` (each filled into every template) as float32 unit rows.
+
+    Repeated strings are encoded once. With ``cache=True`` the embeddings of the
+    deduplicated list are read from / written to ``get_cache_dir(cache_dir)/text``.
+
+    Parameters
+    ----------
+    embedder : object with ``encode_text(list[str]) -> (m, d)``
+        Usually a :class:`skclip.CLIPEmbedder`; its ``model``, ``pretrained`` and
+        ``precision`` attributes key the cache.
+    texts : list of str
+    templates : tuple of str, default=("{}",)
+        Several templates are averaged (mean of unit rows, then renormalised).
+    cache : bool, default=True
+    cache_dir : str or path-like, default=None
+    chunk_size : int, default=4096
+        Texts per ``encode_text`` call (progress granularity).
+    verbose : int, default=0
+    check_dim : callable, default=None
+        Called with the embedding dimension after the first chunk, so that a wrong
+        model fails fast instead of after encoding the whole vocabulary.
+
+    Returns
+    -------
+    embeddings : ndarray of shape (len(texts), d), float32
+        Read-only when ``texts`` has no repeats (it may be the cached array itself).
+    """
+    texts = list(texts)
+    unique = list(dict.fromkeys(texts))
+    key = cache_key(embedder, unique, templates) if cache else None
+    path = None
+    E = _MEMORY.get(key) if key is not None else None
+    if key is not None and E is None:
+        path = get_cache_dir(cache_dir) / "text" / f"{key}.npy"
+        if path.is_file():
+            try:
+                E = unit_rows(np.load(path, allow_pickle=False))
+            except (OSError, ValueError):
+                E = None
+            if E is not None and E.shape[0] != len(unique):
+                E = None
+    if E is None:
+        E = _encode(embedder, unique, templates, chunk_size, verbose, check_dim) if unique else None
+        if E is None:
+            raise ValueError("cannot embed an empty list of texts")
+        if path is not None:
+            # round-trip through float16 so a fresh and a cached fit see identical rows
+            E = unit_rows(E.astype(np.float16))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".text-", suffix=".npy", dir=path.parent)
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, E.astype(np.float16))
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+    if key is not None:
+        _remember(key, E)
+    if len(unique) == len(texts):
+        return E
+    row = {t: i for i, t in enumerate(unique)}
+    return E[[row[t] for t in texts]]

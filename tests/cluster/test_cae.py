@@ -1,0 +1,221 @@
+"""CAEClustering on synthetic embeddings with planted clusters and text anchors."""
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp, softmax
+
+from skclip.cluster import CAEClustering
+from skclip.datasets import make_clip_blobs
+from skclip.metrics import clustering_accuracy
+from tests._spaces import FixedTextSpace
+
+K, D = 4, 32
+
+
+def _unit(A):
+    return A / np.linalg.norm(A, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """900 images in 4 clusters; nouns and captions are anchors near the centres."""
+    data = make_clip_blobs(
+        n_samples=900, n_clusters=K, n_features=D, spread=0.5, n_texts_per_cluster=6,
+        text_spread=0.3, random_state=0,
+    )
+    T = data.text_embeddings
+    rng = np.random.RandomState(1)
+    order = rng.permutation(len(T))
+    nouns, captions = T[order[: len(T) // 2]], T[order[len(T) // 2 :]]
+    return data, FixedTextSpace(nouns, captions)
+
+
+def _fit(blobs, **params):
+    data, space = blobs
+    params = {"n_clusters": K, "semantic_space": space, "kmeans_n_init": 3,
+              "random_state": 0, "device": "cpu", **params}
+    return CAEClustering(**params).fit(data.X[:600])
+
+
+def test_recovers_planted_clusters_and_predicts_fresh_samples(blobs):
+    data, _ = blobs
+    cae = _fit(blobs)
+    assert clustering_accuracy(data.y[:600], cae.labels_) > 0.98
+    # predict (stored potentials, nearest stored centre) reproduces the fitted labels
+    assert np.mean(cae.predict(data.X[:600]) == cae.labels_) > 0.99
+    fresh = cae.predict(data.X[600:])
+    assert clustering_accuracy(data.y[600:], fresh) > 0.98
+    # fresh samples land in the cluster their class was given at fit time
+    mapping = {c: np.bincount(cae.labels_[data.y[:600] == c]).argmax() for c in range(K)}
+    expected = np.array([mapping[c] for c in data.y[600:]])
+    assert np.mean(fresh == expected) > 0.98
+    assert cae.modalities_ == ["image", "nouns", "captions"]
+    assert cae.cluster_centers_.shape == (K, 3 * D)
+    assert cae.n_iter_ >= 1
+
+
+def test_fusion_weights_are_a_distribution(blobs):
+    cae = _fit(blobs)
+    W = cae.fusion_weights_
+    assert W.shape == (600, 3)
+    assert np.all(W >= 0)
+    np.testing.assert_allclose(W.sum(axis=1), 1.0, rtol=1e-5)
+    # gamma matters: the weights are not uniform at gamma=0.01
+    assert W.std() > 1e-3
+
+
+def test_balanced_ot_spreads_mass_over_texts(blobs):
+    """Rows of the plan rebuilt from g_u_ have column means 1/m (balanced marginal)."""
+    data, _ = blobs
+    cae = _fit(blobs, ot_iters=2000, ot_tol=1e-7)
+    X = _unit(data.X[:600].astype(np.float64))
+    U = cae.noun_embeddings_.astype(np.float64)
+    P = softmax((cae.g_u_[None, :] - (1 - X @ U.T)) / cae.ot_eps, axis=1)
+    np.testing.assert_allclose(P.mean(axis=0), 1.0 / len(U), atol=2e-3)
+
+
+def test_relax_columns_is_softmax_retrieval(blobs):
+    data, space = blobs
+    eps = 0.02
+    for weighted in (False, True):
+        cae = _fit(blobs, relax_columns=True, weight_by_similarity=weighted, ot_eps=eps,
+                   fusion="concat")
+        X = _unit(data.X[:50].astype(np.float64))
+        parts = [X]
+        for T in (cae.noun_embeddings_, cae.caption_embeddings_):
+            S = X @ T.T
+            P = softmax(S / eps, axis=1) * (S if weighted else 1.0)
+            parts.append(_unit(P @ T))
+        expected = np.hstack(parts) / np.sqrt(3)
+        np.testing.assert_allclose(cae.transform(data.X[:50]), expected, atol=2e-5)
+
+
+def test_large_gamma_gives_plain_concatenation(blobs):
+    data, _ = blobs
+    weighted = _fit(blobs, gamma=1e6).transform(data.X[:100])
+    plain = _fit(blobs, fusion="concat").transform(data.X[:100])
+    np.testing.assert_allclose(weighted, plain, atol=1e-5)
+
+
+def test_weighted_sum_shape_and_unit_rows(blobs):
+    data, _ = blobs
+    cae = _fit(blobs, fusion="weighted_sum")
+    F = cae.transform(data.X[:20])
+    assert F.shape == (20, D)
+    np.testing.assert_allclose(np.linalg.norm(F, axis=1), 1.0, rtol=1e-5)
+
+
+def test_same_random_state_same_result(blobs):
+    a, b = _fit(blobs, random_state=3), _fit(blobs, random_state=3)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+
+
+def test_row_blocks_do_not_change_the_result(blobs):
+    data, _ = blobs
+    whole, blocked = _fit(blobs), _fit(blobs, ot_batch=37)
+    np.testing.assert_allclose(blocked.g_u_ - blocked.g_u_.mean(),
+                               whole.g_u_ - whole.g_u_.mean(), atol=1e-5)
+    np.testing.assert_allclose(blocked.transform(data.X), whole.transform(data.X), atol=1e-5)
+
+
+def _reference_fused(X, U, V, eps, gamma, n_iter=3000):
+    """float64 numpy CAE features: log-domain Sinkhorn, OT counterparts, fusion."""
+    X = _unit(X.astype(np.float64))
+    parts = [X]
+    for T in (U, V):
+        T = T.astype(np.float64)
+        S = X @ T.T
+        C = 1 - S
+        n, m = C.shape
+        f, g = np.zeros(n), np.zeros(m)
+        for _ in range(n_iter):
+            f = eps * np.log(1 / n) - eps * logsumexp((g[None] - C) / eps, axis=1)
+            g = eps * np.log(1 / m) - eps * logsumexp((f[:, None] - C) / eps, axis=0)
+        P = softmax((g[None] - C) / eps, axis=1)
+        parts.append(_unit((P * S) @ T))
+    proto = _unit(sum(parts) / 3)
+    W = softmax(np.stack([(z * proto).sum(1) for z in parts], axis=1) / gamma, axis=1)
+    return _unit(np.hstack([W[:, [m]] * z for m, z in enumerate(parts)])), W
+
+
+def test_float32_matches_float64_reference(blobs):
+    data, space = blobs
+    X = data.X[:300]
+    params = dict(n_clusters=K, semantic_space=space, ot_eps=0.05, ot_iters=3000,
+                  ot_tol=1e-9, kmeans_n_init=2, random_state=0, device="cpu")
+    cae = CAEClustering(**params).fit(X.astype(np.float32))
+    F_ref, W_ref = _reference_fused(X, space.noun_embeddings, space.caption_embeddings,
+                                    eps=0.05, gamma=0.01)
+    assert cae.transform(X).dtype == np.float32
+    np.testing.assert_allclose(cae.transform(X), F_ref, atol=2e-4)
+    np.testing.assert_allclose(cae.fusion_weights_, W_ref, atol=2e-3)
+    cae64 = CAEClustering(**params).fit(X.astype(np.float64))
+    assert cae64.transform(X.astype(np.float64)).dtype == np.float64
+    np.testing.assert_allclose(cae64.transform(X.astype(np.float64)), F_ref, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "use_nouns, use_captions, modalities",
+    [(True, False, ["image", "nouns"]), (False, True, ["image", "captions"]),
+     (False, False, ["image"])],
+)
+def test_ablations(blobs, use_nouns, use_captions, modalities):
+    data, _ = blobs
+    cae = _fit(blobs, use_nouns=use_nouns, use_captions=use_captions)
+    assert cae.modalities_ == modalities
+    assert cae.transform(data.X[:5]).shape == (5, D * len(modalities))
+    assert cae.fusion_weights_.shape == (600, len(modalities))
+    assert (len(cae.nouns_) > 0) == use_nouns
+    assert (cae.caption_embeddings_.shape[0] > 0) == use_captions
+    if modalities == ["image"]:
+        np.testing.assert_allclose(cae.transform(data.X[:5]), _unit(data.X[:5]), atol=1e-6)
+
+
+def test_space_without_captions_uses_image_and_nouns(blobs):
+    data, space = blobs
+    cae = CAEClustering(n_clusters=K, semantic_space=FixedTextSpace(space.noun_embeddings),
+                        kmeans_n_init=2, random_state=0).fit(data.X[:200])
+    assert cae.modalities_ == ["image", "nouns"]
+    assert cae.g_v_.shape == (0,) and cae.captions_ == []
+    assert cae.g_u_.shape == (len(space.noun_embeddings),)
+
+
+def test_semantic_space_parameter_is_cloned(blobs):
+    data, space = blobs
+    cae = _fit(blobs)
+    assert cae.semantic_space_ is not space
+    assert not hasattr(space, "noun_embeddings_")  # the parameter itself stays unfitted
+    assert cae.nouns_ == cae.semantic_space_.nouns_
+
+
+def test_pickle_roundtrip_predicts_identically(blobs):
+    data, _ = blobs
+    cae = _fit(blobs)
+    again = pickle.loads(pickle.dumps(cae))
+    np.testing.assert_array_equal(again.predict(data.X[600:]), cae.predict(data.X[600:]))
+
+
+def test_errors(blobs):
+    data, space = blobs
+    with pytest.raises(ValueError, match="n_samples=3 should be >= n_clusters=4"):
+        CAEClustering(n_clusters=4, semantic_space=space).fit(data.X[:3])
+    for bad in (np.nan, np.inf):
+        X = data.X[:50].copy()
+        X[3, 2] = bad
+        with pytest.raises(ValueError, match="NaN|infinity"):
+            CAEClustering(n_clusters=2, semantic_space=space).fit(X)
+    wrong = FixedTextSpace(np.ones((3, D + 1)))
+    with pytest.raises(ValueError, match="different CLIP models"):
+        CAEClustering(n_clusters=2, semantic_space=wrong).fit(data.X[:50])
+    cae = _fit(blobs)
+    with pytest.raises(ValueError, match="features"):
+        cae.predict(data.X[:5, :-1])
+    X = data.X[:5].copy()
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        cae.predict(X)
+    with pytest.raises(ValueError, match="fusion"):
+        CAEClustering(n_clusters=2, semantic_space=space, fusion="mean").fit(data.X[:50])

@@ -1,0 +1,162 @@
+import numpy as np
+import pytest
+
+from skclip.datasets import make_clip_blobs
+
+
+def _unit(v):
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def test_shapes_dtypes_and_unit_norm():
+    data = make_clip_blobs(
+        n_samples=200, n_clusters=4, n_features=32, n_texts_per_cluster=3,
+        n_hub_texts=2, n_polysemous_texts=5, random_state=0,
+    )
+    m = 4 * 3 + 5 + 2
+    assert data.X.shape == (200, 32) and data.X.dtype == np.float32
+    assert data.y.shape == (200,) and data.y.dtype == np.int64
+    assert data.text_embeddings.shape == (m, 32) and data.text_embeddings.dtype == np.float32
+    for key in ("text_labels", "text_names", "text_kind", "text_misaligned",
+                "text_secondary_labels"):
+        assert len(data[key]) == m
+    np.testing.assert_allclose(np.linalg.norm(data.X, axis=1), 1, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(data.text_embeddings, axis=1), 1, atol=1e-5)
+    assert len(set(data.text_names.tolist())) == m
+    assert set(data.y.tolist()) == {0, 1, 2, 3}
+    assert (data.text_labels[data.text_kind == "hub"] == -1).all()
+    assert (data.text_labels[data.text_kind != "hub"] >= 0).all()
+
+
+def test_deterministic_with_random_state():
+    kw = dict(n_samples=100, n_clusters=3, n_features=16, n_hub_texts=1,
+              n_polysemous_texts=2, misaligned_fraction=0.3)
+    a, b = make_clip_blobs(**kw, random_state=7), make_clip_blobs(**kw, random_state=7)
+    c = make_clip_blobs(**kw, random_state=8)
+    for key in ("X", "y", "text_embeddings", "text_labels", "text_misaligned"):
+        np.testing.assert_array_equal(a[key], b[key])
+    assert not np.allclose(a.X, c.X)
+
+
+@pytest.mark.parametrize("imbalance", [1.0, 4.0, 10.0])
+def test_imbalance_ratio(imbalance):
+    data = make_clip_blobs(n_samples=1000, n_clusters=5, n_features=8,
+                           imbalance=imbalance, random_state=0)
+    counts = np.bincount(data.y)
+    assert counts.sum() == 1000
+    assert counts.max() / counts.min() == pytest.approx(imbalance, rel=0.05)
+    assert np.all(np.diff(counts) <= 0)  # class 0 largest
+
+
+def test_samples_are_near_their_class_centre():
+    data = make_clip_blobs(n_samples=300, n_clusters=5, n_features=64, spread=0.3,
+                           random_state=0)
+    sims = data.X @ data.centers.T
+    assert (sims.argmax(axis=1) == data.y).mean() == 1.0
+    # spread controls the distance to the centre
+    far = make_clip_blobs(n_samples=300, n_clusters=5, n_features=64, spread=1.5,
+                          random_state=0)
+    own = (data.X * data.centers[data.y]).sum(1).mean()
+    own_far = (far.X * far.centers[far.y]).sum(1).mean()
+    assert own_far < own - 0.2
+
+
+def test_center_similarity():
+    data = make_clip_blobs(n_samples=50, n_clusters=10, n_features=512,
+                           center_similarity=0.6, random_state=0)
+    C = data.centers @ data.centers.T
+    off = C[~np.eye(10, dtype=bool)]
+    assert off.mean() == pytest.approx(0.6, abs=0.08)
+
+
+def test_hubs_are_near_the_mean_of_texts():
+    data = make_clip_blobs(n_samples=100, n_clusters=8, n_features=128,
+                           n_texts_per_cluster=4, n_hub_texts=5, random_state=0)
+    T, kind = data.text_embeddings, data.text_kind
+    mean = _unit(T[kind != "hub"].mean(axis=0))
+    assert (T[kind == "hub"] @ mean).min() > (T[kind == "class"] @ mean).max()
+    # a hub is about equally similar to every class centre
+    hub_sims = T[kind == "hub"] @ data.centers.T
+    cls_sims = T[kind == "class"] @ data.centers.T
+    assert np.ptp(hub_sims, axis=1).max() < np.ptp(cls_sims, axis=1).min()
+
+
+def test_polysemous_texts_are_close_to_two_classes():
+    data = make_clip_blobs(n_samples=100, n_clusters=6, n_features=128,
+                           n_polysemous_texts=6, text_spread=0.1, random_state=0)
+    poly = data.text_kind == "polysemous"
+    sims = data.text_embeddings[poly] @ data.centers.T
+    top2 = np.sort(np.argsort(-sims, axis=1)[:, :2], axis=1)
+    pairs = np.sort(np.c_[data.text_labels[poly], data.text_secondary_labels[poly]], axis=1)
+    np.testing.assert_array_equal(top2, pairs)
+    assert (data.text_labels[poly] != data.text_secondary_labels[poly]).all()
+    assert (data.text_secondary_labels[~poly] == -1).all()
+
+
+def test_misaligned_anchors_sit_near_a_wrong_class():
+    data = make_clip_blobs(n_samples=100, n_clusters=5, n_features=128,
+                           n_texts_per_cluster=10, misaligned_fraction=0.2,
+                           text_spread=0.2, random_state=0)
+    mis = data.text_misaligned
+    assert mis.sum() == 10  # round(0.2 * 50)
+    nearest = (data.text_embeddings @ data.centers.T).argmax(axis=1)
+    cls = data.text_kind == "class"
+    assert (nearest[mis] != data.text_labels[mis]).all()
+    assert (nearest[cls & ~mis] == data.text_labels[cls & ~mis]).all()
+
+
+def test_no_misalignment_by_default():
+    data = make_clip_blobs(n_samples=20, n_clusters=2, n_features=8, random_state=0)
+    assert not data.text_misaligned.any()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_samples=3, n_clusters=5), "n_samples=3 must be >= n_clusters=5"),
+        (dict(imbalance=0.5), "imbalance"),
+        (dict(spread=-1.0), "spread"),
+        (dict(misaligned_fraction=1.5), "misaligned_fraction"),
+        (dict(n_clusters=1, n_polysemous_texts=2), "n_clusters >= 2"),
+        (dict(center_similarity=1.0), "center_similarity"),
+    ],
+)
+def test_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_clip_blobs(**kwargs)
+
+
+def test_anisotropy_concentrates_noise_and_is_harder_for_kmeans():
+    from sklearn.cluster import KMeans
+
+    from skclip.metrics import clustering_accuracy
+
+    kw = dict(n_samples=600, n_clusters=6, n_features=128, spread=1.0,
+              center_similarity=0.6, random_state=0)
+    iso = make_clip_blobs(**kw)
+    aniso = make_clip_blobs(**kw, anisotropy=1.5)
+    np.testing.assert_allclose(np.linalg.norm(aniso.X, axis=1), 1, atol=1e-5)
+
+    def top_share(data):  # share of the noise variance in its top 5 directions
+        R = data.X - data.centers[data.y] * (data.X * data.centers[data.y]).sum(1)[:, None]
+        s = np.linalg.svd(R - R.mean(0), compute_uv=False) ** 2
+        return s[:5].sum() / s.sum()
+
+    assert top_share(aniso) > 2 * top_share(iso)
+    acc = {name: clustering_accuracy(d.y, KMeans(6, n_init=3, random_state=0).fit_predict(d.X))
+           for name, d in [("iso", iso), ("aniso", aniso)]}
+    assert acc["iso"] > 0.99 and acc["aniso"] < acc["iso"] - 0.1
+
+
+def test_distractors_are_far_from_every_class():
+    data = make_clip_blobs(n_samples=100, n_clusters=5, n_features=256,
+                           n_distractor_texts=20, n_hub_texts=2, center_similarity=0.5,
+                           random_state=0)
+    kind = data.text_kind
+    assert (kind == "distractor").sum() == 20
+    assert (data.text_labels[kind == "distractor"] == -1).all()
+    best_cls = (data.text_embeddings[kind == "class"] @ data.centers.T).max(axis=1)
+    best_dis = (data.text_embeddings[kind == "distractor"] @ data.centers.T).max(axis=1)
+    assert best_dis.max() < best_cls.min()
+    # like class centres, distractors share the dataset's common direction
+    assert (data.text_embeddings[kind == "distractor"] @ data.centers.T).mean() > 0.3

@@ -1,0 +1,194 @@
+"""WordNet 3.0 loading (nltk data or Debian's folder) and the noun vocabulary."""
+
+import os
+import threading
+import zipfile
+from pathlib import Path
+
+import nltk
+import numpy as np
+import pytest
+
+from skclip.semantic import load_wordnet, wordnet_nouns
+from skclip.semantic import _wordnet, _wordnet_files
+from skclip.semantic._wordnet_files import _build_readable_copy, lexnames_text
+
+
+@pytest.fixture(scope="module")
+def nouns(wordnet, tmp_path_factory):
+    # module fixtures run before conftest's function-scoped cache isolation: isolate here
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SKCLIP_CACHE", str(tmp_path_factory.getbasetemp() / "skclip-cache"))
+        return wordnet_nouns()
+
+
+def test_reader_is_wordnet_30(wordnet):
+    assert wordnet.get_version() == "3.0"
+    assert load_wordnet() is wordnet  # one reader per folder and process
+
+
+def test_dog_depth_and_hypernyms(wordnet):
+    dog = wordnet.synset("dog.n.01")
+    assert dog.min_depth() == 8
+    hyper = {s.name() for s in dog.closure(lambda s: s.hypernyms())}
+    assert "canine.n.02" in hyper
+
+
+def test_noun_synset_count(nouns):
+    assert len(nouns.all_synsets) == 82115
+    assert len(set(nouns.synsets)) == 82115
+    assert len(nouns) == 146347  # (lemma, synset) pairs: TAC's WordNetNouns.csv
+
+
+def test_records_carry_depth_and_ancestors(nouns):
+    i = nouns.synsets.index("dog.n.01")
+    assert nouns.names[i] == "dog"
+    assert nouns.depths[i] == 8
+    anc = nouns.ancestors(i)
+    assert "canine.n.02" in anc and "entity.n.01" in anc and "dog.n.01" not in anc
+    # 'Canis familiaris' is the second lemma of dog.n.01: same synset, same depth
+    j = nouns.names.index("Canis familiaris")
+    assert nouns.synsets[j] == "dog.n.01" and nouns.depths[j] == 8
+    assert nouns.depths[nouns.synsets.index("entity.n.01")] == 0
+
+
+def test_depths_and_ancestors_match_nltk(wordnet, nouns, rng):
+    for i in rng.choice(len(nouns), 200, replace=False):
+        syn = wordnet.synset(nouns.synsets[i])
+        assert nouns.depths[i] == syn.min_depth()
+        expected = {s.name() for s in syn.closure(lambda s: s.hypernyms() + s.instance_hypernyms())}
+        assert set(nouns.ancestors(i)) == expected
+
+
+def test_sense_ranks(nouns):
+    ranks = {syn: r for name, syn, r in zip(nouns.names, nouns.synsets, nouns.sense_ranks)
+             if name == "dog"}
+    assert ranks["dog.n.01"] == 0 and ranks["frank.n.02"] == 4
+
+
+def test_sic_list_reproduced(wordnet):
+    sic = wordnet_nouns(lemmas="first", underscores=True)
+    assert len(sic) == 82115
+    assert sic.names[:3] == ["entity", "physical_entity", "abstraction"]
+    first = [s.lemma_names()[0] for s in wordnet.all_synsets("n")][:5000]
+    assert sic.names[:5000] == first
+
+
+def test_underscores_become_spaces(nouns):
+    assert not any("_" in n for n in nouns.names)
+    assert "physical entity" in nouns.names
+    tac = wordnet_nouns(underscores=True)
+    assert tac.names[1] == "physical_entity" and len(tac) == len(nouns)
+
+
+def test_bad_lemmas_option(wordnet):
+    with pytest.raises(ValueError, match="lemmas"):
+        wordnet_nouns(lemmas="some")
+
+
+def test_lexnames_has_45_standard_lines():
+    lines = lexnames_text().splitlines()
+    assert len(lines) == 45
+    assert lines[0] == "00\tadj.all\t3"
+    assert lines[5] == "05\tnoun.animal\t1"
+    assert lines[18] == "18\tnoun.person\t1"
+    assert lines[44] == "44\tadj.ppl\t3"
+    # the built-in list is what the man page says, when the man page is there
+    assert lexnames_text(man_page="/nonexistent") == lexnames_text()
+
+
+def _system_wordnet():
+    for d in _wordnet_files.SYSTEM_WORDNET_DIRS:
+        if _wordnet_files._is_wordnet_dir(d):
+            return d
+    pytest.skip("no system WordNet folder (apt-get install wordnet-base)")
+
+
+def test_readable_copy_is_built_atomically_once(tmp_path):
+    source = _system_wordnet()
+    errors, targets = [], []
+
+    def build():
+        try:
+            targets.append(_build_readable_copy(source, tmp_path / "root"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    target = tmp_path / "root" / "corpora" / "wordnet"
+    assert set(targets) == {target}
+    assert (target / "lexnames").read_text() == lexnames_text()
+    assert (target / "data.noun").stat().st_size == os.stat(f"{source}/data.noun").st_size
+    assert [p.name for p in target.parent.iterdir()] == ["wordnet"]  # no temp dirs left
+
+
+def test_explicit_system_folder_is_read_through_a_cache_copy(wordnet):
+    source = _system_wordnet()
+    root = Path(_wordnet_files._locate(source).path)
+    assert str(root).startswith(str(_wordnet_files.get_cache_dir()))
+    assert root.parts[-2:] == ("corpora", "wordnet")
+    assert str(root.parents[1]) == nltk.data.path[0]  # its data root is searched first
+    assert nltk.data.find("corpora/wordnet", paths=[str(root.parents[1])])
+    assert wordnet.synset("cat.n.01").lexname() == "noun.animal"  # lexnames is right
+
+
+def test_missing_wordnet_says_what_to_install(tmp_path, monkeypatch):
+    with pytest.raises(LookupError, match="wordnet-base wordnet-sense-index"):
+        load_wordnet(tmp_path)
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "empty")])
+    monkeypatch.setattr(_wordnet_files, "SYSTEM_WORDNET_DIRS", (str(tmp_path / "none"),))
+    monkeypatch.delenv("WNSEARCHDIR", raising=False)
+    with pytest.raises(LookupError, match=r"nltk\.downloader wordnet"):
+        _wordnet_files._locate(None)
+
+
+def test_nltk_zip_data_is_found_first(wordnet, tmp_path, monkeypatch):
+    source = _system_wordnet()
+    corpora = tmp_path / "nltk_data" / "corpora"
+    corpora.mkdir(parents=True)
+    with zipfile.ZipFile(corpora / "wordnet.zip", "w") as zf:
+        for name in ("data.noun", "index.noun"):
+            zf.write(Path(source) / name, f"wordnet/{name}")
+        zf.writestr("wordnet/lexnames", lexnames_text())
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "nltk_data")])
+    pointer = _wordnet_files._locate(None)
+    assert "wordnet.zip" in str(pointer)
+    # same noun data as the system copy: the process-wide reader is shared
+    system = _wordnet_files._locate(source)
+    assert _wordnet_files._content_key(pointer) == _wordnet_files._content_key(system)
+    assert load_wordnet() is load_wordnet(source)
+
+
+def test_parsed_vocabulary_is_cached_on_disk(wordnet, monkeypatch):
+    calls = []
+    fake = {
+        "version": "3.0", "synsets": ["entity.n.01", "dog.n.01"],
+        "lemmas": [("entity",), ("dog", "domestic_dog")], "ranks": [(0,), (0, 0)],
+        "depths": np.array([0, 8], dtype=np.int32), "indptr": np.array([0, 0, 1]),
+        "indices": np.array([0], dtype=np.int32),
+    }
+
+    def parse(wn):
+        assert wn == "reader"
+        calls.append(wn)
+        return fake
+
+    monkeypatch.setattr(_wordnet, "_parse_nouns", parse)
+    monkeypatch.setattr(_wordnet, "load_wordnet", lambda path=None: "reader")
+    monkeypatch.setattr(_wordnet, "_NOUNS", {})
+    monkeypatch.setattr(_wordnet, "_PARSE_VERSION", "test-fake")  # a key of its own
+    first = wordnet_nouns()
+    assert len(calls) == 1
+    assert list((_wordnet.get_cache_dir() / "wordnet").glob("nouns-*.pkl"))
+    _wordnet._NOUNS.clear()  # forget the in-memory copy: the pickle must serve it
+    again = wordnet_nouns()
+    assert len(calls) == 1
+    assert again.names == first.names == ["entity", "dog", "domestic dog"]
+    assert again.ancestors(2) == ["entity.n.01"]
+    wordnet_nouns(cache=False)
+    assert len(calls) == 1  # still served from memory
