@@ -40,7 +40,8 @@ def make_data(n, d, k, m, seed=0):
         block = centers[y[s : s + 65536]]
         block += rng.standard_normal(block.shape, dtype=np.float32) * (0.6 / np.sqrt(d))
         X[s : s + 65536] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    T = centers[np.arange(m) % k] + rng.standard_normal((m, d), dtype=np.float32) * (0.4 / np.sqrt(d))
+    noise = rng.standard_normal((m, d), dtype=np.float32) * np.float32(0.4 / np.sqrt(d))
+    T = centers[np.arange(m) % k] + noise
     T /= np.linalg.norm(T, axis=1, keepdims=True)
     return X, y, T[: m // 2], T[m // 2 :]
 
@@ -172,8 +173,9 @@ def main(argv=None):
     scaling = [run_child({**base, **common, **overrides, "n": n, "method": "cae"}, args.timeout)
                for n in sizes]
     print_table(scaling, ["method", "n", "fit_s", "data_mb", "peak_rss_mb", "fit_extra_mb",
-                          "gpu_peak_mb", "acc", "error"], title=f"\nCAEClustering scaling (ot_iters={args.ot_iters}, "
-                f"kmeans_n_init={args.n_init})")
+                          "gpu_peak_mb", "acc", "error"],
+                title=f"\nCAEClustering scaling (ot_iters={args.ot_iters}, "
+                      f"kmeans_n_init={args.n_init})")
 
     payload = {
         "benchmark": "bench_cae", "quick": args.quick, "config": base, "device": args.device,

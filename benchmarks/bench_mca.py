@@ -26,7 +26,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import BENCH_DIR, describe_machine, machine_info, print_table, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    BENCH_DIR, describe_machine, machine_info, print_table, write_json,
+)
 
 
 def _hwm_mb():
@@ -85,7 +87,8 @@ def _instrument(events, clock):
 
     knn = skclip.neighbors.knn
     skclip.neighbors.knn = timed(
-        lambda X, Y=None, *a, **k: "image k-NN" if Y is None else "text k-NN", knn, quiet_inside=True)
+        lambda X, Y=None, *a, **k: "image k-NN" if Y is None else "text k-NN", knn,
+        quiet_inside=True)
     SemanticSpaceBuilder.fit = timed(lambda *a, **k: "semantic space", SemanticSpaceBuilder.fit,
                                      suppress=True)
     _mca._train = timed(lambda *a, **k: "training", _mca._train)
@@ -167,7 +170,8 @@ def parse_args(argv=None):
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--n-texts", type=int, default=20000, help="vocabulary size")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    p.add_argument("--out", "--out-json", dest="out", default=str(BENCH_DIR / "out" / "bench_mca.json"),
+    p.add_argument("--out", "--out-json", dest="out",
+                   default=str(BENCH_DIR / "out" / "bench_mca.json"),
                    metavar="PATH", help="JSON output (default benchmarks/out/bench_mca.json)")
     args = p.parse_args(argv)
     if args.n is None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "docs"))  # _sorting.py
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import skclip  # noqa: E402
@@ -29,16 +30,16 @@ templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 
 autosummary_generate = True
-# Inherited members too: users call fit_predict, get_params... on our estimators.
-# scikit-learn's output/metadata-routing plumbing is left out: its docstrings point
-# to labels of scikit-learn's own documentation (no intersphinx offline).
+# Class pages (docs/_templates/autosummary/class.rst) document every public method,
+# inherited ones too (users call fit_predict, get_params...), except scikit-learn's
+# output/metadata-routing plumbing, whose docstrings point to labels of
+# scikit-learn's own documentation (no intersphinx offline). The module sections of
+# api.rst show only the module docstrings.
 SKLEARN_PLUMBING = ["set_output", "get_metadata_routing"]
-autodoc_default_options = {
-    "members": True,
-    "inherited-members": True,
-    "exclude-members": ", ".join(SKLEARN_PLUMBING),
+autosummary_context = {
+    "skipped_methods": ["__init__", *SKLEARN_PLUMBING],
+    "excluded_members": ", ".join(SKLEARN_PLUMBING),
 }
-autosummary_context = {"skipped_methods": ["__init__", *SKLEARN_PLUMBING]}
 autodoc_typehints = "none"  # types are in the numpydoc Parameters sections
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -55,9 +56,41 @@ sphinx_gallery_conf = {
     # docs build renders them without running them a second time.
     "plot_gallery": "False",
     "download_all_examples": False,
-    "within_subsection_order": "FileNameSortKey",
+    "write_computation_times": False,  # nothing is executed, so no sg_execution_times.rst
+    "within_subsection_order": "_sorting.ExampleOrder",
     "ignore_pattern": r"(__init__|_common)\.py",
 }
+
+
+def _write_cli_help():
+    """``skclip [COMMAND] --help`` as text files for user_guide/command_line.rst.
+
+    Generated at every build from the real parser, so the page cannot go stale.
+    """
+    import contextlib
+    import io
+
+    from skclip.cli import main
+
+    target = ROOT / "docs" / "_cli_help"
+    target.mkdir(exist_ok=True)
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "88"  # argparse wraps to the terminal width
+    try:
+        for command in ("", "cluster", "embed"):
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer):
+                main([command, "--help"] if command else ["--help"])
+            name = f"skclip-{command}.txt" if command else "skclip.txt"
+            (target / name).write_text(buffer.getvalue())
+    finally:
+        if columns is None:
+            os.environ.pop("COLUMNS")
+        else:
+            os.environ["COLUMNS"] = columns
+
+
+_write_cli_help()
 
 html_theme = "alabaster"
 html_static_path = ["_static"]

@@ -40,7 +40,12 @@ ALLOWED_FROM_SKLEARN_BASE = {"_fit_context"}
 def _clusterers():
     return [
         MCAClustering(
-            semantic_space=DataAnchoredSpace(), epochs=5, n_img_neighbors=5, random_state=0
+            semantic_space=DataAnchoredSpace(),
+            epochs=10,
+            batch_size=32,
+            min_steps=0,
+            n_img_neighbors=5,
+            random_state=0,
         ),
         CAEClustering(semantic_space=DataAnchoredSpace(), kmeans_n_init=2, random_state=0),
         CLIPKMeans(n_init=2, random_state=0),

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -42,6 +43,7 @@ def _clusterers():
             n_clusters=3,
             semantic_space=space,
             epochs=2,
+            min_steps=0,
             batch_size=32,
             n_img_neighbors=5,
             random_state=0,
@@ -149,8 +151,10 @@ def test_real_gpu_fit_loads_in_a_cpu_only_process(blobs, tmp_path):
         np.save({str(tmp_path / "pred.npy")!r}, est.predict(X_new))
         """
     )
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=str(tmp_path))
+    # the pickle references tests._spaces: run from the repository root
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": root}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=root)
     cpu_pred = np.load(tmp_path / "pred.npy")
     gpu_pred = est.predict(X_new)
     assert np.mean(cpu_pred == gpu_pred) >= 0.95
@@ -199,7 +203,12 @@ def _pipeline(method, model, pretrained):
     space = SemanticSpaceBuilder(embedder=embedder(), vocabulary=NOUNS)
     if method == "mca":
         clust = MCAClustering(
-            n_clusters=3, semantic_space=space, epochs=3, n_img_neighbors=3, random_state=0
+            n_clusters=3,
+            semantic_space=space,
+            epochs=3,
+            min_steps=0,
+            n_img_neighbors=3,
+            random_state=0,
         )
     else:
         clust = CAEClustering(n_clusters=3, semantic_space=space, kmeans_n_init=2, random_state=0)

@@ -63,6 +63,7 @@ def _clusterer(method, model):
             n_clusters=3,
             semantic_space=space,
             epochs=3,
+            min_steps=0,
             batch_size=16,
             n_img_neighbors=3,
             random_state=0,

@@ -31,6 +31,7 @@ available, so a model fitted on a GPU loads on a CPU-only machine.
 """
 
 import io
+import sys
 import warnings
 from numbers import Integral
 
@@ -54,8 +55,6 @@ class _TorchBlob:
 
 def _torch_devices(value):
     """Device types of the torch objects inside ``value`` (empty set if none)."""
-    import sys
-
     torch = sys.modules.get("torch")
     if torch is None:
         return set()

@@ -14,8 +14,8 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BaseCLIPClustering
-from ._kmeans import assign, kmeans
 from ._fusion import fused_features
+from ._kmeans import assign, kmeans
 
 _KMEANS_CONSTRAINTS = {
     "n_init": [Interval(Integral, 1, None, closed="left")],

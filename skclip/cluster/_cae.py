@@ -15,8 +15,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BaseCLIPClustering
-from ._kmeans import assign, kmeans
 from ._fusion import column_potential, fused_features
+from ._kmeans import assign, kmeans
 
 _DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
 
@@ -112,7 +112,7 @@ class CAEClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseCLIP
         Sinkhorn column potentials; ``predict`` uses them to place new images.
     modalities_ : list of str
         The fused modalities, among ``"image"``, ``"nouns"``, ``"captions"``.
-    fusion_weights_ : ndarray of shape (n_samples, len(modalities_))
+    fusion_weights_ : ndarray of shape (n_samples, len(`modalities_`))
         Per-sample fusion weights (rows sum to 1).
     n_features_in_ : int
         Dimension of the image embeddings.

@@ -64,30 +64,30 @@ class TextAttention(nn.Module):
     """One-head cross-attention of an image over its ``n_t`` nearest texts.
 
     ``alpha_ij = softmax_j((W_q x_i) . (W_k v_j) / (sqrt(d) * tau))`` and the text
-    counterpart ``s_i = normalise(sum_j alpha_ij W_v v_j)``. ``W_q, W_k, W_v`` are
-    ``d x d`` without bias, initialised to the identity, so that at ``tau -> 0`` the
-    counterpart is TAC's softmax retrieval of the nearest text.
+    counterpart ``s_i = normalise(sum_j alpha_ij W_v v_j)``, weights initialised to
+    the identity, so that at ``tau -> 0`` the counterpart is TAC's softmax retrieval
+    of the nearest text.
 
-    The scores are computed as ``((x W_q^T) W_k) . v_j`` and the values as
-    ``W_v (sum_j alpha_ij v_j)``: the same numbers, but the ``d x d`` products are
-    applied once per image rather than once per (image, text) pair.
+    The query and key maps enter the scores only through ``W_q^T W_k``, which is
+    learned as one ``d x d`` matrix (``bilinear``): the same family of scores for
+    3 fewer ``d x d`` products per sample and step than two factors. The values are
+    computed as ``W_v (sum_j alpha_ij v_j)``: one product per image, not per text.
     """
 
     def __init__(self, n_features, *, tau=1.0):
         super().__init__()
         self.tau = float(tau)
-        self.query = nn.Linear(n_features, n_features, bias=False)
-        self.key = nn.Linear(n_features, n_features, bias=False)
+        self.bilinear = nn.Linear(n_features, n_features, bias=False)  # x -> W_k^T W_q x
         self.value = nn.Linear(n_features, n_features, bias=False)
         with torch.no_grad():
-            for layer in (self.query, self.key, self.value):
-                nn.init.eye_(layer.weight)
+            nn.init.eye_(self.bilinear.weight)
+            nn.init.eye_(self.value.weight)
 
     def forward(self, x, texts):
         """``x`` (B, d) images, ``texts`` (B, n_t, d) their nearest texts -> (s, alpha)."""
-        q = self.query(x) @ self.key.weight  # (B, d): W_k^T W_q x
         scale = math.sqrt(x.shape[1]) * self.tau
-        alpha = torch.softmax(torch.einsum("bd,bnd->bn", q, texts) / scale, dim=1)
+        scores = torch.einsum("bd,bnd->bn", self.bilinear(x), texts) / scale
+        alpha = torch.softmax(scores, dim=1)
         mixed = torch.einsum("bn,bnd->bd", alpha, texts)
         return F.normalize(self.value(mixed), dim=1), alpha
 

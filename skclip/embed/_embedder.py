@@ -210,7 +210,7 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
 
         Returns
         -------
-        X_new : ndarray of shape (n_readable, embedding_dim_), dtype float32
+        X_new : ndarray of shape (n_readable, `embedding_dim_`), dtype float32
             L2-normalised image embeddings, one row per readable input, in input order
             (``kept_indices_`` maps rows to inputs; ``dropped_`` lists the others).
         """
@@ -245,7 +245,7 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
 
         Returns
         -------
-        X_new : ndarray of shape (n_readable, embedding_dim_), dtype float32
+        X_new : ndarray of shape (n_readable, `embedding_dim_`), dtype float32
             L2-normalised image embeddings, as :meth:`transform` returns them.
         """
         # transform validates X, so fit need not list a folder (or consume an iterator) too
@@ -297,7 +297,7 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
 
         Returns
         -------
-        embeddings : ndarray of shape (len(texts), embedding_dim_), dtype float32
+        embeddings : ndarray of shape (len(texts), `embedding_dim_`), dtype float32
             L2-normalised rows, in the order of ``texts``; ``(0, d)`` for no texts.
         """
         if isinstance(texts, (str, bytes)):

@@ -11,6 +11,7 @@ from skclip.metrics import clustering_accuracy
 from tests._spaces import DataAnchoredSpace, FixedTextSpace
 
 K, D = 4, 32
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 def _unit(A):

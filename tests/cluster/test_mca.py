@@ -56,6 +56,14 @@ def test_min_steps_extends_training_on_small_data(blobs):
     assert MCAClustering(epochs=5, min_steps=10, **kw).fit(blobs.X).n_iter_ == 5
 
 
+@pytest.mark.parametrize("n_samples, batch_size", [(2, 512), (3, 2), (7, 3)])
+def test_tiny_inputs_never_make_a_batch_of_one(n_samples, batch_size):
+    X = np.random.RandomState(0).standard_normal((n_samples, 1))
+    mca = MCAClustering(n_clusters=1, semantic_space=DataAnchoredSpace(), epochs=2,
+                        batch_size=batch_size, min_steps=0, device="cpu", random_state=0)
+    assert mca.fit_predict(X).tolist() == [0] * n_samples
+
+
 def test_predict_on_fresh_samples_agrees(blobs, fitted):
     # same seed and class centres (drawn first), fresh noise
     fresh = make_clip_blobs(n_samples=500, n_clusters=4, n_features=32, spread=1.2,
