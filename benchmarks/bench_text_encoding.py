@@ -149,7 +149,7 @@ def main(argv=None):
     }
     seconds, cpu_seconds, outputs = interleaved(methods, texts, args.segments, args.repeats)
     names = list(methods)
-    ref, fast = outputs[names[0]], outputs[names[-1]]
+    ref = outputs[names[0]]
     max_diff = max(float(np.abs(ref - outputs[n]).max()) for n in names[1:])
     t_plain, t_fast = seconds[names[0]], seconds[names[-1]]
     lengths = (tokenizer(texts).argmax(dim=-1) + 1).numpy()

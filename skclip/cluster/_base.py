@@ -36,11 +36,18 @@ import warnings
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, clone
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+    clone,
+)
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import validate_data
 
 from .._config import resolve_device
+from ._kmeans import assign
 
 __all__ = ["_BaseCLIPClustering"]
 
@@ -223,3 +230,31 @@ class _BaseCLIPClustering(ClusterMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         return tags
+
+class _NearestCentreMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
+    """``predict`` for clusterers that run k-means in the space of their ``transform``.
+
+    Subclasses provide ``transform``, ``cluster_centers_`` and ``spherical``.
+    """
+
+    @property
+    def _n_features_out(self):
+        return self.cluster_centers_.shape[1]
+
+    def predict(self, X):
+        """Assign each sample of ``X`` to the nearest stored centre in the transformed space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            CLIP image embeddings.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Cluster index of each image.
+        """
+        F = self.transform(X)
+        centers = self.cluster_centers_.astype(F.dtype, copy=False)
+        labels, _ = assign(F, centers, spherical=self.spherical, device=self._device())
+        return np.asarray(labels)

@@ -8,14 +8,14 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseCLIPClustering
+from ._base import _BaseCLIPClustering, _NearestCentreMixin
 from ._fusion import fused_features
-from ._kmeans import assign, kmeans
+from ._kmeans import kmeans
 
 _KMEANS_CONSTRAINTS = {
     "n_init": [Interval(Integral, 1, None, closed="left")],
@@ -25,12 +25,8 @@ _KMEANS_CONSTRAINTS = {
 }
 
 
-class _FittedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
-    """Runs the project k-means on features and stores its result; predict (mixin)."""
-
-    @property
-    def _n_features_out(self):
-        return self.cluster_centers_.shape[1]
+class _FittedKMeans(_NearestCentreMixin):
+    """Runs the project k-means on features and stores its result (mixin)."""
 
     def _fit_kmeans(self, F, device):
         res = kmeans(
@@ -50,23 +46,6 @@ class _FittedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         self.n_iter_ = int(res.n_iter)
         return self
 
-    def predict(self, X):
-        """Index of the nearest centre for each sample of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            CLIP image embeddings.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Cluster index of each image.
-        """
-        F = self.transform(X)
-        centers = self.cluster_centers_.astype(F.dtype, copy=False)
-        labels, _ = assign(F, centers, spherical=self.spherical, device=self._device())
-        return np.asarray(labels)
 
 
 class CLIPKMeans(_FittedKMeans, _BaseCLIPClustering):

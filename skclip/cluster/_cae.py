@@ -9,19 +9,19 @@ weights, and run k-means on the fused features.
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseCLIPClustering
+from ._base import _BaseCLIPClustering, _NearestCentreMixin
 from ._fusion import column_potential, fused_features
-from ._kmeans import assign, kmeans
+from ._kmeans import kmeans
 
 _DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
 
 
-class CAEClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseCLIPClustering):
+class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
     """Training-free clustering of CLIP image embeddings by hierarchical semantic alignment.
 
     CAE (Zhu et al., AAAI-26) enriches every image embedding with two text
@@ -342,25 +342,3 @@ class CAEClustering(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseCLIP
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         return self._fused(X, self._device())[0]
-
-    def predict(self, X):
-        """Assign new images to the nearest stored centre in the fused space.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            CLIP image embeddings.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Cluster index of each image.
-        """
-        F = self.transform(X)
-        centers = self.cluster_centers_.astype(F.dtype, copy=False)
-        labels, _ = assign(F, centers, spherical=self.spherical, device=self._device())
-        return np.asarray(labels)
-
-    @property
-    def _n_features_out(self):
-        return self.cluster_centers_.shape[1]
