@@ -82,7 +82,7 @@ def measure(spec):
         est = CLIPKMeans(n_clusters=k, device=spec["device"], random_state=seed)
     else:
         est = CAEClustering(n_clusters=k, semantic_space=Texts(), device=spec["device"],
-                            random_state=seed, ot_iters=spec.get("ot_iters", 100),
+                            random_state=seed, ot_iters=spec.get("ot_iters", 1000),
                             kmeans_n_init=spec.get("n_init", 20))
     rss_before = _rss_mb("VmRSS")
     try:  # reset the peak-RSS counter so that it covers the fit only
@@ -136,8 +136,8 @@ def main(argv=None):
                         default=str(BENCH_DIR / "out" / "bench_cae.json"), help="JSON output path")
     parser.add_argument("--device", default="cpu", help="torch device for skclip (default cpu)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--ot-iters", type=int, default=100,
-                        help="Sinkhorn iterations of the scaling runs (CAE default 100)")
+    parser.add_argument("--ot-iters", type=int, default=1000,
+                        help="Sinkhorn iterations of the scaling runs (CAE default 1000)")
     parser.add_argument("--n-init", type=int, default=20,
                         help="k-means restarts of the scaling runs (CAE default 20)")
     parser.add_argument("--skip-compare", action="store_true", help="only the scaling run")

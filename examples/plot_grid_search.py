@@ -31,7 +31,7 @@ space = SemanticSpaceBuilder(vocabulary=data.text_embeddings,
 # searched the same way, e.g. ``"semantic_space__topk_nouns": [3, 5, 10]``.
 scorer = make_unsupervised_scorer("silhouette", metric_params={"metric": "cosine"})
 search = GridSearchCV(
-    CAEClustering(semantic_space=space, ot_iters=1000, random_state=0),
+    CAEClustering(semantic_space=space, random_state=0),
     param_grid={"n_clusters": [2, 3, 4, 5, 6]},
     scoring=scorer,
     cv=3,

@@ -61,7 +61,12 @@ def _as_tensor(X, name, device, ndim=2):
 def _normalise(X):
     import torch
 
-    return X / torch.linalg.vector_norm(X, dim=1, keepdim=True).clamp_min(1e-12)
+    norms = torch.linalg.vector_norm(X, dim=1, keepdim=True)
+    # Rows that are already unit length (CLIP features, fused features) are returned
+    # as they are: at ImageNet scale a copy of X is gigabytes.
+    if bool(((norms - 1.0).abs() <= 1e-6).all()):
+        return X
+    return X / norms.clamp_min(1e-12)
 
 
 def _assign(X, x_sq, C, spherical, block_size, with_sums=False):
@@ -292,7 +297,7 @@ def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++"
     if spherical:
         Xt = _normalise(Xt)
         given = None if given is None else _normalise(given)
-    x_sq = (Xt * Xt).sum(dim=1)
+    x_sq = torch.einsum("ij,ij->i", Xt, Xt)  # no n-by-d temporary
     # mean of the per-feature variances, from quantities already at hand
     mean = Xt.mean(dim=0).to(torch.float64)
     tol_abs = float(x_sq.sum(dtype=torch.float64) / n - (mean * mean).sum()) / d * tol
