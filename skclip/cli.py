@@ -67,9 +67,12 @@ def build_parser():
     c.add_argument("--method", choices=["cae", "mca"], default="cae",
                    help="clustering method (default: cae, training-free)")
     c.add_argument("--vocabulary", default="wordnet", metavar="wordnet|FILE",
-                   help="nouns that name the clusters: 'wordnet' (needs WordNet 3.0 installed) "
-                        "or a text file with one noun per line")
-    c.add_argument("--captions", metavar="FILE", help="text file of captions, one per line")
+                   help="the nouns of the semantic space, used both to cluster and to name "
+                        "the clusters: 'wordnet' (needs WordNet 3.0 installed) or a text "
+                        "file with one noun per line")
+    c.add_argument("--captions", metavar="FILE",
+                   help="captions for CAE's caption view: a text file (one per line), a "
+                        "Flickr8k token file or a COCO caption JSON")
     c.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: 0)")
     c.add_argument("--out", required=True, metavar="DIR", help="output folder")
     c.add_argument("--overwrite", action="store_true",
