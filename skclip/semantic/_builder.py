@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._config import resolve_device
+from ..ot import plan_rows
 from ._filters import (
     ancestor_mask,
     depth_mask,
@@ -380,12 +381,10 @@ class SemanticSpaceBuilder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Xn, U = unit_rows(X), self.noun_embeddings_
         out = np.empty((len(Xn), U.shape[1]), dtype=np.float32)
         step = max(1, _BLOCK_ELEMENTS // max(1, len(U)))
+        g = np.zeros(len(U), dtype=np.float32)  # no column potential: softmax retrieval
         for start in range(0, len(Xn), step):
-            logits = (Xn[start : start + step] @ U.T) / np.float32(self.temperature)
-            logits -= logits.max(axis=1, keepdims=True)
-            P = np.exp(logits)
-            P /= P.sum(axis=1, keepdims=True)
-            out[start : start + step] = P @ U
+            cost = 1.0 - Xn[start : start + step].astype(np.float32) @ U.T
+            out[start : start + step] = plan_rows(cost, g, self.temperature) @ U
         return unit_rows(out)
 
     @property

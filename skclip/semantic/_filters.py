@@ -38,18 +38,14 @@ def topk_per_center(centers, emb, k, *, device="cpu"):
     best : ndarray of float, shape (m,)
         ``max_a cos(c_a, u_j)`` for every row (the relevance score).
     """
-    import torch
+    from ..neighbors import knn
 
     k = min(int(k), len(emb))
-    U = _as_tensor(emb, device)
-    C = _as_tensor(centers, device)
-    step = max(1, _BLOCK_ELEMENTS // max(1, len(emb)))
-    top, best = [], torch.full((len(emb),), -np.inf, device=U.device)
-    for start in range(0, len(C), step):
-        S = C[start : start + step] @ U.T
-        top.append(torch.topk(S, k, dim=1).indices.cpu())
-        best = torch.maximum(best, S.max(dim=0).values)
-    return torch.cat(top).numpy().astype(np.int64), best.cpu().numpy().astype(np.float64)
+    C = np.ascontiguousarray(centers, dtype=np.float32)
+    U = np.ascontiguousarray(emb, dtype=np.float32)
+    _, top = knn(C, U, n_neighbors=k, device=device)
+    best, _ = knn(U, C, n_neighbors=1, device=device)
+    return top.astype(np.int64), best[:, 0].astype(np.float64)
 
 
 def select_center_topk(centers, emb, k, *, device="cpu"):
