@@ -329,13 +329,13 @@ def _reference_report(out, seed):
     return {f.name: f.read_bytes() for f in Path(out).iterdir()}
 
 
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name open files")
 _KILL_POINTS = [(False, "clusters.json"), (True, "report.html")]  # quick profile
 _KILL_POINTS += [pytest.param(previous, stop_at, marks=pytest.mark.slow)
                  for previous in (False, True) for stop_at in OUTPUT_FILES
                  if (previous, stop_at) not in _KILL_POINTS]
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name open files")
 @pytest.mark.parametrize(("previous", "stop_at"), _KILL_POINTS)
 def test_killed_while_writing_outputs(tmp_path, stop_at, previous):
     out = tmp_path / "out"
