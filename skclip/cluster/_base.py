@@ -46,6 +46,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import validate_data
 
+from .._arrays import unit_rows, validation_dtype
 from .._config import resolve_device
 from ._kmeans import assign
 
@@ -130,7 +131,9 @@ class _BaseCLIPClustering(ClusterMixin, BaseEstimator):
     def _validate_X(self, X, reset):
         """Validate image embeddings and return them L2-normalised.
 
-        float32 input stays float32, anything else becomes float64. NaN/inf raise a
+        float32 and float64 are kept, float16 is computed in float32, anything else
+        becomes float64. A float32/float64 array (a ``numpy.memmap`` included) whose
+        rows already have unit norm is returned without a copy. NaN/inf raise a
         ``ValueError``; at fit time (``reset=True``) so does ``n_samples <
         n_clusters``. Rows of zero norm stay zero.
         """
@@ -138,7 +141,7 @@ class _BaseCLIPClustering(ClusterMixin, BaseEstimator):
             self,
             X,
             reset=reset,
-            dtype=[np.float64, np.float32],
+            dtype=validation_dtype(X),
             ensure_all_finite=True,
             ensure_min_samples=1,
         )
@@ -147,8 +150,7 @@ class _BaseCLIPClustering(ClusterMixin, BaseEstimator):
                 f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}: "
                 "there cannot be more clusters than images."
             )
-        norms = np.sqrt(np.einsum("ij,ij->i", X, X))[:, None]  # no n x d temporary
-        return X / np.maximum(norms, np.finfo(X.dtype).tiny)
+        return unit_rows(X)
 
     # -- semantic space --------------------------------------------------------
     def _default_semantic_space(self):
