@@ -52,6 +52,9 @@ from ._kmeans import assign
 
 __all__ = ["_BaseCLIPClustering"]
 
+# rows per block of predict on large arrays
+_PREDICT_ROWS = 2**16
+
 
 class _TorchBlob:
     """Pickle-safe wrapper of an attribute value that contains torch objects."""
@@ -256,6 +259,14 @@ class _NearestCentreMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         labels : ndarray of shape (n_samples,)
             Cluster index of each image.
         """
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or len(X) <= _PREDICT_ROWS:
+            return self._predict_block(X)
+        # large arrays (memory maps) in row blocks: the transformed features of all
+        # rows (several times the size of X for the fused methods) are never held
+        return np.concatenate([self._predict_block(X[s : s + _PREDICT_ROWS])
+                               for s in range(0, len(X), _PREDICT_ROWS)])
+
+    def _predict_block(self, X):
         F = self.transform(X)
         centers = self.cluster_centers_.astype(F.dtype, copy=False)
         labels, _ = assign(F, centers, spherical=self.spherical, device=self._device())
