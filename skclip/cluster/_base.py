@@ -27,7 +27,10 @@ Persistence
 Fitted state is kept as CPU numpy wherever possible. Attributes that hold torch
 tensors or modules (e.g. MCA's networks) are serialised with ``torch.save`` into
 bytes when pickled and loaded back with ``map_location="cpu"`` when CUDA is not
-available, so a model fitted on a GPU loads on a CPU-only machine.
+available, so a model fitted on a GPU loads on a CPU-only machine. The pickle also
+records the skclip, torch, scikit-learn and numpy versions; loading it under other
+skclip, torch or scikit-learn versions warns with
+:class:`skclip.exceptions.InconsistentVersionWarning`.
 """
 
 import io
@@ -48,6 +51,7 @@ from sklearn.utils.validation import validate_data
 
 from .._arrays import unit_rows, validation_dtype
 from .._config import resolve_device
+from .._versions import VersionedPickleMixin
 from ._kmeans import assign
 
 __all__ = ["_BaseCLIPClustering"]
@@ -114,7 +118,7 @@ def _device_param_constraint():
     return [str, torch.device, None]
 
 
-class _BaseCLIPClustering(ClusterMixin, BaseEstimator):
+class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
     """Base class of the CLIP clusterers: validation, semantic space, device, pickling.
 
     Not public. Subclasses define ``__init__`` (keyword-only, storing parameters),

@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._arrays import validation_dtype
 from .._config import resolve_device
+from .._versions import VersionedPickleMixin
 from ..ot import plan_rows
 from ._filters import (
     ancestor_mask,
@@ -34,7 +35,9 @@ _SELECTIONS = {"center_topk", "tac", "sic", "mca", "none"}
 _BLOCK_ELEMENTS = 1 << 22
 
 
-class SemanticSpaceBuilder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SemanticSpaceBuilder(
+    VersionedPickleMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Select the nouns (and captions) that describe a set of CLIP image embeddings.
 
     Builds the text side of CLIP-based clustering: a vocabulary (WordNet nouns, a list
