@@ -158,7 +158,8 @@ def _report_dropped(dropped, n, on_error):
 
 
 def embed(ds, *, model="ViT-B-32", pretrained="openai", precision="auto", batch_size=64,
-          concurrency=None, num_gpus="auto", num_cpus=1, on_error="raise", column="path"):
+          concurrency=None, num_gpus="auto", num_cpus=1, memory=None, on_error="raise",
+          column="path"):
     """CLIP embeddings of every image of a Ray dataset, on a pool of model actors.
 
     Each actor loads the model once and embeds batches of paths with the local
@@ -191,6 +192,9 @@ def embed(ds, *, model="ViT-B-32", pretrained="openai", precision="auto", batch_
         actors).
     num_cpus : float, default=1
         CPUs per actor (and torch threads in it: Ray sets ``OMP_NUM_THREADS``).
+    memory : int, default=None
+        Bytes of memory Ray reserves per actor (the model, a batch and its
+        activations); None reserves none.
     on_error : {"raise", "skip", "warn"}, default="raise"
         An unreadable image: after the pass, raise a ``ValueError`` naming it, or
         drop it (silently, or with one ``UserWarning``). Dropped images are listed
@@ -234,6 +238,7 @@ def embed(ds, *, model="ViT-B-32", pretrained="openai", precision="auto", batch_
         fn_constructor_args=(os.fspath(model), pretrained, weights,
                              "cuda" if num_gpus else "cpu", precision, batch_size, column),
         compute=_compute(ray, concurrency), num_gpus=num_gpus or None, num_cpus=num_cpus,
+        **({} if memory is None else {"memory": int(memory)}),
     ).materialize()
     failed = full.map_batches(_only_failed, batch_format="pyarrow").take_all()
     dropped = [(row["path"], row["error"]) for row in failed]
