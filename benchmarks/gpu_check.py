@@ -178,17 +178,25 @@ def gpu_preprocess(images, size, device, dtype):
     import torch
     import torch.nn.functional as F
 
-    out = []
-    for img in images:
-        x = img.to(device, non_blocking=True).unsqueeze(0).float()
+    def resize_crop(x):  # x: (b, 3, h, w) float on device
         h, w = x.shape[-2:]
         scale = size / min(h, w)
         nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
         x = F.interpolate(x, size=(nh, nw), mode="bicubic", align_corners=False,
                           antialias=True)
         top, left = (nh - size) // 2, (nw - size) // 2
-        out.append(x[..., top:top + size, left:left + size])
-    x = torch.cat(out).clamp_(0, 255).div_(255)
+        return x[..., top:top + size, left:left + size]
+
+    # images of one size (a CIFAR batch) go through one interpolate call
+    groups = {}
+    for i, img in enumerate(images):
+        groups.setdefault(tuple(img.shape), []).append(i)
+    out = [None] * len(images)
+    for idx in groups.values():
+        batch = torch.stack([images[i] for i in idx]).to(device, non_blocking=True).float()
+        for i, x in zip(idx, resize_crop(batch)):
+            out[i] = x
+    x = torch.stack(out).clamp_(0, 255).div_(255)
     mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
     return ((x - mean) / std).to(dtype)
@@ -303,7 +311,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    import warnings
+
     import torch
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision")
 
     if not torch.cuda.is_available():
         print("gpu_check: no CUDA device (torch.cuda.is_available() is False); this script "

@@ -20,7 +20,7 @@ def embedded(ray_local, tiny_config, image_folder):
     from skclip.scale import embed, image_dataset
 
     return embed(image_dataset(image_folder), model=tiny_config, pretrained=None,
-                 batch_size=8, on_error="skip")
+                 batch_size=8, on_error="skip", num_gpus=0)  # CPU actors, even on a GPU host
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_worker_failure_is_retried(embedded, tiny_config, image_folder, tmp_path
 
     monkeypatch.setattr(_embed, "_EmbedActor", CrashOnce)
     res = embed(image_dataset(image_folder), model=tiny_config, pretrained=None,
-                batch_size=8, on_error="skip", concurrency=1)
+                batch_size=8, on_error="skip", concurrency=1, num_gpus=0)
     assert marker.exists()
     paths, X = _rows(res.dataset, "path", "embedding")
     ref_paths, ref_X = _rows(embedded.dataset, "path", "embedding")
@@ -198,3 +198,20 @@ def test_import_skclip_does_not_import_ray():
                          check=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(
                              os.path.abspath(__file__)))))
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.gpu
+def test_embed_on_gpu_actors_matches_cpu(ray_local, embedded, tiny_config, image_folder):
+    """With GPUs in the cluster, actors take one each and give the CPU's embeddings."""
+    import torch
+
+    from skclip.scale import embed, image_dataset
+
+    if not torch.cuda.is_available() or ray_local.cluster_resources().get("GPU", 0) < 1:
+        pytest.skip("needs CUDA and a GPU in the Ray cluster")
+    res = embed(image_dataset(image_folder), model=tiny_config, pretrained=None,
+                batch_size=8, on_error="skip", precision="fp32")  # num_gpus="auto" -> 1
+    paths, X = _rows(res.dataset, "path", "embedding")
+    ref_paths, ref_X = _rows(embedded.dataset, "path", "embedding")
+    assert list(paths) == list(ref_paths)
+    np.testing.assert_allclose(X, ref_X, atol=5e-3)  # TF32 convolutions on the GPU
