@@ -7,6 +7,7 @@ engine's three files plus Parquet.
 """
 
 import copy
+import logging
 import shutil
 import sys
 from contextlib import contextmanager
@@ -35,10 +36,15 @@ def ray_session(address=None, *, quiet=False):
     ctx = ray.data.DataContext.get_current()
     bars = ctx.enable_progress_bars
     ctx.enable_progress_bars = not quiet
+    data_logger = logging.getLogger("ray.data")  # execution plans, progress lines
+    level = data_logger.level
+    if quiet:
+        data_logger.setLevel(logging.WARNING)
     try:
         yield ray
     finally:
         ctx.enable_progress_bars = bars
+        data_logger.setLevel(level)
         if started:
             ray.shutdown()
 
