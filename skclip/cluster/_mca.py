@@ -127,8 +127,9 @@ class MCAClustering(_BaseCLIPClustering):
     filter's rule, the head shape (TAC's cluster head), the attention network and
     its temperature, the form of the three alignment losses and their weights, the
     use of the attended counterpart for pseudo-labels, the centring of each
-    modality before images and texts are compared, and the fixed number of epochs without model selection
-    (SIC selects its epoch with test labels; this never does). Departures from the
+    modality before images and texts are compared, and the fixed number of epochs
+    without model selection (SIC selects its epoch with test labels; this never
+    does). Departures from the
     predecessors, each documented below: ``epochs=8`` of ``batch_size=512`` at
     ``lr=1e-3`` (TAC's regime) instead of SIC's batch 128 at 1e-4 for up to 100
     epochs (CPU budget), ``min_steps``, the cap on ``xi_a`` and one matrix for
