@@ -70,7 +70,8 @@ def _train(est, X, Xq, texts, *, device, generator):
     weights = dict(lambda_ent=est.lambda_ent, w_ins=est.w_ins, w_pro=est.w_pro,
                    w_sem=est.w_sem, tau_ins=est.tau_ins, tau_pro=est.tau_pro)
     n_batches = max(1, min(-(-n // est.batch_size), n // 2))  # batches of >= 2 (BatchNorm)
-    n_epochs = max(est.epochs, -(-est.min_steps // n_batches))
+    min_steps = 20 * est.n_clusters if est.min_steps == "auto" else est.min_steps
+    n_epochs = max(est.epochs, -(-min_steps // n_batches))
     curve, terms, peaks = [], {}, []
     for _ in trange(n_epochs, desc="MCA epochs", disable=not est.verbose):
         # pseudo-labels of the epoch from the current heads (SIC: at the epoch start),
@@ -221,10 +222,15 @@ class MCAClustering(_BaseCLIPClustering):
         sample and step), so the default is 8 epochs of batch 512 at lr 1e-3 (TAC's
         regime, about 780 steps), which keeps a default fit of 50k images under a
         minute on 2 cores (``benchmarks/bench_mca.py``). Raise it on a GPU.
-    min_steps : int, default=200
+    min_steps : int or "auto", default="auto"
         Minimum number of optimiser steps: small datasets (few batches per epoch) run
         ``ceil(min_steps / n_batches)`` epochs when that is more than ``epochs``
-        [choice]. Still a fixed schedule, decided before training. 0 disables it.
+        [choice]. Still a fixed schedule, decided before training. ``"auto"`` is
+        ``20 * n_clusters`` (200 at K=10): a batch holds about ``batch_size / K``
+        images of each cluster, so a K-way head needs a number of steps that grows
+        with K for every cluster to be visited as often (on planted data with K=50
+        and 3,000 images, 200 steps left the head at 49% ACC and still improving;
+        1,000 reached 81%). 0 disables it.
     batch_size : int, default=512
         Mini-batch size. Deviation: SIC uses 128 with lr 1e-4; the default follows
         TAC's cluster-head training (batch 512, lr 1e-3), 4x fewer optimiser steps
@@ -327,7 +333,7 @@ class MCAClustering(_BaseCLIPClustering):
         "xi_c": [Interval(Real, 0, 1, closed="right")],
         "xi_a": [Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
-        "min_steps": [Interval(Integral, 0, None, closed="left")],
+        "min_steps": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -356,7 +362,7 @@ class MCAClustering(_BaseCLIPClustering):
         xi_c=0.9,
         xi_a=30,
         epochs=8,
-        min_steps=200,
+        min_steps="auto",
         batch_size=512,
         lr=1e-3,
         weight_decay=1e-4,

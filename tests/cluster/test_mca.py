@@ -54,6 +54,8 @@ def test_min_steps_extends_training_on_small_data(blobs):
     # 300 samples -> 3 batches per epoch; 10 steps need 4 epochs
     assert MCAClustering(epochs=1, min_steps=10, **kw).fit(blobs.X).n_iter_ == 4
     assert MCAClustering(epochs=5, min_steps=10, **kw).fit(blobs.X).n_iter_ == 5
+    # "auto": 20 steps per cluster, 80 for K=4 -> 27 epochs of 3 batches
+    assert MCAClustering(epochs=1, **kw).fit(blobs.X).n_iter_ == 27
 
 
 @pytest.mark.parametrize("n_samples, batch_size", [(2, 512), (3, 2), (7, 3)])

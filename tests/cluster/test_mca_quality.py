@@ -1,0 +1,27 @@
+"""Quality gate for MCAClustering's defaults on planted data (benchmarks/_scenarios.py).
+
+Seed 0 of the hard scenario with and without CLIP's modality gap (3,000 images,
+64-d, K=10; about 10 s each on 2 idle CPU cores): the default MCA must stay at or
+above k-means on the images and at least 2 ACC points above TAC (no train). The
+3-seed table over every scenario: ``python benchmarks/synthetic.py``.
+"""
+
+import pytest
+
+pytest.importorskip("torch")
+
+try:
+    from tests.test_scenario_gate import _load_scenarios, scenario_scores
+except ImportError:  # the scenario suite is not in this checkout
+    pytest.skip("tests/test_scenario_gate.py is absent", allow_module_level=True)
+
+METHODS = ("kmeans", "tac", "mca")
+
+
+@pytest.mark.parametrize("name", ["hard", "hard-gap"])
+def test_default_mca_beats_kmeans_and_tac(name):
+    _load_scenarios()  # skips when the scenario module is absent from the checkout
+    scores = scenario_scores(name, 0, METHODS)
+    acc = {m: scores[m]["ACC"] for m in METHODS}
+    assert acc["mca"] >= acc["kmeans"], acc
+    assert acc["mca"] >= acc["tac"] + 2.0, acc
