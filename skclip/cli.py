@@ -1,4 +1,5 @@
-"""The ``skclip`` command line: ``skclip cluster`` (the main job) and ``skclip embed``.
+"""The ``skclip`` command line: ``skclip cluster`` (the main job), ``skclip embed`` and
+``skclip vocab build``.
 
 Kept thin: argument parsing and calls into the library. Importing this module does not
 import torch, so ``skclip --help`` and ``skclip --version`` answer at once.
@@ -68,8 +69,16 @@ def build_parser():
                    help="clustering method (default: cae, training-free)")
     c.add_argument("--vocabulary", default="wordnet", metavar="wordnet|FILE",
                    help="the nouns of the semantic space, used both to cluster and to name "
-                        "the clusters: 'wordnet' (needs WordNet 3.0 installed) or a text "
-                        "file with one noun per line")
+                        "the clusters: 'wordnet' (WordNet 3.0, fetched on first use when "
+                        "missing), 'wordnet-tac' / 'wordnet-sic' (the predecessors' exact "
+                        "lists) or a text file with one noun per line")
+    c.add_argument("--vocabulary-cache", metavar="FILE.npz",
+                   help="vocabulary embeddings written by 'skclip vocab build --out' (same "
+                        "model, weights, templates and vocabulary): nothing to encode")
+    c.add_argument("--exact-vocabulary", action="store_true",
+                   help="encode every noun with every template instead of ranking all "
+                        "nouns with one prompt and re-encoding the best candidates (slow on "
+                        "a CPU the first time; the result is cached)")
     c.add_argument("--captions", metavar="FILE",
                    help="captions for CAE's caption view: a text file (one per line), a "
                         "Flickr8k token file or a COCO caption JSON")
@@ -92,6 +101,28 @@ def build_parser():
     e.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
     _add_model_args(e)
     e.set_defaults(run=_cmd_embed)
+
+    v = sub.add_parser(
+        "vocab", help="encode a noun vocabulary once, for the cache or another machine",
+        description="Vocabulary embeddings: 'skclip vocab build' encodes every noun with "
+                    "every template (best on a GPU) into the text cache and, with --out, into "
+                    "a file that 'skclip cluster --vocabulary-cache FILE' uses elsewhere.")
+    vsub = v.add_subparsers(dest="vocab_command", metavar="ACTION", required=True)
+    b = vsub.add_parser("build", help="encode the vocabulary into the cache (and a file)",
+                        description="Encode every noun of the vocabulary with every template "
+                                    "and store the embeddings in the text cache "
+                                    "($SKCLIP_CACHE) and, with --out, in FILE.npz.")
+    b.add_argument("--vocabulary", default="wordnet", metavar="wordnet|FILE",
+                   help="'wordnet' (default), 'wordnet-tac', 'wordnet-sic' or a text file "
+                        "with one noun per line")
+    b.add_argument("--method", choices=["cae", "tac", "mca"], default="cae",
+                   help="the method whose prompt templates to use: cae and tac use TAC's 7 "
+                        "templates, mca 'a photo of a {}.' (default: cae)")
+    b.add_argument("--out", metavar="FILE.npz", help="also write the embeddings to this file")
+    b.add_argument("--overwrite", action="store_true", help="replace an existing FILE.npz")
+    b.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    _add_model_args(b)
+    b.set_defaults(run=_cmd_vocab_build)
     return parser
 
 
@@ -155,15 +186,25 @@ def _read_nouns(path):
     return nouns
 
 
+_WORDNET_NAMES = ("wordnet", "wordnet-tac", "wordnet-sic")
+_METHOD_TEMPLATES = {"cae": "tac7", "tac": "tac7", "mca": "photo"}
+
+
 def _pipeline(args, model, features):
     """The method's pipeline: one CLIP model for images and texts, our vocabulary."""
     from ._pipeline import make_clip_pipeline
 
     space = {}
-    if args.vocabulary != "wordnet":
+    if args.vocabulary not in _WORDNET_NAMES:
         space["vocabulary"] = _read_nouns(args.vocabulary)
+    elif args.vocabulary != "wordnet":
+        space["vocabulary"] = args.vocabulary
     elif features is not None and features.text_embeddings is not None:
         space.update(vocabulary=features.text_embeddings, noun_names=features.text_names)
+    if args.vocabulary_cache is not None:
+        space["vocabulary_cache"] = args.vocabulary_cache
+    if args.exact_vocabulary:
+        space["exact_vocabulary"] = True
     if args.captions is not None:
         space["captions"] = args.captions
     return make_clip_pipeline(
@@ -194,9 +235,12 @@ def _cmd_cluster(args):
 
     if (args.path is None) == (args.features is None):
         raise CLIError("give either a folder PATH or --features FILE.npz (not both)")
-    if args.vocabulary != "wordnet" and not Path(args.vocabulary).is_file():
+    if args.vocabulary not in _WORDNET_NAMES and not Path(args.vocabulary).is_file():
         raise CLIError(f"vocabulary file not found: {args.vocabulary} "
                        "(use 'wordnet' or a file with one noun per line)")
+    if args.vocabulary_cache is not None and not Path(args.vocabulary_cache).is_file():
+        raise CLIError(f"vocabulary cache file not found: {args.vocabulary_cache} "
+                       "(write one with 'skclip vocab build --out FILE')")
     if args.captions is not None and not Path(args.captions).is_file():
         raise CLIError(f"captions file not found: {args.captions}")
     features = None
@@ -270,6 +314,30 @@ def _cmd_embed(args):
     _say(args, f"wrote {written}: {len(emb.paths)} embeddings ({emb.n_cached} from cache), "
                f"{len(emb.skipped)} unreadable file(s) skipped"
                + (f", {len(class_names)} classes" if class_names else ""))
+    return EXIT_OK
+
+
+def _cmd_vocab_build(args):
+    from .embed import CLIPEmbedder
+    from .semantic import build_vocabulary_cache
+
+    if args.vocabulary not in _WORDNET_NAMES and not Path(args.vocabulary).is_file():
+        raise CLIError(f"vocabulary file not found: {args.vocabulary}")
+    if args.out is not None and Path(args.out).exists() and not args.overwrite:
+        raise CLIError(f"{args.out} exists; pass --overwrite to replace it")
+    model, pretrained = args.model or "ViT-B-32", _pretrained(args.pretrained or "openai")
+    if pretrained is None:
+        raise CLIError("random weights (--pretrained none) differ at every load: their "
+                       "vocabulary embeddings cannot be reused")
+    vocabulary = (args.vocabulary if args.vocabulary in _WORDNET_NAMES
+                  else _read_nouns(args.vocabulary))
+    embedder = CLIPEmbedder(model=model, pretrained=pretrained, device=args.device,
+                            batch_size=args.batch_size, verbose=0)
+    templates = _METHOD_TEMPLATES[args.method]
+    written = build_vocabulary_cache(embedder, vocabulary, templates, out=args.out,
+                                     verbose=0 if args.quiet else 1)
+    _say(args, f"encoded the {args.vocabulary} vocabulary with the {args.method} templates "
+               f"({templates}) into the text cache" + (f" and {written}" if written else ""))
     return EXIT_OK
 
 
