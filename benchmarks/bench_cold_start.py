@@ -131,7 +131,7 @@ def main():
         args.n_images, args.n_clusters, args.recall_nouns = 20, 3, 300
     assets = assets_dir(args.assets)
     if assets is None or not (assets / "cifar10" / "cifar10-test.zip").is_file():
-        print("CIFAR-10 assets not found: set SKCLIP_ASSETS=/path/to/shared/assets")
+        print("CIFAR-10 assets not found: set SKCLIP_ASSETS=/path/to/assets")
         return 0
     info = machine_info()
     work = Path(tempfile.mkdtemp(prefix="skclip-cold-"))

@@ -1,6 +1,6 @@
 """CAE: training-free hierarchical semantic alignment for image clustering.
 
-ALGORITHMS.md §3: select nouns and captions relevant to the images (the semantic
+The user guide ("What CAE and MCA do") describes the method: select nouns and captions relevant to the images (the semantic
 space), align the images to each text set by entropic optimal transport, build the
 OT-weighted text counterparts, fuse them with the image by per-sample adaptive
 weights, and run k-means on the fused features.
@@ -29,7 +29,8 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
     (attributes), each obtained by entropic optimal transport between the images and
     the texts of a semantic space selected for the data. The image and its
     counterparts are fused with per-sample adaptive weights and clustered by k-means.
-    Method details and the provenance of every default: ``ALGORITHMS.md`` §3.
+    Method details and the provenance of every default: the user guide, "What CAE
+    and MCA do".
 
     Parameters
     ----------

@@ -193,3 +193,22 @@ def test_exact_vocabulary_keeps_repeated_rows_through_fit(wordnet, rng):
     assert len(enc.prompts) == len(set(space.nouns_))  # repeated strings encoded once
     assert enc.prompts[0] == "a photo of a physical_entity"
     assert clone(space).get_params()["vocabulary"] == "wordnet-sic"
+
+
+def test_report_names_clusters_without_encoding_every_template(rng, tmp_path):
+    """The report's naming vocabulary reuses the ranking stage of a two-stage space."""
+    from skclip.report import naming_vocabulary
+
+    nouns = _words(800)
+    enc = BagOfWordsEncoder()
+    X = _images(enc, nouns, rng)
+    space = SemanticSpaceBuilder(embedder=enc, vocabulary=nouns, templates="tac7", n_centers=2,
+                                 candidate_pool=32, random_state=0, cache_dir=tmp_path)
+
+    class Fitted:  # what a clusterer exposes
+        semantic_space_ = space.fit(X)
+
+    n = len(enc.prompts)
+    names, emb = naming_vocabulary(Fitted(), X)
+    assert names == nouns and emb.shape == (len(nouns), DIM)
+    assert len(enc.prompts) == n  # the one-prompt embeddings were cached: nothing encoded
