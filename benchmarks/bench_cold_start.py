@@ -46,6 +46,8 @@ from _common import (  # noqa: E402
 )
 from bench_embedding import extract_images  # noqa: E402
 
+sys.path.insert(0, str(REPO_ROOT))  # measure this checkout, whatever else is installed
+
 TARGET_COLD_S, TARGET_WARM_S = 240.0, 20.0
 WORDNET_NOUNS, POOL_PER_CENTRE, TOPK = 119034, 1024, 5
 
@@ -145,7 +147,8 @@ def main():
             "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 2,
                          "layers": 2}}))
     ckpt = save_random_checkpoint(model, work / "weights.pt")
-    env = {**os.environ, "SKCLIP_CACHE": str(work / "cache"), "PYTHONWARNINGS": "default"}
+    env = {**os.environ, "SKCLIP_CACHE": str(work / "cache"), "PYTHONWARNINGS": "default",
+           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     env.pop("SKCLIP_DEBUG", None)
     base = ["cluster", str(work / "img"), "--n-clusters", str(args.n_clusters), "--model",
             model, "--pretrained", str(ckpt), "--device", "cpu"]

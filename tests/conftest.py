@@ -69,6 +69,16 @@ def rng():
     return np.random.RandomState(0)
 
 
+@pytest.fixture(autouse=True)
+def _random_weights_notice_per_test():
+    """The random-weights notice is given once per process; tests each see it afresh."""
+    import sys
+
+    embedder = sys.modules.get("skclip.embed._embedder")  # not imported: nothing to reset
+    if embedder is not None:
+        embedder._RANDOM_WEIGHTS_WARNED.clear()
+
+
 def pytest_configure(config):
     """Point SKCLIP_CACHE at a temporary folder for the whole session.
 

@@ -254,9 +254,6 @@ def test_embedder_params_and_clone(tiny_embedder, tiny_model_name):
 
 
 def test_embedder_output_shape_and_names(tiny_embedder, images):
-    from skclip.embed import _embedder
-
-    _embedder._RANDOM_WEIGHTS_WARNED.clear()  # the notice is given once per model and process
     with pytest.warns(UserWarning, match="(?i)random"):
         tiny_embedder.fit(images)
     Z = tiny_embedder.transform(images)
@@ -266,7 +263,6 @@ def test_embedder_output_shape_and_names(tiny_embedder, images):
     assert names.shape == (32,) and len(set(names)) == 32 and names.dtype == object
     assert all(isinstance(n, str) for n in names)
     assert tiny_embedder.device == "auto", "device must never be written back"
-    _embedder._RANDOM_WEIGHTS_WARNED.clear()
     with pytest.warns(UserWarning, match="(?i)random"):
         np.testing.assert_allclose(tiny_embedder.fit_transform(images), Z, rtol=1e-5, atol=1e-6)
     T = tiny_embedder.encode_text(["a cat", "a dog"])
