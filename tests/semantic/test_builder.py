@@ -51,7 +51,7 @@ def test_protocol_with_given_embeddings(rng):
     space = SemanticSpaceBuilder(vocabulary=vocab, noun_names=names, topk_nouns=1,
                                  random_state=0)
     assert space.fit(X) is space
-    assert space.centers_.shape == (3, 16)  # ceil(900 / 300)
+    assert space.centers_.shape == (3, 16)  # round(900 / 300)
     assert space.nouns_ == ["w0", "w1", "w2"]
     assert space.noun_synsets_ == [None, None, None]
     assert space.noun_embeddings_.dtype == np.float32
