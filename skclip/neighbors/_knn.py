@@ -5,6 +5,8 @@ Ties are broken towards the smaller index (torch backend), so results do not dep
 on the block size or the number of threads.
 """
 
+import warnings
+
 import numpy as np
 
 from .._config import resolve_device
@@ -25,7 +27,10 @@ def _as_tensor(x, name, device):
         arr = np.asarray(x)
         if not np.issubdtype(arr.dtype, np.number):
             raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-        x = torch.from_numpy(np.ascontiguousarray(arr))
+        arr = np.ascontiguousarray(arr)
+        with warnings.catch_warnings():  # read-only input (cached text embeddings) is
+            warnings.simplefilter("ignore", UserWarning)  # only read here, never written
+            x = torch.from_numpy(arr)
     if x.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(x.shape)}")
     if x.dtype not in (torch.float32, torch.float64):
@@ -35,6 +40,12 @@ def _as_tensor(x, name, device):
     if x.numel() and not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or infinity")
     return x
+
+
+def _valid(sims, inds):
+    import torch
+
+    return bool((inds >= 0).all()) and not bool(torch.isnan(sims).any())
 
 
 def _topk_block(S, k):
@@ -172,8 +183,15 @@ def knn(X, Y=None, n_neighbors=10, *, exclude_self=True, block_size=4096, device
         D, I = _knn_faiss(Xt.cpu().numpy(), None if Y is None else Yt.cpu().numpy(), k,
                           self_search)
         sims, inds = torch.from_numpy(D), torch.from_numpy(I)
+        if backend == "auto" and not _valid(sims, inds):  # faiss computes in float32
+            sims, inds = _knn_torch(Xt, Yt, k, self_search, int(block_size))
     else:
         sims, inds = _knn_torch(Xt, Yt, k, self_search, int(block_size))
+    if not _valid(sims, inds):  # never hand back index -1 or NaN scores as neighbours
+        raise ValueError(
+            "the inner products of X and Y overflow the float type (values up to "
+            f"{float(Xt.abs().max()):.3g} and {float(Yt.abs().max()):.3g}); normalise the "
+            "rows first")
     sims = sims.to(torch.float32)
     if like_torch:
         return sims.to(X.device), inds.to(X.device)
