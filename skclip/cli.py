@@ -59,9 +59,10 @@ def build_parser():
                     "(per cluster: size, naming nouns, representative images) and "
                     "DIR/report.html (a self-contained page to browse the clusters).")
     c.add_argument("path", nargs="?", help="folder of images (searched recursively)")
-    c.add_argument("--features", metavar="FILE.npz",
+    c.add_argument("--features", metavar="FILE.npz|FILE.npy",
                    help="cluster the embeddings of a features file (from 'skclip embed') "
-                        "instead of a folder")
+                        "instead of a folder; a .npy array (n_images x dim) is memory-mapped, "
+                        "not loaded, so it may be larger than the memory")
     c.add_argument("--n-clusters", "-k", type=int, required=True, metavar="K",
                    help="number of clusters")
     c.add_argument("--method", choices=["cae", "mca"], default="cae",
@@ -182,6 +183,28 @@ def _model_from_features(args, features):
     return name, _pretrained(tag or "openai")
 
 
+def _load_features(path):
+    """A features file: ``.npz`` from ``skclip embed``, or a memory-mapped ``.npy`` array."""
+    if Path(path).suffix != ".npy":
+        from .datasets import load_features
+
+        return load_features(path)
+    import numpy as np
+    from sklearn.utils import Bunch
+
+    if not Path(path).is_file():
+        raise CLIError(f"features file not found: {path}")
+    try:
+        X = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        raise CLIError(f"features file {path}: not a readable .npy array ({exc})") from exc
+    if X.ndim != 2 or X.dtype.kind != "f":
+        raise CLIError(f"features file {path}: expected a 2-D float array (images x dim), "
+                       f"got shape {X.shape} and dtype {X.dtype}")
+    return Bunch(X=X, y=None, class_names=None, model=None, paths=None,
+                 text_embeddings=None, text_names=None, filename=str(path))
+
+
 def _check_k(k, n):
     if k < 1:
         raise CLIError(f"--n-clusters must be at least 1, got {k}")
@@ -201,9 +224,7 @@ def _cmd_cluster(args):
         raise CLIError(f"captions file not found: {args.captions}")
     features = None
     if args.features is not None:
-        from .datasets import load_features
-
-        features = load_features(args.features)
+        features = _load_features(args.features)
         model, args.pretrained = _model_from_features(args, features)
         _check_k(args.n_clusters, len(features.X))
     else:

@@ -448,11 +448,18 @@ def test_regression_sinkhorn_overflow_is_refused():
 def test_regression_knn_never_returns_index_minus_one():
     from skclip.neighbors import knn
 
-    X = np.array([[1.76405235, 0.40015721]])
-    Y = np.array([[1.62434536e200, -6.11756414e199], [1.0, 1.0]])
-    for backend in ("auto", "torch"):
-        _, idx = knn(X, Y, n_neighbors=2, device="cpu", backend=backend)
-        assert sorted(idx[0].tolist()) == [0, 1]
+    cases = [(np.array([[1.76405235, 0.40015721]]),  # float64 beyond float32's range
+              np.array([[1.62434536e200, -6.11756414e199], [1.0, 1.0]])),
+             (np.array([[1e20, -1e20]], np.float32),  # products overflow: inf - inf
+              np.array([[1e20, 1e20], [1.0, 2.0]], np.float32))]
+    for X, Y in cases:
+        for backend in ("auto", "torch"):
+            try:
+                _, idx = knn(X, Y, n_neighbors=2, device="cpu", backend=backend)
+            except ValueError as exc:
+                assert "overflow" in str(exc) or "infinity" in str(exc)
+            else:
+                assert sorted(idx[0].tolist()) == [0, 1]
 
 
 def test_regression_mixed_vocabulary_names_the_parameter():

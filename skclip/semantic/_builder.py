@@ -16,6 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._arrays import validation_dtype
 from .._config import resolve_device
 from .._versions import VersionedPickleMixin
 from ..ot import plan_rows
@@ -280,7 +281,7 @@ class SemanticSpaceBuilder(
         -------
         self : SemanticSpaceBuilder
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, dtype=validation_dtype(X))
         Xn = unit_rows(X)
         device = resolve_device(self.device)
         centers = self._centers(Xn, device)  # before the (costly) text encoding
@@ -380,7 +381,7 @@ class SemanticSpaceBuilder(
             ``normalise(sum_j softmax_j(cos(x, u_j) / temperature) u_j)``.
         """
         check_is_fitted(self, "noun_embeddings_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(self, X, dtype=validation_dtype(X), reset=False)
         Xn, U = unit_rows(X), self.noun_embeddings_
         out = np.empty((len(Xn), U.shape[1]), dtype=np.float32)
         step = max(1, _BLOCK_ELEMENTS // max(1, len(U)))
