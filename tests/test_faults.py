@@ -397,3 +397,26 @@ def test_damaged_or_unwritable_wordnet_cache(wordnet, tmp_path, monkeypatch):
         warnings.simplefilter("always")
         assert _wordnet._parsed_nouns() == first
     assert any("running without it" in m for m in _messages(caught)), _messages(caught)
+
+
+def test_atomic_directory_replaces_whole_or_not_at_all(tmp_path):
+    from skclip._atomic import atomic_directory
+
+    target = tmp_path / "assignments.parquet"
+    with atomic_directory(target) as tmp:
+        (tmp / "part-0").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as tmp:
+            (tmp / "part-0").write_text("half")
+            raise RuntimeError("killed")
+    assert (target / "part-0").read_text() == "old"
+    with atomic_directory(target) as tmp:
+        (tmp / "part-0").write_text("new")
+        (tmp / "part-1").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["part-0", "part-1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["assignments.parquet"]
+    # leftovers of a killed writer (a file and a folder) are cleared by the next run
+    (tmp_path / ".assignments.csv.skclip-tmp-abc").write_text("half")
+    (tmp_path / ".assignments.parquet.skclip-tmp-def").mkdir()
+    prepare_output_dir(tmp_path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["assignments.parquet"]

@@ -49,7 +49,7 @@ def prepare_output_dir(out, *, overwrite=False):
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"output path {str(out)!r} exists and is not a folder")
     if out.is_dir():
-        remove_stale_temporaries(out, OUTPUT_FILES)
+        remove_stale_temporaries(out)
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(
             f"output folder {str(out)!r} is not empty; pass --overwrite to replace "
