@@ -73,10 +73,14 @@ def atomic_write(path, mode="w", *, encoding=None, newline=None):
         raise
 
 
-def write_bytes(path, data):
-    """Atomically replace ``path`` with ``data`` (bytes) or text (str, UTF-8)."""
+def write_bytes(path, data, errors="strict"):
+    """Atomically replace ``path`` with ``data``: bytes, or str encoded as UTF-8.
+
+    ``errors`` is the encoding's error handler, e.g. ``"surrogateescape"`` to write the
+    original bytes of file names that are not valid UTF-8.
+    """
     with atomic_write(path, "wb") as fh:
-        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        fh.write(data.encode("utf-8", errors) if isinstance(data, str) else data)
     return Path(path)
 
 

@@ -11,7 +11,9 @@ seconds) and a long one behind ``-m slow``. ``SKCLIP_FUZZ_STATS=FILE.json`` reco
 how many inputs each campaign tried and how they ended (benchmarks/RESULTS.md).
 """
 
+import contextlib
 import csv
+import io
 import json
 import os
 import tempfile
@@ -315,7 +317,7 @@ def test_fuzz_features_files(n_examples, tmp_path_factory):
 
 
 # --------------------------------------------------------------------------- command line
-_NAME_CHARS = st.sampled_from(list("ab z'\"\n\t-$;*?\\é猫🐈 ."))
+_NAME_CHARS = st.sampled_from(list("ab z'\"\n\t-$;*?\\é猫🐈 .") + [os.fsdecode(b"\xff")])
 _NAME = st.text(_NAME_CHARS, min_size=1, max_size=8).filter(
     lambda s: s not in (".", "..") and "/" not in s)
 
@@ -373,7 +375,7 @@ def _make_folder(root, spec):
 
 
 @pytest.mark.parametrize("n_examples", [QUICK, LONG])
-def test_fuzz_cli(n_examples, cli_model, capsys, monkeypatch, tmp_path_factory):
+def test_fuzz_cli(n_examples, cli_model, monkeypatch, tmp_path_factory):
     from skclip.cli import main
 
     monkeypatch.setenv("SKCLIP_CACHE", str(tmp_path_factory.mktemp("cli-fuzz-cache")))
@@ -397,11 +399,11 @@ def test_fuzz_cli(n_examples, cli_model, capsys, monkeypatch, tmp_path_factory):
             if overwrite:
                 argv.append("--overwrite")
             STATS["cli.cluster"]["tried"] += 1
-            capsys.readouterr()
-            with warnings.catch_warnings():
+            stderr = io.StringIO()  # takes any str, as the real stderr (backslashreplace)
+            with warnings.catch_warnings(), contextlib.redirect_stderr(stderr):
                 warnings.simplefilter("ignore")
                 status = main(argv)
-            err = capsys.readouterr().err
+            err = stderr.getvalue()
             assert "Traceback" not in err
             if status != 0:
                 assert status in (1, 2), status
@@ -422,7 +424,8 @@ def test_fuzz_cli(n_examples, cli_model, capsys, monkeypatch, tmp_path_factory):
 
 
 def _check_cli_outputs(out, folder, k):
-    with (out / "assignments.csv").open(newline="", encoding="utf-8") as fh:
+    with (out / "assignments.csv").open(newline="", encoding="utf-8",
+                                        errors="surrogateescape") as fh:
         rows = list(csv.DictReader(fh))
     summary = json.loads((out / "clusters.json").read_text(encoding="utf-8"))
     paths = [r["path"] for r in rows]
@@ -469,3 +472,26 @@ def test_regression_mixed_vocabulary_names_the_parameter():
     with pytest.raises(ValueError, match="vocabulary must be a list of str"):
         SemanticSpaceBuilder(embedder=HashEmbedder(8), vocabulary=["a", None],
                              cache=False).fit(X)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file names are bytes")
+def test_regression_file_names_that_are_not_utf8(cli_model, tmp_path):
+    """One such name used to fail the whole run at the very end (UnicodeEncodeError)."""
+    from skclip.cli import main
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    names = [b"bad\xff.png", b"ok-\xc3\xa9.png", b"ok.png"]
+    for i, name in enumerate(names):
+        _png(os.fsdecode(os.fsencode(folder) + b"/" + name), i)
+    out = tmp_path / "out"
+    assert main(["cluster", str(folder), "-k", "2", "--out", str(out), "--vocabulary",
+                 cli_model["nouns"], "--model", cli_model["model"], "--pretrained",
+                 cli_model["ckpt"], "--device", "cpu", "--quiet"]) == 0
+    csv_bytes = (out / "assignments.csv").read_bytes()
+    assert b"bad\xff.png" in csv_bytes and "ok-é.png".encode() in csv_bytes  # exact bytes
+    summary = json.loads((out / "clusters.json").read_text(encoding="utf-8"))
+    listed = {Path(r["path"]).name for c in summary["clusters"] for r in c["representatives"]}
+    assert os.fsdecode(b"bad\xff.png") in listed or summary["n_images"] == 3
+    assert summary["n_images"] == 3
+    (out / "report.html").read_text(encoding="utf-8")  # valid UTF-8
