@@ -42,6 +42,19 @@ def _drop_negligible(A):
     return A.masked_fill_(A.abs() < _NEGLIGIBLE, 0.0)
 
 
+def centred_unit(A, mean):
+    """Unit rows of ``A - mean`` (numpy; a new array). Rows equal to ``mean`` stay zero.
+
+    Removes a modality's offset (CLIP puts images and texts in two narrow cones
+    whose means differ: the "modality gap") so that cosines compare directions
+    inside the modality; ``mean = 0`` only normalises.
+    """
+    A = np.asarray(A) - np.asarray(mean, dtype=A.dtype)
+    norms = np.sqrt(np.einsum("ij,ij->i", A, A))[:, None]
+    A /= np.maximum(norms, np.finfo(A.dtype).tiny)
+    return A
+
+
 def _normalize(Z):
     import torch
 
