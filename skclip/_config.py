@@ -45,16 +45,43 @@ def get_cache_dir(cache_dir=None, *, create=True):
 
 
 def torch_generator(random_state, device="cpu"):
-    """A ``torch.Generator`` on ``device`` seeded from ``random_state``.
+    """A CPU ``torch.Generator`` seeded from ``random_state``.
 
-    Seeding goes through :func:`sklearn.utils.check_random_state`, so an int, a
-    ``RandomState`` or ``None`` behave as in scikit-learn. The global torch seed is
-    never touched.
+    Every random draw of skclip (k-means seeds and restarts, subsamples, shuffles,
+    neighbour picks) is made on the CPU with such a generator and the result moved
+    to the compute device afterwards: CPU and CUDA generators give different
+    streams, so this is what makes the same ``random_state`` give the same draws on
+    every device. Seeding goes through :func:`sklearn.utils.check_random_state`, so
+    an int, a ``RandomState`` or ``None`` behave as in scikit-learn. The global torch
+    seed is never touched.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None
+    device : str or torch.device, default="cpu"
+        Must name the CPU; present so that a caller cannot silently get a generator
+        on another device.
+
+    Returns
+    -------
+    generator : torch.Generator
+        On the CPU.
+
+    Examples
+    --------
+    >>> from skclip._config import torch_generator
+    >>> torch_generator(0).device.type
+    'cpu'
     """
     import torch
 
+    if torch.device(device).type != "cpu":
+        raise ValueError(
+            f"torch_generator draws on the CPU only (got device={device!r}): draw there "
+            "and move the result, so that results do not depend on the device."
+        )
     rng = check_random_state(random_state)
     seed = int(rng.randint(np.iinfo(np.int32).max))
-    gen = torch.Generator(device=resolve_device(device))
+    gen = torch.Generator(device="cpu")
     gen.manual_seed(seed)
     return gen

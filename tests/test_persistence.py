@@ -266,3 +266,71 @@ def test_unfitted_and_fitted_pipelines_pickle_without_caches(image_paths, tiny_m
     assert space.noun_embeddings_.shape[0] <= len(NOUNS)
     state_arrays = [v for v in vars(space).values() if isinstance(v, np.ndarray)]
     assert max(a.nbytes for a in state_arrays) < 64 * 1024
+
+
+# --------------------------------------------------------------------------- versions
+def _all_estimators(tiny_model_name):
+    from skclip import CLIPEmbedder, SemanticSpaceBuilder
+
+    embedder = CLIPEmbedder(model=tiny_model_name, pretrained=None, device="cpu", verbose=0)
+    return _clusterers() + [embedder, SemanticSpaceBuilder(embedder=embedder, vocabulary=NOUNS)]
+
+
+def test_pickles_record_versions_and_load_silently(blobs, tiny_model_name):
+    from skclip import __version__
+    from skclip.exceptions import InconsistentVersionWarning
+
+    X, _ = blobs
+    for est in _all_estimators(tiny_model_name):
+        if hasattr(est, "n_clusters"):
+            est.fit(X)
+        state = est.__getstate__()
+        versions = state["_skclip_versions"]
+        assert versions["skclip"] == __version__
+        assert versions["torch"] == torch.__version__.split("+")[0]
+        assert set(versions) == {"skclip", "torch", "sklearn", "numpy"}
+        assert "_skclip_versions" not in vars(est)  # recorded in the pickle only
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", InconsistentVersionWarning)
+            back = pickle.loads(pickle.dumps(est))
+        assert "_skclip_versions" not in vars(back)
+
+
+@pytest.mark.parametrize("package", ["skclip", "torch", "sklearn"])
+def test_loading_under_other_versions_warns(blobs, tiny_model_name, monkeypatch, package):
+    import skclip._versions as versions
+    from skclip.exceptions import InconsistentVersionWarning
+
+    X, X_new = blobs
+    ests = _all_estimators(tiny_model_name)
+    ests[2].fit(X)  # TAC: a fitted clusterer
+    blobs_ = [pickle.dumps(est) for est in ests]
+    then = versions.running_versions()
+    now = {**then, package: "999.0"}
+    monkeypatch.setattr(versions, "running_versions", lambda: dict(now))
+    for est, data in zip(ests, blobs_):
+        with pytest.warns(InconsistentVersionWarning) as caught:
+            back = pickle.loads(data)
+        # one warning per estimator in the pickle (a builder holds an embedder)
+        found = [w.message for w in caught if isinstance(w.message, InconsistentVersionWarning)]
+        [w] = [w for w in found if w.estimator_name == type(est).__name__]
+        assert w.original_versions == then and w.current_versions == now
+        assert f"{package} {then[package]}" in str(w) and f"{package} 999.0" in str(w)
+    np.testing.assert_array_equal(pickle.loads(blobs_[2]).predict(X_new), ests[2].predict(X_new))
+
+
+def test_numpy_version_and_cuda_build_tags_do_not_warn(monkeypatch):
+    import skclip._versions as versions
+    from skclip.exceptions import InconsistentVersionWarning
+
+    est = CLIPKMeans(n_clusters=2)
+    state = est.__getstate__()
+    state["_skclip_versions"] = {**state["_skclip_versions"], "numpy": "1.0.0",
+                                 "torch": state["_skclip_versions"]["torch"] + "+cu121"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InconsistentVersionWarning)
+        CLIPKMeans.__new__(CLIPKMeans).__setstate__(state)
+    state.pop("_skclip_versions")  # a pickle written before versions were recorded
+    with pytest.warns(InconsistentVersionWarning, match="did not record versions"):
+        CLIPKMeans.__new__(CLIPKMeans).__setstate__(state)
+    assert versions.STATE_KEY == "_skclip_versions"

@@ -27,7 +27,10 @@ Persistence
 Fitted state is kept as CPU numpy wherever possible. Attributes that hold torch
 tensors or modules (e.g. MCA's networks) are serialised with ``torch.save`` into
 bytes when pickled and loaded back with ``map_location="cpu"`` when CUDA is not
-available, so a model fitted on a GPU loads on a CPU-only machine.
+available, so a model fitted on a GPU loads on a CPU-only machine. The pickle also
+records the skclip, torch, scikit-learn and numpy versions; loading it under other
+skclip, torch or scikit-learn versions warns with
+:class:`skclip.exceptions.InconsistentVersionWarning`.
 """
 
 import io
@@ -46,10 +49,15 @@ from sklearn.base import (
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import validate_data
 
+from .._arrays import unit_rows, validation_dtype
 from .._config import resolve_device
+from .._versions import VersionedPickleMixin
 from ._kmeans import assign
 
 __all__ = ["_BaseCLIPClustering"]
+
+# rows per block of predict on large arrays
+_PREDICT_ROWS = 2**16
 
 
 class _TorchBlob:
@@ -110,7 +118,7 @@ def _device_param_constraint():
     return [str, torch.device, None]
 
 
-class _BaseCLIPClustering(ClusterMixin, BaseEstimator):
+class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
     """Base class of the CLIP clusterers: validation, semantic space, device, pickling.
 
     Not public. Subclasses define ``__init__`` (keyword-only, storing parameters),
@@ -130,7 +138,9 @@ class _BaseCLIPClustering(ClusterMixin, BaseEstimator):
     def _validate_X(self, X, reset):
         """Validate image embeddings and return them L2-normalised.
 
-        float32 input stays float32, anything else becomes float64. NaN/inf raise a
+        float32 and float64 are kept, float16 is computed in float32, anything else
+        becomes float64. A float32/float64 array (a ``numpy.memmap`` included) whose
+        rows already have unit norm is returned without a copy. NaN/inf raise a
         ``ValueError``; at fit time (``reset=True``) so does ``n_samples <
         n_clusters``. Rows of zero norm stay zero.
         """
@@ -138,7 +148,7 @@ class _BaseCLIPClustering(ClusterMixin, BaseEstimator):
             self,
             X,
             reset=reset,
-            dtype=[np.float64, np.float32],
+            dtype=validation_dtype(X),
             ensure_all_finite=True,
             ensure_min_samples=1,
         )
@@ -147,8 +157,7 @@ class _BaseCLIPClustering(ClusterMixin, BaseEstimator):
                 f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}: "
                 "there cannot be more clusters than images."
             )
-        norms = np.sqrt(np.einsum("ij,ij->i", X, X))[:, None]  # no n x d temporary
-        return X / np.maximum(norms, np.finfo(X.dtype).tiny)
+        return unit_rows(X)
 
     # -- semantic space --------------------------------------------------------
     def _default_semantic_space(self):
@@ -254,6 +263,14 @@ class _NearestCentreMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         labels : ndarray of shape (n_samples,)
             Cluster index of each image.
         """
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or len(X) <= _PREDICT_ROWS:
+            return self._predict_block(X)
+        # large arrays (memory maps) in row blocks: the transformed features of all
+        # rows (several times the size of X for the fused methods) are never held
+        return np.concatenate([self._predict_block(X[s : s + _PREDICT_ROWS])
+                               for s in range(0, len(X), _PREDICT_ROWS)])
+
+    def _predict_block(self, X):
         F = self.transform(X)
         centers = self.cluster_centers_.astype(F.dtype, copy=False)
         labels, _ = assign(F, centers, spherical=self.spherical, device=self._device())

@@ -161,7 +161,9 @@ class CLIPKMeans(_FittedKMeans, _BaseCLIPClustering):
             Rows scaled to unit norm.
         """
         check_is_fitted(self)
-        return self._validate_X(X, reset=False)
+        X_unit = self._validate_X(X, reset=False)
+        # rows already of unit norm come back uncopied: the output must not alias X
+        return X_unit.copy() if np.may_share_memory(X_unit, X) else X_unit
 
 
 class TACClustering(_FittedKMeans, _BaseCLIPClustering):

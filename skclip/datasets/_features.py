@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from .._atomic import atomic_write
+
 __all__ = ["save_features", "load_features"]
 
 FORMAT = "skclip-features"
@@ -160,8 +162,9 @@ def save_features(path, X, y=None, class_names=None, model=None, split=None, pat
         path = path.with_name(path.name + ".npz")
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {key: np.asarray(value) for key, value in fields.items()}
-    np.savez_compressed(path, format=np.array(FORMAT),
-                        format_version=np.array(FORMAT_VERSION), **arrays)
+    with atomic_write(path, "wb") as fh:  # whole or absent, even if interrupted
+        np.savez_compressed(fh, format=np.array(FORMAT),
+                            format_version=np.array(FORMAT_VERSION), **arrays)
     return path
 
 

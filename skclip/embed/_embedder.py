@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
 from .._config import resolve_device
+from .._versions import VersionedPickleMixin
 from ._images import DroppedImage, ImageDataset, as_image_inputs, collate
 from ._model import embedding_dim, load_clip
 from ._text import encode_texts
@@ -35,7 +36,7 @@ def _caller_stacklevel():
     return level
 
 
-class CLIPEmbedder(TransformerMixin, BaseEstimator):
+class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
     """Embed images with an open_clip model into L2-normalised CLIP vectors.
 
     ``fit`` only checks the parameters and loads the model; ``transform`` reads,

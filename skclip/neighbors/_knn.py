@@ -7,6 +7,7 @@ on the block size or the number of threads.
 
 import numpy as np
 
+from .._arrays import to_tensor
 from .._config import resolve_device
 
 
@@ -18,23 +19,55 @@ def _faiss_available():
     return True
 
 
-def _as_tensor(x, name, device):
+def _check_array(x, name):
+    """``x`` as a 2-D numeric numpy array (a view: no copy) or the tensor itself."""
     import torch
 
-    if not isinstance(x, torch.Tensor):
+    if isinstance(x, torch.Tensor):
+        arr = x
+    else:
         arr = np.asarray(x)
         if not np.issubdtype(arr.dtype, np.number):
             raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-        x = torch.from_numpy(np.ascontiguousarray(arr))
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(x.shape)}")
-    if x.dtype not in (torch.float32, torch.float64):
-        x = x.to(torch.float32)
-    x = x.to(device)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(arr.shape)}")
+    return arr
+
+
+def _check_finite(x, name):
     # a sum propagates NaN/inf in one fast pass; recheck exactly only if it overflowed
+    if isinstance(x, np.ndarray):
+        if x.size and not np.isfinite(x.sum()) and not np.isfinite(x).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+        return
+    import torch
+
     if x.numel() and not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or infinity")
+
+
+def _float_dtype(dtype):
+    """float32/float64 kept, anything else (float16, integers) in float32."""
+    return dtype if str(dtype).endswith(("float32", "float64")) else "float32"
+
+
+def _as_tensor(x, name, device):
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        x = x.to(device=device, dtype=getattr(torch, str(_float_dtype(x.dtype)).split(".")[-1]))
+    else:  # read-only arrays (shared caches, memory maps) are handled in to_tensor
+        x = to_tensor(x, device, dtype=np.dtype(_float_dtype(x.dtype)))
+    _check_finite(x, name)
     return x
+
+
+def _as_float32(x, name):
+    """C-contiguous float32 numpy (faiss's input); a copy only for another dtype."""
+    arr = x.cpu().numpy() if not isinstance(x, np.ndarray) else x
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    _check_finite(arr, name)
+    return arr
 
 
 def _topk_block(S, k):
@@ -151,12 +184,12 @@ def knn(X, Y=None, n_neighbors=10, *, exclude_self=True, block_size=4096, device
         dev = X.device
     else:
         dev = resolve_device(device)
-    Xt = _as_tensor(X, "X", dev)
-    Yt = Xt if Y is None else _as_tensor(Y, "Y", dev).to(Xt.dtype)
-    if Xt.shape[1] != Yt.shape[1]:
-        raise ValueError(f"X and Y have different dimensions: {Xt.shape[1]} != {Yt.shape[1]}")
+    X = _check_array(X, "X")
+    Y = None if Y is None else _check_array(Y, "Y")
+    if Y is not None and X.shape[1] != Y.shape[1]:
+        raise ValueError(f"X and Y have different dimensions: {X.shape[1]} != {Y.shape[1]}")
     self_search = Y is None and exclude_self
-    available = Yt.shape[0] - int(self_search)
+    available = (X if Y is None else Y).shape[0] - int(self_search)
     k = int(n_neighbors)
     if k > available:
         raise ValueError(
@@ -168,11 +201,13 @@ def knn(X, Y=None, n_neighbors=10, *, exclude_self=True, block_size=4096, device
     use_faiss = backend == "faiss" or (
         backend == "auto" and dev.type == "cpu" and _faiss_available()
     )
-    if use_faiss:
-        D, I = _knn_faiss(Xt.cpu().numpy(), None if Y is None else Yt.cpu().numpy(), k,
-                          self_search)
+    if use_faiss:  # faiss reads numpy: no tensor, and no copy of float32 input
+        D, I = _knn_faiss(_as_float32(X, "X"), None if Y is None else _as_float32(Y, "Y"),
+                          k, self_search)
         sims, inds = torch.from_numpy(D), torch.from_numpy(I)
     else:
+        Xt = _as_tensor(X, "X", dev)
+        Yt = Xt if Y is None else _as_tensor(Y, "Y", dev).to(Xt.dtype)
         sims, inds = _knn_torch(Xt, Yt, k, self_search, int(block_size))
     sims = sims.to(torch.float32)
     if like_torch:

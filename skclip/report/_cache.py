@@ -10,12 +10,33 @@ import hashlib
 import os
 import re
 import sqlite3
+import time
+import warnings
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .._config import get_cache_dir
+
+_SCHEMA_VERSION = 1  # PRAGMA user_version of a cache file written by this code
+_TABLES = {"emb": ["key", "vec"], "failed": ["key", "error"]}
+_CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+class _DamagedCache(sqlite3.DatabaseError):
+    """A cache file that opens but is not what this version of skclip writes."""
+
+
+def _is_damage(exc):
+    """Whether ``exc`` says the file itself is damaged (not locked, read-only or full)."""
+    if isinstance(exc, _DamagedCache):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _CORRUPT_CODES
+    return type(exc) is sqlite3.DatabaseError  # "file is not a database", "malformed"
 
 
 def _pretrained_key(pretrained):
@@ -35,8 +56,31 @@ def _file_key(path):
     return f"{p}\0{st.st_size}\0{st.st_mtime_ns}"
 
 
+def _create_or_check(db):
+    """Create the tables of a new file; raise :class:`_DamagedCache` for a foreign one."""
+    names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    if not names:
+        for table, (key, value) in _TABLES.items():
+            db.execute(f"CREATE TABLE {table} ({key} TEXT PRIMARY KEY, {value})")
+        db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        return
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    tables = {t: [r[1] for r in db.execute(f"PRAGMA table_info({t})")] for t in _TABLES}
+    # version 0: a file of the same layout written before versions were recorded
+    if version not in (0, _SCHEMA_VERSION) or tables != _TABLES or set(names) != set(_TABLES):
+        raise _DamagedCache(f"schema version {version}, tables {sorted(names)}: written by "
+                            "another version of skclip")
+
+
 class EmbeddingCache:
     """Image embeddings stored per file for one (model, pretrained) pair.
+
+    The cache is derived data and never stops the main job: a damaged file (disk full
+    while it was written, a copy cut short, a schema from another skclip version) is
+    moved aside as ``<name>.corrupt-<time>``, reported once in a warning with its path,
+    and a new cache is started; a cache location that cannot be written (read-only,
+    full, locked for too long) turns the cache off for this object, with a warning:
+    :meth:`get` then finds nothing and :meth:`put` stores nothing.
 
     Parameters
     ----------
@@ -46,6 +90,13 @@ class EmbeddingCache:
         open_clip tag, checkpoint path, or None (random weights).
     cache_dir : str or Path, default=None
         Root cache folder; None uses :func:`skclip._config.get_cache_dir`.
+
+    Attributes
+    ----------
+    path : Path
+        The SQLite file.
+    disabled : str or None
+        Why the cache was turned off, or None while it works.
 
     Examples
     --------
@@ -65,32 +116,92 @@ class EmbeddingCache:
         ident = f"{model}\0{_pretrained_key(pretrained)}"
         digest = hashlib.sha1(ident.encode()).hexdigest()[:16]
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(model))[:40]
-        folder = get_cache_dir(cache_dir) / "embeddings"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = get_cache_dir(cache_dir, create=False) / "embeddings"
         self.path = folder / f"{slug}-{digest}.sqlite"
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB)")
-            db.execute("CREATE TABLE IF NOT EXISTS failed (key TEXT PRIMARY KEY, error TEXT)")
+        self.disabled = None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._disable(exc)
+            return
+        self._run(lambda db: None)
 
     def _connect(self):
         return sqlite3.connect(self.path, timeout=60)
 
+    def _run(self, op, *args, default=None):
+        """``op(db, *args)`` in one transaction; heal a damaged file, else give up."""
+        for attempt in range(2):
+            if self.disabled is not None:
+                return default
+            try:
+                with closing(self._connect()) as db:
+                    with db:
+                        _create_or_check(db)
+                        return op(db, *args)
+            except sqlite3.DatabaseError as exc:
+                if attempt == 0 and _is_damage(exc) and self._move_aside(exc):
+                    continue
+                self._disable(exc)
+            except OSError as exc:
+                self._disable(exc)
+        return default
+
+    def _move_aside(self, exc):
+        """Rename the damaged file (and its journals); True when a new file can start."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
+        try:
+            os.replace(self.path, aside)
+        except FileNotFoundError:
+            return True  # another process moved it already
+        except OSError:
+            return False
+        for suffix in ("-journal", "-wal", "-shm"):  # never replay them into a new file
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        warnings.warn(f"skclip: the embedding cache {self.path} is damaged ({exc}); it was "
+                      f"moved to {aside} and a new cache is started (images are embedded "
+                      "again).", UserWarning, stacklevel=4)
+        return True
+
+    def _disable(self, exc):
+        reason = getattr(exc, "strerror", None) or str(exc)
+        self.disabled = f"{type(exc).__name__}: {reason}"
+        warnings.warn(f"skclip: cannot use the embedding cache {self.path} ({reason}); "
+                      "running without a cache.", UserWarning, stacklevel=4)
+
     @staticmethod
     def _keys(paths):
-        return {_file_key(p): p for p in paths}
+        keys = {}
+        for p in paths:
+            try:
+                keys[_file_key(p)] = p
+            except OSError:  # vanished or unreadable: never a hit, the embedder reports it
+                pass
+        return keys
 
-    def _lookup(self, table, column, paths):
-        keys = self._keys(paths)
+    @staticmethod
+    def _lookup(db, table, column, keys):
         found = {}
-        with self._connect() as db:
-            items = list(keys)
-            for start in range(0, len(items), 500):
-                chunk = items[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT key, {column} FROM {table} WHERE key IN ({marks})"
-                rows = db.execute(query, chunk)
-                found.update((keys[k], v) for k, v in rows)
+        items = list(keys)
+        for start in range(0, len(items), 500):
+            chunk = items[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT key, {column} FROM {table} WHERE key IN ({marks})"
+            found.update((keys[k], v) for k, v in db.execute(query, chunk))
         return found
+
+    @classmethod
+    def _get(cls, db, keys):
+        blobs = cls._lookup(db, "emb", "vec", keys)
+        sizes = {len(v) if isinstance(v, bytes) else -1 for v in blobs.values()}
+        if len(sizes) > 1 or any(n <= 0 or n % 4 for n in sizes):
+            raise _DamagedCache(f"embeddings of sizes {sorted(sizes)} bytes in one cache")
+        hits = {p: np.frombuffer(v, dtype=np.float32).copy() for p, v in blobs.items()}
+        if hits and not all(np.isfinite(v).all() for v in hits.values()):
+            raise _DamagedCache("embeddings with NaN or infinity")
+        rest = {k: p for k, p in keys.items() if p not in hits}
+        return hits, {p: str(e) for p, e in cls._lookup(db, "failed", "error", rest).items()}
 
     def get(self, paths):
         """Cached embeddings and remembered failures of ``paths``.
@@ -102,19 +213,21 @@ class EmbeddingCache:
         failed : dict
             path -> error message of an earlier failed read of this very file.
         """
-        hits = {p: np.frombuffer(v, dtype=np.float32).copy()
-                for p, v in self._lookup("emb", "vec", paths).items()}
-        failed = self._lookup("failed", "error", [p for p in paths if p not in hits])
-        return hits, failed
+        keys = self._keys(paths)
+        return self._run(self._get, keys, default=({}, {}))
 
     def put(self, embeddings, failed=None):
         """Store ``{path: embedding}`` and ``{path: error message}`` for failed files."""
-        rows = [(_file_key(p), np.asarray(v, dtype=np.float32).tobytes())
-                for p, v in embeddings.items()]
-        bad = [(_file_key(p), str(e)) for p, e in (failed or {}).items()]
-        with self._connect() as db:
+        keys = {p: k for k, p in self._keys([*embeddings, *(failed or {})]).items()}
+        rows = [(keys[p], np.asarray(v, dtype=np.float32).tobytes())
+                for p, v in embeddings.items() if p in keys]
+        bad = [(keys[p], str(e)) for p, e in (failed or {}).items() if p in keys]
+
+        def insert(db):
             db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?)", rows)
             db.executemany("INSERT OR REPLACE INTO failed VALUES (?, ?)", bad)
+
+        self._run(insert)
 
 
 @dataclass

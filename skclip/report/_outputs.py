@@ -1,12 +1,14 @@
 """The output folder of ``skclip cluster``: checks, ``assignments.csv``, ``clusters.json``."""
 
 import csv
+import io
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .._atomic import remove_stale_temporaries, write_bytes
 
 OUTPUT_FILES = ("assignments.csv", "clusters.json", "report.html")
 
@@ -20,7 +22,9 @@ def prepare_output_dir(out, *, overwrite=False):
         The output folder.
     overwrite : bool, default=False
         Allow a folder that already holds files. Only skclip's own output files are
-        replaced; nothing is deleted.
+        replaced, each atomically (the old file stays whole until the new one is
+        complete); nothing else is deleted but the temporaries of skclip's outputs
+        that an interrupted run left behind.
 
     Returns
     -------
@@ -44,6 +48,8 @@ def prepare_output_dir(out, *, overwrite=False):
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"output path {str(out)!r} exists and is not a folder")
+    if out.is_dir():
+        remove_stale_temporaries(out, OUTPUT_FILES)
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(
             f"output folder {str(out)!r} is not empty; pass --overwrite to replace "
@@ -56,20 +62,6 @@ def prepare_output_dir(out, *, overwrite=False):
         raise PermissionError(
             f"cannot write to output folder {str(out)!r}: {exc.strerror or exc}") from exc
     return out
-
-
-def _atomic_write(path, write):
-    """Write through a temporary file in the same folder, then rename into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_assignments(path, paths, labels, confidence):
@@ -100,16 +92,18 @@ def write_assignments(path, paths, labels, confidence):
     a.jpg,1,0.9000
     b.jpg,0,0.7500
     """
+    return write_bytes(path, _assignments_text(paths, labels, confidence))
+
+
+def _assignments_text(paths, labels, confidence):
     if not (len(paths) == len(labels) == len(confidence)):
         raise ValueError("paths, labels and confidence must have the same length")
-
-    def write(fh):
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["path", "cluster", "confidence"])
-        for p, k, c in zip(paths, labels, confidence):
-            w.writerow([str(p), int(k), f"{float(c):.4f}"])
-
-    return _atomic_write(path, write)
+    fh = io.StringIO(newline="")
+    w = csv.writer(fh, lineterminator="\n")
+    w.writerow(["path", "cluster", "confidence"])
+    for p, k, c in zip(paths, labels, confidence):
+        w.writerow([str(p), int(k), f"{float(c):.4f}"])
+    return fh.getvalue()
 
 
 def write_clusters_json(path, summary):
@@ -134,7 +128,7 @@ def write_clusters_json(path, summary):
     >>> json.loads(write_clusters_json(f, {"clusters": []}).read_text())
     {'clusters': []}
     """
-    return _atomic_write(path, lambda fh: json.dump(summary, fh, indent=2, ensure_ascii=False))
+    return write_bytes(path, json.dumps(summary, indent=2, ensure_ascii=False))
 
 
 def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns=5,
@@ -201,9 +195,10 @@ def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns
                "naming_nouns": None if nouns is None else len(nouns),
                "clusters": clusters,
                "skipped": [{"path": str(p), "error": str(e)} for p, e in skipped]}
-    files = [write_assignments(out / OUTPUT_FILES[0], names, labels, confidence),
-             write_clusters_json(out / OUTPUT_FILES[1], summary)]
-    page = render_report(summary, n_thumbnails=n_representatives,
-                         thumbnail=thumbnail_data_uri if paths is not None else lambda p: None)
-    files.append(_atomic_write(out / OUTPUT_FILES[2], lambda fh: fh.write(page)))
-    return files
+    # every file is rendered before the first is written, so the three are replaced
+    # within moments of each other; each one is whole or absent (atomic rename)
+    texts = [_assignments_text(names, labels, confidence),
+             json.dumps(summary, indent=2, ensure_ascii=False),
+             render_report(summary, n_thumbnails=n_representatives,
+                           thumbnail=thumbnail_data_uri if paths is not None else lambda p: None)]
+    return [write_bytes(out / name, text) for name, text in zip(OUTPUT_FILES, texts)]

@@ -16,7 +16,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._arrays import validation_dtype
 from .._config import resolve_device
+from .._versions import VersionedPickleMixin
 from ..ot import plan_rows
 from ._filters import (
     ancestor_mask,
@@ -33,7 +35,9 @@ _SELECTIONS = {"center_topk", "tac", "sic", "mca", "none"}
 _BLOCK_ELEMENTS = 1 << 22
 
 
-class SemanticSpaceBuilder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SemanticSpaceBuilder(
+    VersionedPickleMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Select the nouns (and captions) that describe a set of CLIP image embeddings.
 
     Builds the text side of CLIP-based clustering: a vocabulary (WordNet nouns, a list
@@ -277,7 +281,7 @@ class SemanticSpaceBuilder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         -------
         self : SemanticSpaceBuilder
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, dtype=validation_dtype(X))
         Xn = unit_rows(X)
         device = resolve_device(self.device)
         centers = self._centers(Xn, device)  # before the (costly) text encoding
@@ -377,7 +381,7 @@ class SemanticSpaceBuilder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             ``normalise(sum_j softmax_j(cos(x, u_j) / temperature) u_j)``.
         """
         check_is_fitted(self, "noun_embeddings_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(self, X, dtype=validation_dtype(X), reset=False)
         Xn, U = unit_rows(X), self.noun_embeddings_
         out = np.empty((len(Xn), U.shape[1]), dtype=np.float32)
         step = max(1, _BLOCK_ELEMENTS // max(1, len(U)))

@@ -10,12 +10,14 @@ load draws new ones.
 import hashlib
 import json
 import os
-import tempfile
+import time
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write
 from .._config import get_cache_dir
 
 _MEMORY = OrderedDict()  # key -> read-only float32 array; recent vocabularies
@@ -105,6 +107,59 @@ def clear_memory_cache():
     _MEMORY.clear()
 
 
+# -- healing: the disk cache is derived data and never stops the main job ------------
+_WARNED = set()  # (kind, folder or file) already reported in this process
+
+
+def _warn_once(kind, where, message):
+    if (kind, str(where)) not in _WARNED:
+        _WARNED.add((kind, str(where)))
+        warnings.warn(message, UserWarning, stacklevel=4)
+
+
+def _read_cached(path, n_rows):
+    """The cached (n_rows, d) unit rows at ``path``; None when absent or damaged.
+
+    A damaged file (truncated, unreadable, wrong shape or dtype, NaN) is moved aside
+    as ``<name>.corrupt-<time>`` with a warning naming it, and the texts are encoded
+    again.
+    """
+    try:
+        if not path.is_file():
+            return None
+        A = np.load(path, allow_pickle=False)
+        problem = None
+        if A.dtype != np.float16 or A.ndim != 2 or A.shape[0] != n_rows or A.shape[1] < 1:
+            problem = f"array of shape {A.shape} and dtype {A.dtype}, expected ({n_rows}, d) float16"
+        elif not np.isfinite(A).all():
+            problem = "NaN or infinity in the embeddings"
+        if problem is None:
+            return unit_rows(A)
+    except (OSError, ValueError, EOFError) as exc:  # truncated, unreadable, not .npy
+        problem = f"{type(exc).__name__}: {exc}"
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+    try:
+        os.replace(path, aside)
+        moved = f"it was moved to {aside}"
+    except OSError as exc:
+        moved = f"it could not be moved aside ({exc.strerror or exc})"
+    _warn_once("damaged", path, f"skclip: the text-embedding cache file {path} is damaged "
+                                f"({problem}); {moved} and the texts are encoded again.")
+    return None
+
+
+def _write_cached(path, E):
+    """Store ``E`` as float16 at ``path``; an unwritable or full cache only warns."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "wb") as fh:
+            np.save(fh, E.astype(np.float16))
+    except OSError as exc:
+        _warn_once("unwritable", path.parent,
+                   f"skclip: cannot write the text-embedding cache in {path.parent} "
+                   f"({exc.strerror or exc}); running without a cache.")
+
+
 def embed_texts(embedder, texts, templates=("{}",), *, cache=True, cache_dir=None,
                 chunk_size=4096, verbose=0, check_dim=None):
     """Embed ``texts`` (each filled into every template) as float32 unit rows.
@@ -140,14 +195,8 @@ def embed_texts(embedder, texts, templates=("{}",), *, cache=True, cache_dir=Non
     path = None
     E = _MEMORY.get(key) if key is not None else None
     if key is not None and E is None:
-        path = get_cache_dir(cache_dir) / "text" / f"{key}.npy"
-        if path.is_file():
-            try:
-                E = unit_rows(np.load(path, allow_pickle=False))
-            except (OSError, ValueError):
-                E = None
-            if E is not None and E.shape[0] != len(unique):
-                E = None
+        path = get_cache_dir(cache_dir, create=False) / "text" / f"{key}.npy"
+        E = _read_cached(path, len(unique))
     if E is None:
         E = _encode(embedder, unique, templates, chunk_size, verbose, check_dim) if unique else None
         if E is None:
@@ -155,12 +204,7 @@ def embed_texts(embedder, texts, templates=("{}",), *, cache=True, cache_dir=Non
         if path is not None:
             # round-trip through float16 so a fresh and a cached fit see identical rows
             E = unit_rows(E.astype(np.float16))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".text-", suffix=".npy", dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, E.astype(np.float16))
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
+            _write_cached(path, E)
     if key is not None:
         _remember(key, E)
     if len(unique) == len(texts):

@@ -157,3 +157,105 @@ def test_runs_seeded_one_by_one_or_together(monkeypatch, buffer):
 def test_verbose_progress_runs():
     X, _ = _blobs(n=100)
     assert kmeans(X, 3, n_init=2, verbose=1, random_state=0).labels.shape == (100,)
+
+
+# -- k-means that scales with n and K: train on a subsample, assign every row --------
+
+def test_small_data_is_not_subsampled():
+    X, _ = _blobs(n=600, k=5)  # 600 <= 256 * 5: the whole data, as before
+    a = kmeans(X, 5, n_init=3, random_state=0)
+    b = kmeans(X, 5, n_init=3, random_state=0, max_points_per_centroid=None)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.centers, b.centers)
+    assert a.inertia == b.inertia and a.n_iter == b.n_iter
+
+
+@pytest.mark.parametrize("spherical", [False, True])
+@pytest.mark.parametrize("as_torch", [False, True])
+def test_large_data_trains_on_a_subsample_and_assigns_every_row(monkeypatch, spherical,
+                                                                as_torch):
+    from skclip.cluster import _kmeans
+
+    seen = []
+    fit = _kmeans._fit
+    monkeypatch.setattr(_kmeans, "_fit", lambda Xt, *a: seen.append(len(Xt)) or fit(Xt, *a))
+    X, y = _blobs(n=3000, k=5, std=0.8)
+    Xin = torch.from_numpy(X) if as_torch else X
+    res = kmeans(Xin, 5, n_init=2, spherical=spherical, max_points_per_centroid=40,
+                 random_state=0, block_size=256)
+    assert seen == [200]  # 40 rows per centre
+    labels = res.labels.numpy() if as_torch else res.labels
+    centers = res.centers.numpy() if as_torch else res.centers
+    assert labels.shape == (3000,) and adjusted_rand_score(y, labels) == 1.0
+    ref_labels, dist = assign(X, centers, spherical=spherical)
+    np.testing.assert_array_equal(labels, ref_labels)  # every row to its nearest centre
+    assert res.inertia == pytest.approx(float(dist.astype(np.float64).sum()), rel=1e-6)
+    again = kmeans(Xin, 5, n_init=2, spherical=spherical, max_points_per_centroid=40,
+                   random_state=0, block_size=256)
+    np.testing.assert_array_equal(np.asarray(again.labels), labels)
+
+
+def test_subsample_close_to_full_data_on_harder_problem():
+    X, y = _blobs(n=6000, d=16, k=12, std=3.0, seed=3)
+    full = kmeans(X, 12, n_init=4, max_points_per_centroid=None, random_state=0)
+    sub = kmeans(X, 12, n_init=4, max_points_per_centroid=64, random_state=0)
+    assert sub.inertia <= full.inertia * 1.03
+    assert adjusted_rand_score(full.labels, sub.labels) >= 0.8
+
+
+def test_bad_max_points_per_centroid():
+    with pytest.raises(ValueError, match="max_points_per_centroid"):
+        kmeans(np.ones((4, 2)), 2, max_points_per_centroid=0)
+
+
+# -- dtypes: float16 computed in float32, float32/float64 kept ----------------------
+
+@pytest.mark.parametrize("subsample", [None, 32])
+def test_float16_is_computed_in_float32(subsample):
+    X, y = _blobs(n=600, k=5)
+    X16 = X.astype(np.float16)
+    r16 = kmeans(X16, 5, n_init=2, random_state=0, max_points_per_centroid=subsample)
+    r32 = kmeans(X16.astype(np.float32), 5, n_init=2, random_state=0,
+                 max_points_per_centroid=subsample)
+    assert r16.centers.dtype == np.float32
+    np.testing.assert_array_equal(r16.labels, r32.labels)
+    np.testing.assert_array_equal(r16.centers, r32.centers)
+    t16 = kmeans(torch.from_numpy(X16), 5, n_init=2, random_state=0,
+                 max_points_per_centroid=subsample)
+    assert t16.centers.dtype == torch.float32
+    np.testing.assert_array_equal(t16.labels.numpy(), r32.labels)
+    labels, dist = assign(X16, r16.centers)
+    assert dist.dtype == np.float32
+    np.testing.assert_array_equal(labels, r32.labels)
+    bf = kmeans(torch.from_numpy(X).to(torch.bfloat16), 5, n_init=2, random_state=0)
+    assert bf.centers.dtype == torch.float32
+
+
+@pytest.mark.parametrize("dtype, expected", [(np.float32, np.float32),
+                                             (np.float64, np.float64),
+                                             (np.int64, np.float64)])
+def test_other_dtypes(dtype, expected):
+    X = (np.arange(40).reshape(20, 2) % 7).astype(dtype)
+    res = kmeans(X, 2, n_init=1, random_state=0)
+    assert res.centers.dtype == expected
+    assert assign(X, res.centers)[1].dtype == expected
+
+
+# -- out of core: memory maps are read in blocks, never loaded whole ----------------
+
+def test_memmap_subsampled_reads_blocks_without_a_copy(tmp_path):
+    import tracemalloc
+
+    X, y = _blobs(n=20000, d=64, k=4, std=0.5)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    M = np.load(path, mmap_mode="r")
+    ref = kmeans(X, 4, n_init=2, random_state=0)
+    tracemalloc.start()
+    res = kmeans(M, 4, n_init=2, random_state=0)
+    labels, _ = assign(M, res.centers)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(res.labels, ref.labels)
+    np.testing.assert_array_equal(labels, ref.labels)
+    assert peak < 0.25 * X.nbytes, f"peak {peak} bytes for data of {X.nbytes}"

@@ -1,0 +1,97 @@
+"""Files that are whole or absent: write to a temporary name, then rename into place.
+
+Every file skclip writes for the user (``assignments.csv``, ``clusters.json``,
+``report.html``, feature ``.npz`` files, Parquet shards) goes through
+:func:`atomic_write`, so an interrupted run (killed process, full disk, power cut)
+leaves either the previous file or no file, never a truncated one that looks complete.
+The temporary file lives in the target's folder (a rename across file systems is not
+atomic) and carries :data:`TEMP_MARK` in its name, so leftovers of a killed process
+can be recognised and removed (:func:`remove_stale_temporaries`).
+"""
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+TEMP_MARK = ".skclip-tmp-"
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_write(path, mode="w", *, encoding=None, newline=None):
+    """Open a temporary file beside ``path``; on success rename it to ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to (re)place. Its folder must exist.
+    mode : {"w", "wb"}, default="w"
+        Text or binary.
+    encoding, newline : str, default=None
+        As for :func:`open` (text mode; ``encoding=None`` means UTF-8).
+
+    Yields
+    ------
+    fh : file object
+        Write the whole content to it. If the ``with`` block raises, the temporary
+        file is removed and ``path`` is left untouched.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skclip._atomic import atomic_write
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_write(target) as fh:
+    ...     _ = fh.write("complete")
+    >>> target.read_text()
+    'complete'
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}{TEMP_MARK}")
+    try:
+        if mode == "w":
+            fh = os.fdopen(fd, mode, encoding=encoding or "utf-8", newline=newline)
+        else:
+            fh = os.fdopen(fd, mode)
+        with fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path, data):
+    """Atomically replace ``path`` with ``data`` (bytes) or text (str, UTF-8)."""
+    with atomic_write(path, "wb") as fh:
+        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(path)
+
+
+def remove_stale_temporaries(folder, names):
+    """Delete temporaries of ``names`` in ``folder`` left by an interrupted write.
+
+    Returns the removed paths. Only files whose name is ``.<name>`` + :data:`TEMP_MARK`
+    + a random suffix are touched.
+    """
+    removed = []
+    prefixes = tuple(f".{n[:100]}{TEMP_MARK}" for n in names)
+    for entry in Path(folder).iterdir():
+        if entry.name.startswith(prefixes) and entry.is_file():
+            try:
+                entry.unlink()
+                removed.append(entry)
+            except FileNotFoundError:
+                pass
+    return removed
