@@ -1,4 +1,4 @@
-"""Text counterparts of images and their adaptive fusion (CAE §3.5-3.6, TAC §4.3).
+"""Text counterparts of images and their adaptive fusion (CAE and TAC).
 
 Shared by :class:`CAEClustering` and :class:`TACClustering`. Everything here works on
 row blocks, so memory is O(block x m) whatever the number of images: the caller
