@@ -2,7 +2,8 @@
 
 Seed 0 of the hard scenario with and without CLIP's modality gap (3,000 images,
 64-d, K=10; about 10 s each on 2 idle CPU cores): the default MCA must stay at or
-above k-means on the images and at least 2 ACC points above TAC (no train). The
+above k-means on the images and at least 2 ACC points above TAC (no train), or at
+100% where TAC is within 2 points of it. The
 3-seed table over every scenario: ``python benchmarks/synthetic.py``.
 """
 
@@ -24,4 +25,4 @@ def test_default_mca_beats_kmeans_and_tac(name):
     scores = scenario_scores(name, 0, METHODS)
     acc = {m: scores[m]["ACC"] for m in METHODS}
     assert acc["mca"] >= acc["kmeans"], acc
-    assert acc["mca"] >= acc["tac"] + 2.0, acc
+    assert acc["mca"] >= min(acc["tac"] + 2.0, 100.0), acc
