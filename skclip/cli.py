@@ -43,6 +43,22 @@ def _add_model_args(p):
                    help="image decoding worker processes (default: 0)")
 
 
+def _add_engine_args(p, *, fit_sample):
+    # --engine ray: skclip.scale (Ray Data); the local engine is the default
+    g = p.add_argument_group("engine")
+    g.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="'local' (this process) or 'ray' (Ray Data: an actor pool embeds, "
+                        "the method is fitted on a sample; needs skclip[scale])")
+    g.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="Ray cluster to use with --engine ray, e.g. 'auto' or "
+                        "'ray://head:10001' (default: start a local Ray)")
+    if fit_sample:
+        g.add_argument("--fit-sample", type=int, default=None, metavar="N",
+                       help="with --engine ray, fit on a uniform random sample of at most N "
+                            "images, then predict every image (default: 50000; N >= the "
+                            "number of images gives the local engine's clustering)")
+
+
 def build_parser():
     """The argument parser of the ``skclip`` command."""
     parser = argparse.ArgumentParser(
@@ -80,6 +96,7 @@ def build_parser():
                    help="allow writing into a non-empty output folder")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress bars, no summary")
     _add_model_args(c)
+    _add_engine_args(c, fit_sample=True)
     c.set_defaults(run=_cmd_cluster)
 
     e = sub.add_parser(
@@ -92,6 +109,7 @@ def build_parser():
     e.add_argument("--overwrite", action="store_true", help="replace an existing FILE.npz")
     e.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
     _add_model_args(e)
+    _add_engine_args(e, fit_sample=False)
     e.set_defaults(run=_cmd_embed)
     return parser
 
@@ -231,9 +249,17 @@ def _cmd_cluster(args):
         model, args.pretrained = args.model or "ViT-B-32", _pretrained(args.pretrained or "openai")
         images = _list_images(args.path)
         _check_k(args.n_clusters, len(images.paths))
+    _check_engine_args(args)
     out = prepare_output_dir(args.out, overwrite=args.overwrite)
     pipe = _pipeline(args, model, features)
     embedder, clusterer = pipe.named_steps["embed"], pipe.named_steps["clust"]
+    if args.engine == "ray":
+        from .scale._cli import cluster_with_ray
+
+        files = cluster_with_ray(args, clusterer, model,
+                                 None if features is not None else images.paths, features, out)
+        _say(args, f"wrote {', '.join(str(f) for f in files)}")
+        return EXIT_OK
 
     if features is None:
         emb = _embed_folder(args, embedder, model, images.paths)
@@ -273,6 +299,9 @@ def _cmd_embed(args):
     model, args.pretrained = args.model or "ViT-B-32", _pretrained(args.pretrained or "openai")
     from .embed import CLIPEmbedder
 
+    _check_engine_args(args)
+    if args.engine == "ray":
+        return _embed_ray(args, target, images, model)
     embedder = CLIPEmbedder(model=model, pretrained=args.pretrained, device=args.device,
                             **_embedder_params(args))
     emb = _embed_folder(args, embedder, model, images.paths)
@@ -291,6 +320,47 @@ def _cmd_embed(args):
     _say(args, f"wrote {written}: {len(emb.paths)} embeddings ({emb.n_cached} from cache), "
                f"{len(emb.skipped)} unreadable file(s) skipped"
                + (f", {len(class_names)} classes" if class_names else ""))
+    return EXIT_OK
+
+
+def _check_engine_args(args):
+    if args.engine != "ray":
+        if args.ray_address is not None or getattr(args, "fit_sample", None) is not None:
+            raise CLIError("--ray-address and --fit-sample need --engine ray")
+        return
+    if getattr(args, "fit_sample", 0) is None:
+        from .scale._estimate import DEFAULT_SAMPLE_SIZE
+
+        args.fit_sample = DEFAULT_SAMPLE_SIZE
+    if getattr(args, "fit_sample", 1) < 1:
+        raise CLIError(f"--fit-sample must be at least 1, got {args.fit_sample}")
+    try:
+        import ray  # noqa: F401
+    except ImportError as exc:
+        raise CLIError("--engine ray needs Ray Data: pip install 'skclip[scale]'") from exc
+
+
+def _embed_ray(args, target, images, model):
+    """``skclip embed --engine ray``: the same .npz, plus FILE.parquet (path, embedding)."""
+    from .datasets import save_features
+    from .scale._cli import embed_with_ray, write_embeddings_parquet
+
+    X, paths, skipped = embed_with_ray(args, model, images.paths)
+    if not paths:
+        raise CLIError(f"none of the {len(images.paths)} images under {args.path} could be read")
+    y = None
+    if images.y is not None:
+        label = dict(zip(images.paths, images.y))
+        y = [label[p] for p in paths]
+    tag = "none" if args.pretrained is None else args.pretrained
+    try:
+        written = save_features(target, X, y=y, class_names=images.class_names,
+                                model=f"{model}/{tag}", paths=paths)
+        table = write_embeddings_parquet(X, paths, target.with_suffix(".parquet"))
+    except OSError as exc:
+        raise CLIError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    _say(args, f"wrote {written} and {table}: {len(paths)} embeddings (ray), "
+               f"{len(skipped)} unreadable file(s) skipped")
     return EXIT_OK
 
 

@@ -1,6 +1,6 @@
 """MCA: multi-level cross-modal alignment for image clustering (Qiu et al., AAAI-24).
 
-ALGORITHMS.md §2: select a semantic space of WordNet nouns for the data, train an
+Select a semantic space of WordNet nouns for the data, train an
 image head and a text head on frozen CLIP features with image consistency, entropy
 balance and instance-, prototype- and semantic-level image-text alignment.
 Networks are in ``_mca_nets.py``, loss terms and pseudo-labels in ``_mca_losses.py``.
@@ -22,11 +22,22 @@ __all__ = ["MCAClustering"]
 _BLOCK = 4096  # rows per block in full-data passes (memory O(block * n_txt_neighbors * d))
 
 
-def _train(est, X, texts, *, device, generator):
-    """Train MCA's networks on normalised ``X`` with the text set ``texts`` (numpy).
+def _centred_unit(A, mean):
+    """Unit rows of ``A - mean`` (numpy)."""
+    A = np.asarray(A) - np.asarray(mean, dtype=A.dtype)
+    norms = np.sqrt(np.einsum("ij,ij->i", A, A))[:, None]
+    A /= np.maximum(norms, np.finfo(A.dtype).tiny)
+    return A
 
-    Returns ``(nets, loss_curve, loss_terms)``. ``generator`` (CPU) drives the init,
-    the batch shuffles and the neighbour draws, so CPU and GPU see the same draws.
+
+def _train(est, X, Xq, texts, *, device, generator):
+    """Train MCA's networks.
+
+    ``X`` (numpy, unit rows) feeds the heads and the image k-NN; ``Xq`` are the
+    images in the space where they are compared with ``texts`` (both centred on
+    their modality mean by default). Returns ``(nets, loss_curve, loss_terms,
+    attention_peaks)``. ``generator`` (CPU) drives the init, the batch shuffles and
+    the neighbour draws, so CPU and GPU see the same draws.
     """
     import torch
     from tqdm.auto import trange
@@ -40,23 +51,35 @@ def _train(est, X, texts, *, device, generator):
 
     n, d = X.shape
     Xt = torch.as_tensor(X, dtype=torch.float32).to(device)
+    Qt = torch.as_tensor(Xq, dtype=torch.float32).to(device)
     Tt = torch.as_tensor(texts, dtype=torch.float32).to(device)
     k_img = min(est.n_img_neighbors, n - 1)
-    img_nb = knn(Xt, n_neighbors=k_img, exclude_self=True, device=device)[1]
-    txt_idx = knn_fn(Xt, Tt, min(est.n_txt_neighbors, Tt.shape[0]))
+    txt_idx = knn_fn(Qt, Tt, min(est.n_txt_neighbors, Tt.shape[0]))
     nets = MCANetworks(d, est.n_clusters, head=est.head, hidden_dim=est.hidden_dim,
                        tau_attn=est.tau_attn, generator=generator).to(device)
+    if est.neighbor_space == "image":
+        img_nb = knn(Xt, n_neighbors=k_img, exclude_self=True, device=device)[1]
+    else:
+        # each image with its initial text counterpart (the softmax retrieval over
+        # its nearest texts): the neighbours of both modalities together
+        mixtures = nets.full_pass(Xt, Qt, Tt, txt_idx, _BLOCK)[1]
+        fused = torch.nn.functional.normalize(Qt + mixtures, dim=1)
+        img_nb = knn(fused, n_neighbors=k_img, exclude_self=True, device=device)[1]
+        del fused, mixtures
     optimiser = torch.optim.Adam(nets.parameters(), lr=est.lr, weight_decay=est.weight_decay)
     weights = dict(lambda_ent=est.lambda_ent, w_ins=est.w_ins, w_pro=est.w_pro,
                    w_sem=est.w_sem, tau_ins=est.tau_ins, tau_pro=est.tau_pro)
     n_batches = max(1, min(-(-n // est.batch_size), n // 2))  # batches of >= 2 (BatchNorm)
     n_epochs = max(est.epochs, -(-est.min_steps // n_batches))
-    curve, terms = [], {}
+    curve, terms, peaks = [], {}, []
     for _ in trange(n_epochs, desc="MCA epochs", disable=not est.verbose):
-        # pseudo-labels of the epoch from the current heads (SIC: at the epoch start)
-        proba, counterparts = nets.full_pass(Xt, Tt, txt_idx, _BLOCK)
-        anchor = Xt if est.pseudo_labels == "image" else counterparts
-        pseudo, _ = semantic_pseudo_labels(proba, Xt, anchor, Tt, xi_c=est.xi_c,
+        # pseudo-labels of the epoch from the current heads (SIC: at the epoch start),
+        # in one space: the attended mixtures and the semantic centres are both means
+        # of the (centred) texts
+        proba, mixtures, peak = nets.full_pass(Xt, Qt, Tt, txt_idx, _BLOCK)
+        peaks.append(float(peak.mean()))
+        anchor = Qt if est.pseudo_labels == "image" else mixtures
+        pseudo, _ = semantic_pseudo_labels(proba, Qt, anchor, Tt, xi_c=est.xi_c,
                                            xi_a=est.xi_a, knn_fn=knn_fn)
         totals, parts = [], []
         # near-equal splits of a permutation: no sample dropped
@@ -64,7 +87,7 @@ def _train(est, X, texts, *, device, generator):
             pick = torch.randint(k_img, (len(idx),), generator=generator).to(device)
             idx = idx.to(device)
             x = Xt[idx]
-            counterpart, _ = nets.attention(x, Tt[txt_idx[idx]])
+            counterpart, _ = nets.attention(Qt[idx], Tt[txt_idx[idx]])
             loss, batch_terms = mca_objective(
                 nets.image_head(x), nets.image_head(Xt[img_nb[idx, pick]]),
                 nets.text_head(counterpart), pseudo[idx], **weights)
@@ -76,7 +99,8 @@ def _train(est, X, texts, *, device, generator):
         curve.append(float(torch.stack(totals).mean()))
         for name in parts[0]:
             terms.setdefault(name, []).append(float(torch.stack([p[name] for p in parts]).mean()))
-    return nets, curve, terms
+    peaks.append(float(nets.full_pass(Xt, Qt, Tt, txt_idx, _BLOCK)[2].mean()))
+    return nets, curve, terms, peaks
 
 
 class MCAClustering(_BaseCLIPClustering):
@@ -85,8 +109,8 @@ class MCAClustering(_BaseCLIPClustering):
     MCA (Qiu, Zhang, Chen, Cai; AAAI-24) trains a cluster head on frozen CLIP image
     embeddings, supervised by a small semantic space of WordNet nouns selected for
     the data: the images are aligned with their text counterparts at the instance,
-    prototype and semantic levels. Method and the provenance of every default:
-    ``ALGORITHMS.md`` §2.
+    prototype and semantic levels. The method, and where each default comes from,
+    are described in the user guide ("What CAE and MCA do").
 
     **What follows the paper and what is reconstructed.** The paper's method section
     was not available. Verified from its abstract and first page [paper]: pseudo-labels
@@ -100,13 +124,16 @@ class MCAClustering(_BaseCLIPClustering):
     negative-entropy weight 5, the per-epoch centre-based pseudo-labels
     (``xi_c``, ``xi_a``), the weight 0.1 of the pseudo-label term, Adam with
     ``weight_decay=1e-4``. Reconstructions [choice], each a parameter: the hierarchy
-    filter's rule, the head shape (TAC's cluster head), the attention network, the
-    form of the three alignment losses and their weights, the use of the attended
-    counterpart for pseudo-labels, and the fixed number of epochs without model
-    selection (SIC selects its epoch with test labels; this never does). Deviations
-    from the spec, each documented below: ``epochs=8`` instead of 50 with
-    ``batch_size=512`` and ``lr=1e-3`` instead of SIC's 128 and 1e-4 (CPU budget),
-    ``min_steps``, the cap on ``xi_a`` and one matrix for ``W_q^T W_k``.
+    filter's rule, the head shape (TAC's cluster head), the attention network and
+    its temperature, the form of the three alignment losses and their weights, the
+    use of the attended counterpart for pseudo-labels, the centring of each
+    modality before images and texts are compared, the image neighbours found with
+    the text counterpart, and the fixed number of epochs without model selection
+    (SIC selects its epoch with test labels; this never does). Departures from the
+    predecessors, each documented below: ``epochs=8`` of ``batch_size=512`` at
+    ``lr=1e-3`` (TAC's regime) instead of SIC's batch 128 at 1e-4 for up to 100
+    epochs (CPU budget), ``min_steps``, the cap on ``xi_a`` and one matrix for
+    ``W_q^T W_k``.
 
     Parameters
     ----------
@@ -134,12 +161,36 @@ class MCAClustering(_BaseCLIPClustering):
         time it is visited [code-SIC]. Capped at ``n_samples - 1``.
     n_txt_neighbors : int, default=10
         Texts attended by each image (its nearest texts in T) [choice].
-    tau_attn : float, default=1.0
+    tau_attn : float, default=0.01
         Temperature of the attention network [choice]: each image attends over its
-        ``n_txt_neighbors`` nearest texts with scores ``x^T W v / (sqrt(d) *
-        tau_attn)`` and values ``W_v v``. ``W`` stands for the spec's ``W_q^T W_k``
-        and is learned as one matrix (same scores, fewer products); ``W`` and
-        ``W_v`` start at the identity.
+        ``n_txt_neighbors`` nearest texts with scores ``x^T W v / tau_attn`` and
+        values ``W_v v``. ``W`` stands for ``W_q^T W_k`` and is learned as one
+        matrix (same scores, fewer products); ``W`` and ``W_v`` start at the
+        identity, so the scores start as cosines over ``tau_attn``. The cosines of
+        an image's nearest texts differ by a few hundredths, so the temperature
+        must be on that scale for the attention to select among them: 0.01 is
+        twice TAC's retrieval temperature (0.005), which is a softmax over the
+        whole vocabulary rather than over 10 candidates. The dot-product
+        attention scaling ``1 / sqrt(d)`` (tau = 1) leaves the weights uniform.
+        ``attention_peak_`` records how selective it is.
+    center_modalities : bool, default=True
+        Compare images with texts after centring each modality on its own mean
+        (images on the mean training image, texts on the mean selected text) and
+        re-normalising [choice]. CLIP puts images and texts in two narrow cones
+        with different means (the modality gap, Liang et al., NeurIPS 2022), so raw
+        image-text cosines are dominated by where each text sits in its cone;
+        generic "hub" texts near the text mean become near-random directions after
+        centring. Used for the nearest texts of each image, the attention, the
+        semantic centres and the pseudo-labels; the heads see the raw embeddings,
+        so ``predict`` needs neither mean. ``False`` compares raw cosines (SIC, TAC).
+    neighbor_space : {"image+text", "image"}, default="image+text"
+        Space of the ``n_img_neighbors`` nearest neighbours of the image consistency
+        loss [choice]. ``"image"``: cosine of the image embeddings (SIC).
+        ``"image+text"``: each (centred) image plus its initial text counterpart
+        (the attention at initialisation, i.e. the softmax retrieval over its
+        nearest texts), normalised: TAC mines neighbours in its retrieved-text
+        space for the same reason, the counterpart is a less noisy view of the
+        image's concept. Same cost as ``"image"`` (one d-dimensional k-NN).
     lambda_ent : float, default=5.0
         Weight of the negative entropy of both heads' mean assignments [code-SIC].
     w_ins, w_pro, w_sem : float, default=1.0, 1.0, 0.1
@@ -149,7 +200,10 @@ class MCAClustering(_BaseCLIPClustering):
         InfoNCE temperatures of the instance and prototype levels [choice].
     pseudo_labels : {"counterpart", "image"}, default="counterpart"
         Pseudo-labels from the nearest semantic centre of the attended text
-        counterpart (MCA variant [choice]) or of the image itself (SIC's rule).
+        mixture ``sum_j alpha_ij v_j`` (MCA variant [choice]) or of the image itself
+        (SIC's rule). The mixture is taken before ``W_v``, in the space of the
+        texts that also make the semantic centres: labels never compare two
+        spaces while ``W_v`` trains.
     xi_c : float, default=0.9
         Share of ``n_samples / K`` top-scoring images that define a cluster's image
         centre [code-SIC].
@@ -159,8 +213,8 @@ class MCAClustering(_BaseCLIPClustering):
         set does not give every cluster the same centre.
     epochs : int, default=8
         Fixed number of passes over the data; the last model is kept, there is no
-        model selection. Deviation from the spec's [choice] of 50 (SIC: up to 100
-        epochs of batch 128 at lr 1e-4): an epoch over 50k x 512 embeddings costs
+        model selection [choice] (SIC: up to 100 epochs of batch 128 at lr 1e-4,
+        the epoch picked with test labels): an epoch over 50k x 512 embeddings costs
         about 3.7 s on 2 idle CPU cores (12 products with 512 x 512 weights per
         sample and step), so the default is 8 epochs of batch 512 at lr 1e-3 (TAC's
         regime, about 780 steps), which keeps a default fit of 50k images under a
@@ -195,13 +249,21 @@ class MCAClustering(_BaseCLIPClustering):
         Image prototypes in the input space: normalised ``sum_i p_ik x_i`` with
         ``p`` the final image-head probabilities.
     semantic_centers_ : ndarray of shape (n_clusters, n_features)
-        Final semantic centres (mean of the ``xi_a`` texts nearest each image centre).
+        Final semantic centres: normalised mean of the ``xi_a`` texts nearest each
+        final image centre (found after centring, averaged as given).
     semantic_space_ : estimator
         The fitted semantic space.
     image_head_, text_head_, attention_ : torch.nn.Module
         Trained networks, on the CPU, in eval mode.
     loss_curve_ : list of float
         Mean total loss of each epoch.
+    attention_peak_ : list of float
+        Mean over the training images of the largest attention weight, at the start
+        of each epoch and after training (``n_iter_ + 1`` values); uniform attention
+        gives ``1 / n_txt_neighbors``.
+    image_mean_, text_mean_ : ndarray of shape (n_features,)
+        Modality means subtracted before images and texts are compared (zeros when
+        ``center_modalities=False``; the text mean is also zero for a single text).
     loss_terms_ : dict of str to list of float
         Mean of each loss term per epoch: ``"consistency"``, ``"entropy"`` (of both
         heads, subtracted with weight ``lambda_ent``) and, when their weight is not 0,
@@ -251,6 +313,8 @@ class MCAClustering(_BaseCLIPClustering):
         "n_img_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_txt_neighbors": [Interval(Integral, 1, None, closed="left")],
         "tau_attn": [Interval(Real, 0, None, closed="neither")],
+        "center_modalities": ["boolean"],
+        "neighbor_space": [StrOptions({"image", "image+text"})],
         "lambda_ent": [Interval(Real, 0, None, closed="left")],
         "w_ins": [Interval(Real, 0, None, closed="left")],
         "w_pro": [Interval(Real, 0, None, closed="left")],
@@ -277,7 +341,9 @@ class MCAClustering(_BaseCLIPClustering):
         hidden_dim=None,
         n_img_neighbors=20,
         n_txt_neighbors=10,
-        tau_attn=1.0,
+        tau_attn=0.01,
+        center_modalities=True,
+        neighbor_space="image+text",
         lambda_ent=5.0,
         w_ins=1.0,
         w_pro=1.0,
@@ -304,6 +370,8 @@ class MCAClustering(_BaseCLIPClustering):
         self.n_img_neighbors = n_img_neighbors
         self.n_txt_neighbors = n_txt_neighbors
         self.tau_attn = tau_attn
+        self.center_modalities = center_modalities
+        self.neighbor_space = neighbor_space
         self.lambda_ent = lambda_ent
         self.w_ins = w_ins
         self.w_pro = w_pro
@@ -362,15 +430,24 @@ class MCAClustering(_BaseCLIPClustering):
                 f"n_samples={X.shape[0]}."
             )
         texts = self._texts(*self._fit_semantic_space(X))
+        d = X.shape[1]
+        center = self.center_modalities
+        self.image_mean_ = X.mean(axis=0) if center else np.zeros(d, dtype=X.dtype)
+        # one text has no direction relative to its own mean
+        self.text_mean_ = (texts.mean(axis=0) if center and len(texts) > 1
+                           else np.zeros(d, dtype=X.dtype)).astype(X.dtype)
+        Xq = _centred_unit(X, self.image_mean_)
+        Tq = _centred_unit(texts.astype(X.dtype), self.text_mean_)
         device = self._device()
         generator = torch_generator(self.random_state, "cpu")
-        nets, curve, terms = _train(self, X, texts, device=device, generator=generator)
+        nets, curve, terms, peaks = _train(self, X, Xq, Tq, device=device, generator=generator)
         self.image_head_ = nets.image_head.cpu().eval()
         self.text_head_ = nets.text_head.cpu().eval()
         self.attention_ = nets.attention.cpu().eval()
         self.loss_curve_ = curve
         self.loss_terms_ = terms
         self.n_iter_ = len(curve)
+        self.attention_peak_ = peaks
 
         proba = self._proba(X)
         labels = proba.argmax(axis=1)
@@ -384,7 +461,7 @@ class MCAClustering(_BaseCLIPClustering):
         centers = proba.T @ X
         norms = np.linalg.norm(centers, axis=1, keepdims=True)
         self.cluster_centers_ = (centers / np.maximum(norms, 1e-12)).astype(X.dtype)
-        self.semantic_centers_ = self._semantic_centers(proba, X, texts)
+        self.semantic_centers_ = self._semantic_centers(proba, Xq, Tq, texts)
         return self
 
     def _texts(self, nouns, captions):
@@ -398,19 +475,23 @@ class MCAClustering(_BaseCLIPClustering):
             )
         return texts
 
-    def _semantic_centers(self, proba, X, texts):
+    def _semantic_centers(self, proba, Xq, Tq, texts):
+        """Means of the ``xi_a`` texts nearest each final image centre, found in the
+        comparison space (``Xq``, ``Tq``) and averaged in the input space (``texts``)."""
         import torch
 
         from ..neighbors import knn
-        from ._mca_losses import semantic_pseudo_labels
+        from ._mca_losses import semantic_centres
 
         def knn_fn(queries, base, k):
             return knn(queries, base, n_neighbors=k, exclude_self=False, device="cpu")[1]
 
-        P, Xt, Tt = (torch.as_tensor(a, dtype=torch.float64) for a in (proba, X, texts))
-        _, centres = semantic_pseudo_labels(P, Xt, Xt, Tt, xi_c=self.xi_c, xi_a=self.xi_a,
-                                            knn_fn=knn_fn)
-        return centres.numpy().astype(X.dtype)
+        P, Xt, Tt = (torch.as_tensor(a, dtype=torch.float64) for a in (proba, Xq, Tq))
+        _, nearest = semantic_centres(P, Xt, Tt, xi_c=self.xi_c, xi_a=self.xi_a,
+                                      knn_fn=knn_fn)
+        centres = texts[nearest.numpy()].astype(np.float64).mean(axis=1)
+        norms = np.linalg.norm(centres, axis=1, keepdims=True)
+        return (centres / np.maximum(norms, 1e-12)).astype(Xq.dtype)
 
     def _proba(self, X):
         """Image-head softmax of normalised ``X``, computed in float64 on CPU."""

@@ -1,4 +1,4 @@
-"""Loss terms of MCA (ALGORITHMS.md §2.5) and its per-epoch pseudo-labels.
+"""Loss terms of MCA and its per-epoch pseudo-labels.
 
 Private module. All functions take torch tensors of one mini-batch. Notation: ``p``
 (B, K) image-head probabilities, ``q`` (B, K) text-head probabilities of the text
@@ -21,6 +21,7 @@ __all__ = [
     "prototype_alignment_loss",
     "semantic_alignment_loss",
     "mca_objective",
+    "semantic_centres",
     "semantic_pseudo_labels",
 ]
 
@@ -82,7 +83,7 @@ def semantic_alignment_loss(logits_img, logits_txt, p, q, pseudo_labels):
 def mca_objective(
     out_img, out_nb, out_txt, pseudo_labels, *, lambda_ent, w_ins, w_pro, w_sem, tau_ins, tau_pro
 ):
-    """Total MCA loss of one batch (ALGORITHMS.md §2.5.6).
+    """Total MCA loss of one batch.
 
     ``out_img``, ``out_nb``, ``out_txt`` are ``(z, logits)`` pairs of the image head on
     the anchors, the image head on their sampled neighbours and the text head on the
@@ -111,24 +112,33 @@ def mca_objective(
     return total, {name: value.detach() for name, value in terms.items()}
 
 
-def semantic_pseudo_labels(proba, X, counterparts, texts, *, xi_c, xi_a, knn_fn):
-    """Pseudo-labels from neighbouring texts (SIC's adjusted centre-based mapping).
+def semantic_centres(proba, X, texts, *, xi_c, xi_a, knn_fn):
+    """Semantic centres of the clusters (SIC's adjusted centre-based mapping, a-b).
 
     a. image centre ``c_k`` = normalised mean of the ``max(1, floor(xi_c * N / K))``
-       images with the highest ``proba[:, k]``;
+       rows of ``X`` with the highest ``proba[:, k]``;
     b. semantic centre ``h_k`` = normalised mean of the ``xi_a`` texts nearest to
-       ``c_k``; ``xi_a`` is capped at ``max(1, n_texts // K)`` so that a small text set
-       does not make every centre the mean of all texts;
-    c. ``y_i = argmax_k cos(counterparts_i, h_k)`` (pass ``X`` as ``counterparts`` for
-       SIC's rule).
+       ``c_k``; ``xi_a`` is capped at ``max(1, n_texts // K)`` so that a small text
+       set does not make every centre the mean of all texts.
 
     ``knn_fn(queries, base, k)`` returns the indices of the ``k`` largest inner
-    products (the project's k-NN). Returns ``(labels (N,), semantic_centres (K, d))``.
+    products (the project's k-NN). Returns ``(h (K, d), nearest (K, a))``, ``nearest``
+    indexing ``texts``.
     """
     n, n_clusters = proba.shape
     top = max(1, int(xi_c * n / n_clusters))
     idx = torch.topk(proba, k=min(top, n), dim=0).indices  # (top, K)
     centres = F.normalize(X[idx].mean(dim=0), dim=1)  # (K, d)
     nearest = knn_fn(centres, texts, max(1, min(int(xi_a), texts.shape[0] // n_clusters)))
-    semantic = F.normalize(texts[nearest].mean(dim=1), dim=1)
+    return F.normalize(texts[nearest].mean(dim=1), dim=1), nearest
+
+
+def semantic_pseudo_labels(proba, X, counterparts, texts, *, xi_c, xi_a, knn_fn):
+    """Pseudo-labels from neighbouring texts: ``y_i = argmax_k cos(counterparts_i, h_k)``.
+
+    ``h_k`` are the :func:`semantic_centres` of ``texts``; ``counterparts`` must live in
+    the same space as ``texts`` (the attended text mixtures for MCA, or the images
+    themselves for SIC's rule). Returns ``(labels (N,), h (K, d))``.
+    """
+    semantic, _ = semantic_centres(proba, X, texts, xi_c=xi_c, xi_a=xi_a, knn_fn=knn_fn)
     return torch.argmax(counterparts @ semantic.T, dim=1), semantic

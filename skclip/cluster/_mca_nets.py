@@ -1,12 +1,10 @@
 """Networks of MCA: cluster heads (image and text) and the image-to-text attention.
 
-Private module. Everything here is a reconstruction (ALGORITHMS.md §2.4, ``[choice]``):
-the heads follow TAC's ``ClusterHead`` (Linear -> BatchNorm1d -> ReLU -> Linear,
-truncated-normal init with std 0.02), the attention is one-head cross-attention with
-the image as the query over its nearest texts.
+Private module. Everything here is a reconstruction (the paper's network shapes are
+not published): the heads follow TAC's ``ClusterHead`` (Linear -> BatchNorm1d ->
+ReLU -> Linear, truncated-normal init with std 0.02), the attention is one-head
+cross-attention with the image as the query over its nearest texts.
 """
-
-import math
 
 import torch
 from torch import nn
@@ -63,18 +61,22 @@ class ClusterHead(nn.Module):
 class TextAttention(nn.Module):
     """One-head cross-attention of an image over its ``n_t`` nearest texts.
 
-    ``alpha_ij = softmax_j((W_q x_i) . (W_k v_j) / (sqrt(d) * tau))`` and the text
-    counterpart ``s_i = normalise(sum_j alpha_ij W_v v_j)``, weights initialised to
-    the identity, so that at ``tau -> 0`` the counterpart is TAC's softmax retrieval
-    of the nearest text.
+    ``alpha_ij = softmax_j((W_q x_i) . (W_k v_j) / tau)`` and the text counterpart
+    ``s_i = normalise(W_v m_i)`` with the attended mixture ``m_i = sum_j alpha_ij v_j``.
+    Weights start at the identity, so that the scores start as the cosines
+    ``cos(x_i, v_j) / tau`` and the counterpart as TAC's softmax retrieval over the
+    nearest texts. Inputs are unit vectors: the scores are cosines, whose
+    differences among the nearest texts are a few hundredths, so ``tau`` must be on
+    that scale (TAC retrieves at 0.005) for the attention to select; the usual
+    ``1 / sqrt(d)`` of dot-product attention would make it uniform.
 
     The query and key maps enter the scores only through ``W_q^T W_k``, which is
     learned as one ``d x d`` matrix (``bilinear``): the same family of scores for
     3 fewer ``d x d`` products per sample and step than two factors. The values are
-    computed as ``W_v (sum_j alpha_ij v_j)``: one product per image, not per text.
+    computed as ``W_v m_i``: one product per image, not per text.
     """
 
-    def __init__(self, n_features, *, tau=1.0):
+    def __init__(self, n_features, *, tau=0.01):
         super().__init__()
         self.tau = float(tau)
         self.bilinear = nn.Linear(n_features, n_features, bias=False)  # x -> W_k^T W_q x
@@ -83,11 +85,19 @@ class TextAttention(nn.Module):
             nn.init.eye_(self.bilinear.weight)
             nn.init.eye_(self.value.weight)
 
+    def weights(self, x, texts):
+        """Attention weights ``alpha`` (B, n_t) of images ``x`` (B, d) over ``texts`` (B, n_t, d)."""
+        scores = torch.einsum("bd,bnd->bn", self.bilinear(x), texts) / self.tau
+        return torch.softmax(scores, dim=1)
+
+    def mixture(self, x, texts):
+        """Unit attended mixtures ``normalise(m_i)``, in the space of the texts, and ``alpha``."""
+        alpha = self.weights(x, texts)
+        return F.normalize(torch.einsum("bn,bnd->bd", alpha, texts), dim=1), alpha
+
     def forward(self, x, texts):
         """``x`` (B, d) images, ``texts`` (B, n_t, d) their nearest texts -> (s, alpha)."""
-        scale = math.sqrt(x.shape[1]) * self.tau
-        scores = torch.einsum("bd,bnd->bn", self.bilinear(x), texts) / scale
-        alpha = torch.softmax(scores, dim=1)
+        alpha = self.weights(x, texts)
         mixed = torch.einsum("bn,bnd->bd", alpha, texts)
         return F.normalize(self.value(mixed), dim=1), alpha
 
@@ -106,18 +116,23 @@ class MCANetworks(nn.Module):
         self.attention = TextAttention(n_features, tau=tau_attn)
 
     @torch.no_grad()
-    def full_pass(self, X, texts, txt_idx, block):
-        """Image-head probabilities and text counterparts of all rows, in eval mode.
+    def full_pass(self, X, Q, texts, txt_idx, block):
+        """Image-head probabilities, attended text mixtures and attention peaks of all rows.
 
-        ``txt_idx`` (N, n_t) indexes each image's nearest texts. Memory is
-        O(block * n_t * d). The training mode is restored afterwards.
+        ``X`` (N, d) are the head inputs, ``Q`` (N, d) the attention queries and
+        ``txt_idx`` (N, n_t) indexes each image's nearest ``texts``. The mixtures are
+        ``normalise(sum_j alpha_ij v_j)``, in the space of ``texts`` (before ``W_v``,
+        so that pseudo-labels compare them with text centres of the same space); the
+        peaks are ``max_j alpha_ij``. Runs in eval mode, memory O(block * n_t * d);
+        the training mode is restored afterwards.
         """
         was_training = self.training
         self.eval()
-        proba, counterparts = [], []
+        proba, mixtures, peaks = [], [], []
         for i in range(0, X.shape[0], block):
-            x = X[i : i + block]
-            proba.append(torch.softmax(self.image_head(x)[1], dim=1))
-            counterparts.append(self.attention(x, texts[txt_idx[i : i + block]])[0])
+            proba.append(torch.softmax(self.image_head(X[i : i + block])[1], dim=1))
+            mix, alpha = self.attention.mixture(Q[i : i + block], texts[txt_idx[i : i + block]])
+            mixtures.append(mix)
+            peaks.append(alpha.max(dim=1).values)
         self.train(was_training)
-        return torch.cat(proba), torch.cat(counterparts)
+        return torch.cat(proba), torch.cat(mixtures), torch.cat(peaks)

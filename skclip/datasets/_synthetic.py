@@ -46,6 +46,31 @@ def _class_sizes(n_samples, n_clusters, imbalance):
     return sizes + 1
 
 
+# cosine between the image and the text modality offsets (see make_clip_blobs)
+_OFFSET_COSINE = 0.1
+
+
+def _modality_offsets(rng, d):
+    """Unit image and text offsets with cosine ``_OFFSET_COSINE``, and their span's basis."""
+    Q = np.linalg.qr(rng.standard_normal((d, 2)))[0]
+    u_img = Q[:, 0]
+    u_txt = _OFFSET_COSINE * Q[:, 0] + np.sqrt(1 - _OFFSET_COSINE**2) * Q[:, 1]
+    return u_img, u_txt, Q
+
+
+def _into_cone(E, basis, offset, share):
+    """Unit rows ``sqrt(1 - share) * content + sqrt(share) * offset``.
+
+    ``content`` is ``E`` projected on the orthogonal complement of ``basis`` (the span
+    of both offsets) and renormalised, so that two rows of one modality have cosine
+    ``share + (1 - share) * cos(content_i, content_j)`` exactly.
+    """
+    if len(E) == 0:
+        return E
+    content = _unit(E - (E @ basis) @ basis.T)
+    return _unit(np.sqrt(1 - share) * content + np.sqrt(share) * offset)
+
+
 @validate_params(
     {
         "n_samples": [Interval(Integral, 1, None, closed="left")],
@@ -61,6 +86,9 @@ def _class_sizes(n_samples, n_clusters, imbalance):
         "text_spread": [Interval(Real, 0, None, closed="left")],
         "center_similarity": [Interval(Real, 0, 1, closed="left")],
         "anisotropy": [Interval(Real, 0, None, closed="left")],
+        "n_captions": [Interval(Integral, 0, None, closed="left")],
+        "caption_detail": [Interval(Real, 0, 1, closed="both")],
+        "modality_gap": [Interval(Real, 0, 1, closed="left")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -80,6 +108,9 @@ def make_clip_blobs(
     text_spread=0.2,
     center_similarity=0.0,
     anisotropy=0.0,
+    n_captions=0,
+    caption_detail=0.5,
+    modality_gap=0.0,
     random_state=None,
 ):
     """Generate CLIP-like image and text embeddings with a known structure.
@@ -98,6 +129,47 @@ def make_clip_blobs(
       about equally similar to every class (hubs in the k-NN sense);
     * ``n_distractor_texts`` anchors of concepts absent from the images: random
       directions drawn like class centres (most of a WordNet vocabulary).
+
+    Captions (``n_captions``) describe single images: the class centre moved a
+    ``caption_detail`` share of the way towards one image (its attributes).
+
+    **CLIP's modality gap** (``modality_gap > 0``). In CLIP each modality occupies
+    its own narrow cone, and the means of the image and of the text embeddings are
+    far apart, from initialisation on (Liang et al., "Mind the Gap", NeurIPS 2022);
+    raw image and text embeddings lie on two separable ellipsoid shells that are not
+    centred at the origin, and the cosine of an embedding to its modality mean
+    (its "conformity") is high for generic texts (Levi & Gilboa, "The
+    Double-Ellipsoid Geometry of CLIP", ICML 2025). Here every embedding becomes
+    ``sqrt(1 - g) * content + sqrt(g) * offset``, with ``g = modality_gap``, the
+    content (everything above) projected orthogonally to two unit offsets, one for
+    the images and one for all texts (hubs, distractors and captions included), at
+    cosine 0.1 to each other. Two embeddings of one modality then have cosine
+    ``g + (1 - g) * cos(contents)``; an image and a text have
+    ``0.1 * g + (1 - g) * cos(contents)``. The images' anisotropic nuisance makes
+    their cone an ellipsoid; hubs, near the mean of the texts, have the highest
+    conformity.
+
+    ``modality_gap=0.65`` is calibrated to published CLIP ViT-B/32 statistics
+    (matched image-text cosine about 0.25-0.33, image-image 0.5-0.9, text-text
+    0.6-0.9). Measured on ``n_samples=2000, n_clusters=10, n_features=64,
+    center_similarity=0.2, anisotropy=2.0, modality_gap=0.65`` (median [10%, 90%]
+    quantiles; ``tests/datasets/test_synthetic.py`` pins these ranges):
+
+    ========================  =================  =================  =================
+    cosine                    ``spread=0.6``     ``spread=1.0``     ``spread=1.3``
+    ========================  =================  =================  =================
+    image-image, same class   0.93 [0.83, 0.97]  0.87 [0.70, 0.95]  0.83 [0.63, 0.93]
+    image-image, other class  0.69 [0.61, 0.76]  0.68 [0.55, 0.79]  0.67 [0.52, 0.81]
+    image-anchor, own class   0.37 [0.32, 0.39]  0.33 [0.26, 0.37]  0.30 [0.22, 0.35]
+    image-anchor, other       0.11 [0.05, 0.15]  0.10 [0.05, 0.15]  0.10 [0.04, 0.14]
+    image-its caption         0.40 [0.39, 0.41]  0.39 [0.36, 0.40]  0.38 [0.35, 0.39]
+    anchor-anchor             0.70 [0.64, 0.77]  0.70 [0.64, 0.77]  0.70 [0.64, 0.77]
+    ========================  =================  =================  =================
+
+    The distance between the modality means is 1.08 (Liang et al. report 0.82 for
+    CLIP); conformity (cosine to the text mean) is 0.96 for hubs and 0.84 for class
+    anchors. The matched-minus-unmatched margin (about 0.2) is larger than CLIP's
+    (about 0.1): the texts here are more informative than real prompts.
 
     This is a check of mechanics, not a model of real CLIP quality.
 
@@ -137,6 +209,16 @@ def make_clip_blobs(
         easy to cluster in high dimension; around 1, noise concentrated in a few
         nuisance directions makes k-means split classes the wrong way, as on real
         CLIP features.
+    n_captions : int, default=0
+        Captions, each describing one random image (``caption_*`` outputs).
+    caption_detail : float, default=0.5
+        How far (0 to 1) a caption moves from its class centre towards its image:
+        0 names only the class, 1 describes the whole image, nuisance included.
+    modality_gap : float, default=0.0
+        Share ``g`` in ``[0, 1)`` of each embedding's squared norm along its
+        modality's offset (see above). 0 puts texts in the images' space (the data
+        of earlier versions, seed for seed); 0.65 is CLIP-like. The default stays 0
+        so that a seed gives the same data as before the option existed.
     random_state : int, RandomState instance or None, default=None
         Seed; the same seed gives the same output.
 
@@ -151,7 +233,10 @@ def make_clip_blobs(
         polysemous text (-1 otherwise); ``text_kind`` (m,) str in {"class",
         "polysemous", "distractor", "hub"}; ``text_misaligned`` (m,) bool; ``text_names`` (m,)
         str. Text rows are ordered: class anchors by class, polysemous,
-        distractors, hubs.
+        distractors, hubs. ``caption_embeddings`` (L, n_features) float32 unit rows;
+        ``caption_labels`` (L,) int64, the class of the described image;
+        ``caption_images`` (L,) int64, its index in ``X``; ``caption_names`` (L,) str.
+        With ``modality_gap > 0``, ``centers`` are in the images' cone.
 
     Examples
     --------
@@ -162,6 +247,17 @@ def make_clip_blobs(
     ((60, 16), (17, 16))
     >>> sorted(set(data.text_labels.tolist()))
     [-1, 0, 1, 2]
+
+    With CLIP's modality gap, images and texts sit in two cones:
+
+    >>> clip = make_clip_blobs(n_samples=300, n_clusters=3, n_features=64,
+    ...                        n_captions=30, modality_gap=0.65, random_state=0)
+    >>> clip.caption_embeddings.shape
+    (30, 64)
+    >>> image_image = clip.X @ clip.X.T
+    >>> image_text = clip.X @ clip.text_embeddings.T
+    >>> bool(image_image.min() > 0.5 and image_text.max() < 0.5)
+    True
     """
     if n_samples < n_clusters:
         raise ValueError(
@@ -230,6 +326,22 @@ def make_clip_blobs(
         T_hub = np.zeros((0, d))
     names += [f"hub{h}" for h in range(n_hub_texts)]
 
+    # captions: each describes one image, its class and part of its nuisance
+    cap_images = rng.randint(n_samples, size=n_captions) if n_captions else np.zeros(0, int)
+    C = centers[y[cap_images]]
+    T_cap = (_noisy(rng, C + caption_detail * (X[cap_images] - C), text_spread)
+             if n_captions else np.zeros((0, d)))
+
+    T = np.vstack([T_cls, T_poly, T_dis, T_hub])
+    if modality_gap > 0:
+        # two narrow cones, one offset per modality (drawn last: seeds without a gap
+        # give the same data as before the option existed)
+        u_img, u_txt, basis = _modality_offsets(rng, d)
+        X = _into_cone(X, basis, u_img, modality_gap)
+        centers = _into_cone(centers, basis, u_img, modality_gap)
+        T = _into_cone(T, basis, u_txt, modality_gap)
+        T_cap = _into_cone(T_cap, basis, u_txt, modality_gap)
+
     n_unlabelled = n_distractor_texts + n_hub_texts
     text_labels = np.concatenate([cls_labels, poly_a, np.full(n_unlabelled, -1)])
     secondary = np.concatenate(
@@ -242,7 +354,7 @@ def make_clip_blobs(
         y=y.astype(np.int64),
         centers=centers.astype(np.float32),
         class_names=np.array(class_names),
-        text_embeddings=np.vstack([T_cls, T_poly, T_dis, T_hub]).astype(np.float32),
+        text_embeddings=T.astype(np.float32),
         text_labels=text_labels.astype(np.int64),
         text_secondary_labels=secondary,
         text_kind=np.array(kind, dtype="<U10"),
@@ -250,4 +362,9 @@ def make_clip_blobs(
             [misaligned, np.zeros(n_polysemous_texts + n_unlabelled, dtype=bool)]
         ),
         text_names=np.array(names, dtype=str),
+        caption_embeddings=T_cap.reshape(-1, d).astype(np.float32),
+        caption_labels=y[cap_images].astype(np.int64),
+        caption_images=cap_images.astype(np.int64),
+        caption_names=np.array([f"caption{i}_image{j}" for i, j in enumerate(cap_images)],
+                               dtype=str).reshape(-1),
     )

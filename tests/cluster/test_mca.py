@@ -208,3 +208,63 @@ def test_gpu_fit_loads_on_cpu(blobs):
         assert all(p.device.type == "cpu" for p in module.parameters())
     clone = pickle.loads(pickle.dumps(mca))
     np.testing.assert_array_equal(clone.predict(blobs.X), mca.labels_)
+
+
+def test_attention_selects_among_the_nearest_texts(fitted):
+    # the largest attention weight, before and after training, far above uniform
+    peaks = fitted.attention_peak_
+    assert len(peaks) == fitted.n_iter_ + 1
+    uniform = 1.0 / fitted.n_txt_neighbors
+    assert peaks[0] > 3 * uniform and peaks[-1] > 3 * uniform
+    # tau = 1 (the old scaling without 1/sqrt(d) even) is close to uniform on unit vectors
+    space = FixedTextSpace(fitted.semantic_space_.noun_embeddings_)
+    flat = MCAClustering(n_clusters=4, semantic_space=space, tau_attn=1.0, epochs=1,
+                         batch_size=64, min_steps=0, device="cpu", random_state=0)
+    X = make_clip_blobs(n_samples=300, n_clusters=4, n_features=32, spread=1.2,
+                        center_similarity=0.3, n_texts_per_cluster=4,
+                        misaligned_fraction=0.25, random_state=0).X
+    assert flat.fit(X).attention_peak_[0] < 2 * uniform
+
+
+def test_centring_undoes_a_modality_gap(blobs):
+    # move each modality into its own cone (offsets, then unit norm, as CLIP's
+    # modality gap): with centring the attention works as without the gap
+    rng = np.random.RandomState(1)
+    g, h = rng.standard_normal((2, blobs.X.shape[1]))
+    X_gap = blobs.X + 2 * h / np.linalg.norm(h)
+    T_gap = blobs.text_embeddings + 2 * g / np.linalg.norm(g)
+    kw = dict(n_clusters=4, epochs=3, batch_size=64, min_steps=0, device="cpu",
+              random_state=0)
+
+    def peaks(X, T, center=True):
+        return MCAClustering(semantic_space=FixedTextSpace(T), center_modalities=center,
+                             **kw).fit(X).attention_peak_
+
+    plain, gap = peaks(blobs.X, blobs.text_embeddings), peaks(X_gap, T_gap)
+    np.testing.assert_allclose(gap, plain, atol=0.03)
+    raw = MCAClustering(semantic_space=FixedTextSpace(T_gap), center_modalities=False,
+                        **kw).fit(X_gap)
+    np.testing.assert_array_equal(raw.text_mean_, 0.0)
+    assert max(raw.attention_peak_) < min(gap) - 0.1
+
+
+def test_pseudo_label_mixtures_do_not_depend_on_the_value_map():
+    # pseudo-labels compare the attended mixture with text centres in one space:
+    # the trained W_v must not enter the mixture
+    import torch
+
+    from skclip.cluster._mca_nets import MCANetworks
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.nn.functional.normalize(torch.randn(20, 8, generator=g), dim=1)
+    T = torch.nn.functional.normalize(torch.randn(6, 8, generator=g), dim=1)
+    idx = torch.argsort(X @ T.T, dim=1, descending=True)[:, :3]
+    nets = MCANetworks(8, 2, head="mlp", hidden_dim=None, tau_attn=0.01, generator=g)
+    before = nets.full_pass(X, X, T, idx, 7)
+    with torch.no_grad():
+        nets.attention.value.weight.copy_(torch.randn(8, 8, generator=g))
+    after = nets.full_pass(X, X, T, idx, 7)
+    for u, v in zip(before, after):
+        torch.testing.assert_close(u, v)
+    # the counterpart used in the losses does see W_v
+    assert not torch.allclose(nets.attention(X, T[idx])[0], before[1])

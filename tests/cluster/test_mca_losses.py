@@ -15,6 +15,7 @@ from skclip.cluster._mca_losses import (  # noqa: E402
     mca_objective,
     prototype_alignment_loss,
     semantic_alignment_loss,
+    semantic_centres,
     semantic_pseudo_labels,
     soft_prototypes,
 )
@@ -162,14 +163,45 @@ def test_attention_hand_value():
     x = t([[1.0, 0.0]])
     texts = t([[[1.0, 0.0], [0.0, 1.0]]])
     s, alpha = att(x, texts)
-    # identity init: scores (1, 0) / sqrt(2)
-    a0 = 1.0 / (1.0 + math.exp(-1.0 / math.sqrt(2.0)))
+    # identity init: the scores are the cosines (1, 0) over tau (no 1 / sqrt(d))
+    a0 = 1.0 / (1.0 + math.exp(-1.0))
     np.testing.assert_allclose(alpha.detach().numpy(), [[a0, 1 - a0]])
     mixed = np.array([a0, 1 - a0])
     np.testing.assert_allclose(s.detach().numpy(), [mixed / np.linalg.norm(mixed)])
+    # before W_v, the mixture is the same at identity init
+    m, alpha_m = att.mixture(x, texts)
+    np.testing.assert_allclose(m.detach().numpy(), s.detach().numpy())
+    np.testing.assert_allclose(alpha_m.detach().numpy(), alpha.detach().numpy())
     # tau -> 0 is TAC's hard retrieval of the nearest text
     s, alpha = TextAttention(2, tau=1e-4).double()(x, texts)
     np.testing.assert_allclose(s.detach().numpy(), [[1.0, 0.0]], atol=1e-8)
+
+
+def test_attention_selects_at_the_default_temperature():
+    # unit 512-d vectors whose cosines to the query differ by a few hundredths, as
+    # CLIP's nearest texts do: the default temperature selects, 1 / sqrt(d) would not
+    g = torch.Generator().manual_seed(0)
+    d, n_t = 512, 10
+    x = torch.nn.functional.normalize(torch.randn(1, d, generator=g, dtype=torch.float64), dim=1)
+    cosines = torch.linspace(0.30, 0.21, n_t, dtype=torch.float64)
+    noise = torch.randn(n_t, d, generator=g, dtype=torch.float64)
+    noise -= (noise @ x.T) * x  # orthogonal to x
+    noise = torch.nn.functional.normalize(noise, dim=1)
+    texts = (cosines[:, None] * x + (1 - cosines[:, None] ** 2).sqrt() * noise)[None]
+    np.testing.assert_allclose((texts[0] @ x.T).squeeze().numpy(), cosines.numpy())
+    peak = TextAttention(d).double().weights(x, texts).max().item()
+    assert peak > 0.6  # softmax((0.30 - 0.21 * ...) / 0.01): the nearest text dominates
+    flat = torch.softmax((texts[0] @ x.T).squeeze() / math.sqrt(d), dim=0).max().item()
+    assert flat < 0.11  # the old 1 / sqrt(d) scaling: uniform (0.1)
+
+
+def test_semantic_centres_index_the_texts():
+    X = t([[1.0, 0.0], [0.0, 1.0]])
+    proba = t([[1.0, 0.0], [0.0, 1.0]])
+    texts = t([[0.0, 1.0], [1.0, 0.0], [0.6, 0.8]])
+    centres, nearest = semantic_centres(proba, X, texts, xi_c=0.5, xi_a=1, knn_fn=_knn_fn)
+    assert nearest.tolist() == [[1], [0]]
+    np.testing.assert_allclose(centres.numpy(), [[1.0, 0.0], [0.0, 1.0]])
 
 
 def test_cluster_head_shapes_and_permutation():

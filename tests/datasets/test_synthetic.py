@@ -160,3 +160,135 @@ def test_distractors_are_far_from_every_class():
     assert best_dis.max() < best_cls.min()
     # like class centres, distractors share the dataset's common direction
     assert (data.text_embeddings[kind == "distractor"] @ data.centers.T).mean() > 0.3
+
+
+# --- CLIP's modality gap and captions -------------------------------------------------
+
+_CLIP_KW = dict(n_samples=2000, n_clusters=10, n_features=64, center_similarity=0.2,
+                anisotropy=2.0, n_hub_texts=10, n_captions=200, modality_gap=0.65,
+                random_state=0)
+
+
+def _median_quantiles(values):
+    return np.median(values), np.quantile(values, 0.1), np.quantile(values, 0.9)
+
+
+@pytest.fixture(scope="module", params=[0.6, 1.0, 1.3], ids=lambda s: f"spread{s}")
+def clip_like(request):
+    return request.param, make_clip_blobs(spread=request.param, **_CLIP_KW)
+
+
+def test_modality_gap_cosines_match_published_clip_ranges(clip_like):
+    # the docstring's table: CLIP ViT-B/32 has matched image-text ~0.25-0.33,
+    # image-image 0.5-0.9 (other classes ~0.5-0.7), text-text 0.6-0.9
+    spread, data = clip_like
+    X, y, T = data.X, data.y, data.text_embeddings
+    iu = np.triu_indices(len(y), 1)
+    sims = (X @ X.T)[iu]
+    same = (y[:, None] == y[None])[iu]
+    cls = data.text_kind == "class"
+    XT = X @ T[cls].T
+    own = y[:, None] == data.text_labels[cls][None]
+    TT = T[cls] @ T[cls].T
+
+    med, lo, hi = _median_quantiles(sims[~same])
+    assert 0.6 <= med <= 0.72 and lo >= 0.5 and hi <= 0.85
+    med_same, lo, hi = _median_quantiles(sims[same])
+    assert 0.8 <= med_same <= 0.95 and lo >= 0.6 and med_same > med + 0.1
+    med, lo, hi = _median_quantiles(XT[own])
+    expected = {0.6: (0.35, 0.39), 1.0: (0.30, 0.35), 1.3: (0.27, 0.32)}[spread]
+    assert expected[0] <= med <= expected[1] and lo >= 0.2 and hi <= 0.4
+    med_other, lo, hi = _median_quantiles(XT[~own])
+    assert 0.05 <= med_other <= 0.15 and med - med_other > 0.15
+    med, lo, hi = _median_quantiles(TT[np.triu_indices(len(TT), 1)])
+    assert 0.65 <= med <= 0.75 and lo >= 0.6 and hi <= 0.9
+    cap = (X[data.caption_images] * data.caption_embeddings).sum(axis=1)
+    assert 0.33 <= np.median(cap) <= 0.43
+    # Liang et al.'s gap: the distance between the modality means
+    gap = np.linalg.norm(X.mean(0) - np.vstack([T, data.caption_embeddings]).mean(0))
+    assert 1.0 <= gap <= 1.15
+
+
+def test_modality_gap_cosine_formula_and_cones():
+    kw = dict(n_samples=300, n_clusters=5, n_features=64, n_captions=20, random_state=3)
+    data = make_clip_blobs(modality_gap=0.5, **kw)
+    X, T = data.X, np.vstack([data.text_embeddings, data.caption_embeddings])
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(T, axis=1), 1, atol=1e-5)
+    # same-modality cosine = g + (1 - g) cos(contents) >= 2g - 1; cross-modality is far lower
+    assert (X @ X.T).min() >= 0.0 - 1e-6 and (T @ T.T).min() >= 0.0 - 1e-6
+    # two separable cones: a hyperplane through the origin splits images from texts
+    w = X.mean(0) - T.mean(0)
+    assert (X @ w).min() > 0 > (T @ w).max()
+    # larger gap, narrower cones, lower image-text cosines
+    wider = make_clip_blobs(modality_gap=0.2, **kw)
+    assert np.median(X @ X.T) > np.median(wider.X @ wider.X.T)
+
+    def matched(d):  # image to the anchors of its own class
+        sims = d.X @ d.text_embeddings.T
+        return np.median(sims[d.y[:, None] == d.text_labels[None]])
+
+    assert matched(data) < matched(wider) - 0.1
+
+
+def test_modality_gap_keeps_the_content_structure():
+    # the gap changes cosine levels, not which text is nearest to an image
+    kw = dict(n_samples=500, n_clusters=8, n_features=64, spread=1.0,
+              center_similarity=0.2, n_distractor_texts=20, random_state=0)
+    flat, gap = make_clip_blobs(**kw), make_clip_blobs(modality_gap=0.65, **kw)
+    np.testing.assert_array_equal(flat.y, gap.y)
+    np.testing.assert_array_equal(flat.text_labels, gap.text_labels)
+    nearest_flat = flat.text_labels[(flat.X @ flat.text_embeddings.T).argmax(1)]
+    nearest_gap = gap.text_labels[(gap.X @ gap.text_embeddings.T).argmax(1)]
+    assert (nearest_flat == nearest_gap).mean() > 0.97
+    assert (gap.X @ gap.centers.T).argmax(1).tolist() == (flat.X @ flat.centers.T).argmax(1).tolist()
+
+
+def test_no_gap_leaves_earlier_data_unchanged():
+    # new draws (captions, offsets) come last: without them a seed gives the old data
+    kw = dict(n_samples=80, n_clusters=4, n_features=16, n_hub_texts=2,
+              n_polysemous_texts=2, misaligned_fraction=0.2, random_state=5)
+    a, b = make_clip_blobs(**kw), make_clip_blobs(n_captions=7, **kw)
+    for key in ("X", "y", "centers", "text_embeddings"):
+        np.testing.assert_array_equal(a[key], b[key])
+    assert a.caption_embeddings.shape == (0, 16) and a.caption_labels.shape == (0,)
+
+
+def test_hubs_have_the_highest_conformity_under_the_gap():
+    # Levi & Gilboa: cosine to the modality mean ("conformity") is high for generic texts
+    data = make_clip_blobs(n_samples=200, n_clusters=8, n_features=64, n_hub_texts=5,
+                           n_distractor_texts=20, modality_gap=0.65, random_state=0)
+    T, kind = data.text_embeddings, data.text_kind
+    conformity = T @ _unit(T.mean(0))
+    assert conformity[kind == "hub"].min() > conformity[kind != "hub"].max()
+
+
+def test_captions_describe_their_image():
+    data = make_clip_blobs(n_samples=300, n_clusters=6, n_features=64, spread=1.0,
+                           n_captions=60, caption_detail=0.5, random_state=0)
+    C = data.caption_embeddings
+    assert C.shape == (60, 64) and C.dtype == np.float32
+    assert data.caption_names.shape == (60,) and len(set(data.caption_names.tolist())) == 60
+    np.testing.assert_array_equal(data.caption_labels, data.y[data.caption_images])
+    # a caption is nearer its own image than its class centre is (it holds attributes) ...
+    own_image = (C * data.X[data.caption_images]).sum(1)
+    centre_to_image = (data.centers[data.caption_labels] * data.X[data.caption_images]).sum(1)
+    assert (own_image > centre_to_image).mean() > 0.9
+    # ... and names the right class
+    assert ((C @ data.centers.T).argmax(1) == data.caption_labels).mean() > 0.95
+    # caption_detail=0 names the class only
+    plain = make_clip_blobs(n_samples=300, n_clusters=6, n_features=64, spread=1.0,
+                            n_captions=60, caption_detail=0.0, random_state=0)
+    assert np.median((plain.caption_embeddings
+                      * plain.X[plain.caption_images]).sum(1)) < np.median(own_image)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(modality_gap=1.0), "modality_gap"),
+    (dict(modality_gap=-0.1), "modality_gap"),
+    (dict(caption_detail=2.0), "caption_detail"),
+    (dict(n_captions=-1), "n_captions"),
+])
+def test_bad_gap_and_caption_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_clip_blobs(**kwargs)
