@@ -60,6 +60,7 @@ def measure(spec):
     import torch
     from sklearn.base import BaseEstimator
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     from skclip.cluster import CAEClustering, CLIPKMeans
     from skclip.metrics import clustering_accuracy
@@ -90,8 +91,8 @@ def measure(spec):
     except OSError:
         pass
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Sinkhorn's not-converged-at-100-iterations
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         labels = est.fit(X).labels_
     if spec["device"] != "cpu" and torch.cuda.is_available():
         torch.cuda.synchronize()
@@ -106,9 +107,32 @@ def measure(spec):
         "acc": round(float(clustering_accuracy(y, labels)), 4),
     }
     out["fit_extra_mb"] = round(out["peak_rss_mb"] - rss_before, 1)
+    out["convergence_warnings"] = sum(
+        issubclass(w.category, ConvergenceWarning) for w in caught
+    )
+    if method == "cae":  # Sinkhorn passes and the column-marginal error of each potential
+        out["ot_n_iter"] = dict(getattr(est, "ot_n_iter_", {}))
+        out["ot_col_err"] = {
+            name: _col_err(X, T, g, est.ot_eps)
+            for name, T, g in (("nouns", est.noun_embeddings_, est.g_u_),
+                               ("captions", est.caption_embeddings_, est.g_v_)) if len(T)
+        }
     if torch.cuda.is_available() and spec["device"] != "cpu":
         out["gpu_peak_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     print("RESULT " + json.dumps(out), flush=True)
+
+
+def _col_err(X, T, g, eps, block=8192):
+    """Relative L1 column-marginal error of the row-exact plan for potential ``g``."""
+    import numpy as np
+
+    from skclip.ot import plan_rows
+
+    s = np.zeros(len(T))
+    for i in range(0, len(X), block):
+        s += plan_rows(1.0 - X[i : i + block] @ T.T, g, eps).sum(axis=0, dtype=np.float64)
+    s /= len(X)
+    return float(np.abs(s - 1.0 / len(T)).sum())
 
 
 def run_child(spec, timeout):
@@ -165,7 +189,8 @@ def main(argv=None):
     if "fit_s" in by.get("cae", {}) and "fit_s" in by.get("sklearn_kmeans", {}):
         ratio = round(by["cae"]["fit_s"] / by["sklearn_kmeans"]["fit_s"], 3)
     print_table(compare, ["method", "n", "d", "k", "m_texts", "fit_s", "peak_rss_mb",
-                          "fit_extra_mb", "acc", "error"],
+                          "fit_extra_mb", "acc", "ot_n_iter", "ot_col_err",
+                          "convergence_warnings", "error"],
                 title=f"\nFit at n={base['n']}, d={base['d']}: CAE / sklearn KMeans(n_init=20) "
                       f"time = {ratio}")
 
@@ -173,7 +198,8 @@ def main(argv=None):
     scaling = [run_child({**base, **common, **overrides, "n": n, "method": "cae"}, args.timeout)
                for n in sizes]
     print_table(scaling, ["method", "n", "fit_s", "data_mb", "peak_rss_mb", "fit_extra_mb",
-                          "gpu_peak_mb", "acc", "error"],
+                          "gpu_peak_mb", "acc", "ot_n_iter", "ot_col_err",
+                          "convergence_warnings", "error"],
                 title=f"\nCAEClustering scaling (ot_iters={args.ot_iters}, "
                       f"kmeans_n_init={args.n_init})")
 

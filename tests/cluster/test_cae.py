@@ -147,12 +147,13 @@ def _reference_fused(X, U, V, eps, gamma, n_iter):
 def test_float32_matches_float64_reference(blobs):
     data, space = blobs
     X = data.X[:300]
-    # tol=0: both run exactly 500 Sinkhorn iterations (f- then g-update), as the reference
+    # tol=0: the solver runs to the precision floor; the reference Sinkhorn is run to
+    # convergence (500 iterations left a marginal error of 6e-5 on these data)
     params = dict(n_clusters=K, semantic_space=space, ot_eps=0.05, ot_iters=500,
                   ot_tol=0.0, kmeans_n_init=2, random_state=0, device="cpu")
     cae = CAEClustering(**params).fit(X.astype(np.float32))
     F_ref, W_ref = _reference_fused(X, space.noun_embeddings, space.caption_embeddings,
-                                    eps=0.05, gamma=0.01, n_iter=500)
+                                    eps=0.05, gamma=0.01, n_iter=5000)
     assert cae.transform(X).dtype == np.float32
     np.testing.assert_allclose(cae.transform(X), F_ref, atol=2e-4)
     np.testing.assert_allclose(cae.fusion_weights_, W_ref, atol=2e-3)

@@ -50,19 +50,27 @@ def _solve(C, a, b, eps, dtype, **kw):
                     check_every=1, **kw)
 
 
+METHODS = ["lbfgs", "sinkhorn"]
+
+
 @SETTINGS
-@given(problems(), st.sampled_from(DTYPES), st.sampled_from([None, 1, 3]))
-def test_marginals_met_and_err_is_honest(prob, dtype, block):
+@given(problems(), st.sampled_from(DTYPES), st.sampled_from([None, 1, 3]),
+       st.sampled_from(METHODS))
+def test_marginals_met_and_err_is_honest(prob, dtype, block, method):
     C, a, b, eps = prob
-    res = _solve(C, a, b, eps, dtype, block_size=block)
+    res = _solve(C, a, b, eps, dtype, block_size=block, method=method)
     assert res.converged
     assert res.plan.dtype == dtype and res.f.dtype == dtype and res.g.dtype == dtype
     a_, b_ = _marginals(a, b, *C.shape)
     plan = res.plan.astype(np.float64)
     row_err = np.abs(plan.sum(axis=1) - a_).sum()
-    assert row_err <= TOL[dtype] + 10 * ATOL[dtype]
-    assert res.err == pytest.approx(row_err, abs=10 * ATOL[dtype])
-    assert np.abs(plan.sum(axis=0) - b_).sum() <= 10 * ATOL[dtype]  # g-update is last
+    col_err = np.abs(plan.sum(axis=0) - b_).sum()
+    assert max(row_err, col_err) <= TOL[dtype] + 10 * ATOL[dtype]
+    measured, exact = (col_err, row_err) if method == "lbfgs" else (row_err, col_err)
+    assert res.err == pytest.approx(measured, abs=10 * ATOL[dtype])
+    assert exact <= 10 * ATOL[dtype]  # the closed-form half-step is last
+    assert (res.row_err is None) == (method == "lbfgs")
+    assert (res.col_err is None) == (method == "sinkhorn")
     # the plan is the exponential of its potentials
     logT = (res.f[:, None] + res.g[None, :] - C) / eps
     np.testing.assert_allclose(plan, np.exp(logT), rtol=1e-3 if dtype == np.float32 else 1e-7,
@@ -128,25 +136,25 @@ def test_relaxed_columns_is_row_softmax(prob, dtype, block):
 
 
 @SETTINGS
-@given(problems(), st.sampled_from([None, 1, 4]))
-def test_agrees_with_pot_log_domain(prob, block):
+@given(problems(), st.sampled_from([None, 1, 4]), st.sampled_from(METHODS))
+def test_agrees_with_pot_log_domain(prob, block, method):
     ot = pytest.importorskip("ot")
     C, a, b, eps = prob
     a_, b_ = _marginals(a, b, *C.shape)
     expected = ot.sinkhorn(a_, b_, C, eps, method="sinkhorn_log", numItermax=100000,
                            stopThr=1e-13)
-    res = _solve(C, a_, b_, eps, np.float64, block_size=block)
+    res = _solve(C, a_, b_, eps, np.float64, block_size=block, method=method)
     np.testing.assert_allclose(res.plan, expected, atol=1e-8, rtol=1e-5)
 
 
 @SETTINGS
-@given(problems(max_n=30), st.sampled_from(DTYPES), st.integers(1, 8))
-def test_streamed_equals_dense(prob, dtype, block):
+@given(problems(max_n=30), st.sampled_from(DTYPES), st.integers(1, 8), st.sampled_from(METHODS))
+def test_streamed_equals_dense(prob, dtype, block, method):
     C, a, b, eps = prob
-    dense = _solve(C, a, b, eps, dtype)
-    streamed = _solve(C, a, b, eps, dtype, block_size=block)
+    dense = _solve(C, a, b, eps, dtype, method=method)
+    streamed = _solve(C, a, b, eps, dtype, block_size=block, method=method)
     np.testing.assert_allclose(streamed.plan, dense.plan, atol=10 * ATOL[dtype], rtol=1e-3)
-    lean = _solve(C, a, b, eps, dtype, block_size=block, return_plan=False)
+    lean = _solve(C, a, b, eps, dtype, block_size=block, return_plan=False, method=method)
     assert lean.plan is None
     np.testing.assert_allclose(lean.g - lean.g.mean(), dense.g - dense.g.mean(),
                                atol=1e-3 * eps if dtype == np.float32 else 1e-7)
@@ -184,6 +192,42 @@ def test_underflowing_columns_are_recovered(block):
     np.testing.assert_allclose(res.plan.sum(axis=1), 1 / 64, rtol=1e-3)
 
 
+def _clustered(n=3000, m=120, k=6, d=32, seed=0):
+    """Unit rows around k centres with unequal cluster sizes; m texts split evenly."""
+    rng = np.random.RandomState(seed)
+    centres = rng.randn(k, d)
+    sizes = rng.dirichlet(np.full(k, 20.0))
+    y = rng.choice(k, size=n, p=sizes)
+    X = centres[y] + rng.randn(n, d) * 0.6 / np.sqrt(d)
+    T = centres[np.arange(m) % k] + rng.randn(m, d) * 0.4 / np.sqrt(d)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    T /= np.linalg.norm(T, axis=1, keepdims=True)
+    return X.astype(np.float32), T.astype(np.float32)
+
+
+def test_clustered_data_converges_where_sinkhorn_stalls():
+    # Cluster sizes differ from their texts' share: mass must cross clusters at a cost
+    # gap of ~0.8 = 80 eps. Sinkhorn stalls at the cluster imbalance; L-BFGS with
+    # eps-scaling converges (issue: 1,000 Sinkhorn iterations ended at 1e-2).
+    X, T = _clustered()
+    with pytest.warns(ConvergenceWarning):
+        slow = sinkhorn_cosine(X, T, eps=0.01, max_iter=300, method="sinkhorn",
+                               return_plan=False)
+    assert slow.err > 1e-3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = sinkhorn_cosine(X, T, eps=0.01, max_iter=1000, return_plan=True)
+    assert res.converged and res.n_iter < 1000 and res.col_err <= 1e-6
+    plan = res.plan.astype(np.float64)
+    np.testing.assert_allclose(plan.sum(axis=1), 1 / len(X), rtol=1e-4)
+    assert np.abs(plan.sum(axis=0) - 1 / len(T)).sum() <= 2e-6
+    # without eps-scaling the same optimum (potentials up to a constant)
+    direct = sinkhorn_cosine(X, T, eps=0.01, max_iter=1000, return_plan=False,
+                             eps_scaling=None)
+    assert direct.converged
+    np.testing.assert_allclose(direct.g - direct.g.mean(), res.g - res.g.mean(), atol=2e-4)
+
+
 def test_torch_in_torch_out_and_numpy_in_numpy_out():
     C = np.random.RandomState(0).rand(6, 4)
     res = sinkhorn(torch.from_numpy(C).float(), eps=0.5)
@@ -197,16 +241,17 @@ def test_torch_in_torch_out_and_numpy_in_numpy_out():
     assert isinstance(P, torch.Tensor)
 
 
-def test_not_converged_warns_and_reports():
+@pytest.mark.parametrize("method", METHODS)
+def test_not_converged_warns_and_reports(method):
     C = np.random.RandomState(0).rand(30, 20)
     with pytest.warns(ConvergenceWarning, match="did not converge"):
-        res = sinkhorn(C, eps=1e-3, max_iter=3, tol=1e-12)
+        res = sinkhorn(C, eps=1e-3, max_iter=3, tol=1e-12, method=method)
     assert not res.converged and res.n_iter == 3 and res.err > 1e-12
 
 
 def test_tolerance_checked_every_check_every_iterations():
     C = np.random.RandomState(0).rand(30, 20)
-    res = sinkhorn(C, eps=0.05, tol=1e-6, check_every=7, max_iter=10000)
+    res = sinkhorn(C, eps=0.05, tol=1e-6, check_every=7, max_iter=10000, method="sinkhorn")
     assert res.converged and res.n_iter % 7 == 0
 
 
@@ -222,6 +267,8 @@ def test_tolerance_checked_every_check_every_iterations():
         (dict(cost=np.ones((2, 2)), block_size=0), "block_size"),
         (dict(cost=np.ones((2, 2)), max_iter=0), "max_iter"),
         (dict(cost=np.ones((0, 2))), "non-empty"),
+        (dict(cost=np.ones((2, 2)), method="newton"), "method"),
+        (dict(cost=np.ones((2, 2)), eps_scaling=1.5), "eps_scaling"),
     ],
 )
 def test_bad_input(kwargs, match):
