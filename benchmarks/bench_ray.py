@@ -160,8 +160,9 @@ def part_sample(args):
                  logging_level="warning")
     ray.data.DataContext.get_current().enable_progress_bars = False
     rows = []
-    for vname, gap in variants:
-        for method in args.methods:
+    # method by method, so that an interrupted run has both data variants of the first
+    for method in args.methods:
+        for vname, gap in variants:
             n_full = args.mca_n_full if method == "mca" else args.n_full
             data, params = _data(n_full, gap, args.seed)
             X = np.ascontiguousarray(data.X, dtype=np.float32)

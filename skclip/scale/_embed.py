@@ -52,9 +52,11 @@ class _EmbedActor:
         from ..embed import CLIPEmbedder
 
         if weights is not None:  # random weights drawn once by the driver: the same everywhere
+            import ray
+
             fd, pretrained = tempfile.mkstemp(prefix="skclip-weights-", suffix=".pt")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(weights)
+                fh.write(ray.get(weights[0]))
         self.column = column
         self.embedder = CLIPEmbedder(model=model, pretrained=pretrained, device=device,
                                      precision=precision, batch_size=batch_size,
@@ -228,7 +230,8 @@ def embed(ds, *, model="ViT-B-32", pretrained="openai", precision="auto", batch_
     if column not in ds.schema().names:
         raise ValueError(f"the dataset has no column {column!r} (columns: "
                          f"{ds.schema().names}); pass column=... to name the image paths.")
-    weights = None if pretrained is not None else _random_weights(model, precision)
+    # in a list: Ray passes the reference as is (the actor fetches it, also on a restart)
+    weights = None if pretrained is not None else [ray.put(_random_weights(model, precision))]
     # the path column is small: materialising it first keeps its reads from competing
     # with the actor pool for CPUs
     paths = preserve_order(ds.select_columns([column]).materialize())
