@@ -1,4 +1,4 @@
-"""Text counterparts of images and their adaptive fusion (CAE §3.5-3.6, TAC §4.3).
+"""Text counterparts of images and their adaptive fusion (CAE and TAC).
 
 Shared by :class:`CAEClustering` and :class:`TACClustering`. Everything here works on
 row blocks, so memory is O(block x m) whatever the number of images: the caller
@@ -40,6 +40,19 @@ _NEGLIGIBLE = 1e-20
 
 def _drop_negligible(A):
     return A.masked_fill_(A.abs() < _NEGLIGIBLE, 0.0)
+
+
+def centred_unit(A, mean):
+    """Unit rows of ``A - mean`` (numpy; a new array). Rows equal to ``mean`` stay zero.
+
+    Removes a modality's offset (CLIP puts images and texts in two narrow cones
+    whose means differ: the "modality gap") so that cosines compare directions
+    inside the modality; ``mean = 0`` only normalises.
+    """
+    A = np.asarray(A) - np.asarray(mean, dtype=A.dtype)
+    norms = np.sqrt(np.einsum("ij,ij->i", A, A))[:, None]
+    A /= np.maximum(norms, np.finfo(A.dtype).tiny)
+    return A
 
 
 def _normalize(Z):

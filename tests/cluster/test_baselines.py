@@ -62,6 +62,7 @@ def test_tac_equals_cae_softmax_ablation(data):
                         random_state=0).fit(data.X)
     cae = CAEClustering(n_clusters=K, semantic_space=space, ot_eps=0.01, relax_columns=True,
                         weight_by_similarity=False, use_captions=False, fusion="concat",
+                        center_modalities=False,
                         kmeans_n_init=2, random_state=0).fit(data.X)
     np.testing.assert_allclose(cae.transform(data.X), tac.transform(data.X), atol=1e-6)
 
