@@ -73,7 +73,7 @@ class _DenseKernel:
         if self.block is None:
             rs = torch.mv(self.K, vp)
             u = a / rs
-            s = _colsum(self.K, u).double() * v
+            s = _colsum(self.K, u, chunk=256).double() * v
             return self.rmax.double() + torch.log(rs).double(), s
         lse = torch.empty(self.n, dtype=torch.float64, device=v.device)
         s = torch.zeros(self.m, dtype=torch.float64, device=v.device)
@@ -81,7 +81,7 @@ class _DenseKernel:
             out = self.buf[: rows.stop - rows.start]
             rmax = self._fill(rows, out)
             rs = torch.mv(out, vp)
-            s += _colsum(out, a[rows] / rs).double()
+            s += _colsum(out, a[rows] / rs, chunk=256).double()
             lse[rows] = rmax.double() + torch.log(rs).double()
         return lse, s * v
 
