@@ -184,12 +184,16 @@ def _two_loop(grad, S, Y, rho):
 
 
 def solve_semidual(kernel, a, b, eps, *, eps_start, factor, max_iter, tol, stage_tol,
-                   history, verbose, x0=None):
+                   history, verbose, x0=None, cost_range=None):
     """Maximise the semi-dual along an eps schedule; returns ``(x, lse, n_pass, err)``.
 
     ``x`` is ``g / eps`` and ``lse`` the row log-sums at the target ``eps`` (both
     float64), so ``f = eps * (log a - lse)``. ``n_pass`` counts kernel passes (one pass
-    is the cost of one Sinkhorn iteration).
+    is the cost of one Sinkhorn iteration). With ``cost_range`` (an upper bound of
+    ``max C - min C``), every iterate is kept in the box where the optimum lies:
+    ``|g_j - median(g)| <= cost_range + eps * log(max b / min b)``. Without it a column
+    whose kernel entries all underflow (zero column sum, hence a constant gradient)
+    could be pushed without bound.
     """
     import torch
 
@@ -197,6 +201,7 @@ def solve_semidual(kernel, a, b, eps, *, eps_start, factor, max_iter, tol, stage
     m = b.shape[0]
     g = torch.zeros(m, dtype=torch.float64, device=b.device) if x0 is None else x0 * eps
     w = b.double().sqrt()
+    b_spread = float(torch.log(b.max() / b.min()))
     n_pass, err, lse = 0, math.inf, None
     stages = eps_schedule(eps, eps_start, factor)
     with _progress(verbose, max_iter) as bar:
@@ -222,6 +227,10 @@ def solve_semidual(kernel, a, b, eps, *, eps_start, factor, max_iter, tol, stage
                 t, accepted = 1.0, False
                 for _ in range(8):
                     xn = x + t * p / w
+                    xn -= xn.median()  # g is defined up to a constant: keep it centred
+                    if cost_range is not None:
+                        half = cost_range / e + b_spread + 1.0
+                        xn = torch.clamp(xn, -half, half)
                     phin, sn, lsen, errn = stage.evaluate(xn)
                     n_pass += 1
                     bar.update(1)
@@ -239,7 +248,7 @@ def solve_semidual(kernel, a, b, eps, *, eps_start, factor, max_iter, tol, stage
                         continue
                     if errn >= err:
                         break  # no progress possible at this precision
-                sz = t * p
+                sz = (xn - x) * w
                 yz = (sn - s) / w  # change of the gradient of -phi
                 sy = float(sz @ yz)
                 if sy > 1e-12 * float(sz @ sz) ** 0.5 * float(yz @ yz) ** 0.5 and sy > 0:
@@ -274,10 +283,11 @@ def dense_balanced(cost_rows, n, m, a, b, eps, *, max_iter, tol, block, return_p
     import torch
 
     kernel = _DenseKernel(cost_rows, n, m, proto, block)
-    eps_start = None if eps_scaling is None else cost_range()
+    crange = cost_range()
     x, lse, n_pass, err = solve_semidual(
-        kernel, a, b, eps, eps_start=eps_start, factor=eps_scaling, max_iter=max_iter,
-        tol=tol, stage_tol=_STAGE_TOL, history=_HISTORY, verbose=verbose,
+        kernel, a, b, eps, eps_start=None if eps_scaling is None else crange,
+        factor=eps_scaling, max_iter=max_iter, tol=tol, stage_tol=_STAGE_TOL,
+        history=_HISTORY, verbose=verbose, cost_range=crange,
     )
     f64 = eps * (torch.log(a.double()) - lse)
     plan = None

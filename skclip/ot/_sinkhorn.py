@@ -321,7 +321,6 @@ def sinkhorn_cosine(X, Y, a=None, b=None, *, eps=0.01, max_iter=1000, tol=1e-6,
     a, b, eps, max_iter, tol, relax_columns, return_plan, block_size, check_every, \
 method, eps_scaling, device, verbose
         As in :func:`sinkhorn`.
-
     Returns
     -------
     result : OTResult
@@ -433,10 +432,13 @@ def _check_method(method, eps_scaling):
         raise ValueError(f"eps_scaling must be None or in (0, 1), got {eps_scaling!r}")
 
 
-def _cosine_range(X, Y, rows=1024):
-    """Range of ``1 - X Y^T`` on the first rows: the starting eps of eps-scaling."""
-    S = X[:rows] @ Y.t()
-    return float(S.max() - S.min())
+def _cosine_range(X, Y):
+    """Upper bound of the range of ``1 - X Y^T``: ``2 max ||x_i|| max ||y_j||``."""
+    import torch
+
+    return 2.0 * float(torch.linalg.vector_norm(X, dim=1).max()) * float(
+        torch.linalg.vector_norm(Y, dim=1).max()
+    )
 
 
 def _check_marginals(a, b, n, m, dev, dtype, relax_columns):

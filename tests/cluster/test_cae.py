@@ -125,7 +125,9 @@ def test_row_blocks_do_not_change_the_result(blobs):
     whole, blocked = _fit(blobs), _fit(blobs, ot_batch=37)
     np.testing.assert_allclose(blocked.g_u_ - blocked.g_u_.mean(),
                                whole.g_u_ - whole.g_u_.mean(), atol=1e-5)
-    np.testing.assert_allclose(blocked.transform(data.X), whole.transform(data.X), atol=1e-5)
+    # float32 X.T^T rounds differently per block size and the solver stops anywhere
+    # within ot_tol of the optimum: features agree to a few 1e-5
+    np.testing.assert_allclose(blocked.transform(data.X), whole.transform(data.X), atol=5e-5)
 
 
 def _reference_fused(X, U, V, eps, gamma, n_iter):
