@@ -1,8 +1,8 @@
 """Files that are whole or absent: write to a temporary name, then rename into place.
 
 Every file skclip writes for the user (``assignments.csv``, ``clusters.json``,
-``report.html``, feature ``.npz`` files, Parquet shards) goes through
-:func:`atomic_write`, so an interrupted run (killed process, full disk, power cut)
+``report.html``, feature ``.npz`` files, Parquet files) goes through
+:func:`atomic_write` (a Parquet folder through :func:`atomic_directory`), so an interrupted run (killed process, full disk, power cut)
 leaves either the previous file or no file, never a truncated one that looks complete.
 The temporary file lives in the target's folder (a rename across file systems is not
 atomic) and carries :data:`TEMP_MARK` in its name, so leftovers of a killed process
@@ -10,6 +10,7 @@ can be recognised and removed (:func:`remove_stale_temporaries`).
 """
 
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,25 +73,55 @@ def atomic_write(path, mode="w", *, encoding=None, newline=None):
         raise
 
 
-def write_bytes(path, data):
-    """Atomically replace ``path`` with ``data`` (bytes) or text (str, UTF-8)."""
+def write_bytes(path, data, errors="strict"):
+    """Atomically replace ``path`` with ``data``: bytes, or str encoded as UTF-8.
+
+    ``errors`` is the encoding's error handler, e.g. ``"surrogateescape"`` to write the
+    original bytes of file names that are not valid UTF-8.
+    """
     with atomic_write(path, "wb") as fh:
-        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        fh.write(data.encode("utf-8", errors) if isinstance(data, str) else data)
     return Path(path)
 
 
-def remove_stale_temporaries(folder, names):
-    """Delete temporaries of ``names`` in ``folder`` left by an interrupted write.
+@contextmanager
+def atomic_directory(path):
+    """Yield a temporary folder beside ``path``; on success it replaces ``path``.
 
-    Returns the removed paths. Only files whose name is ``.<name>`` + :data:`TEMP_MARK`
-    + a random suffix are touched.
+    For outputs made of several files (a Parquet dataset written by Ray). The old
+    folder, if any, is renamed aside, the new one renamed into place, then the old one
+    deleted: ``path`` is always the old or the new folder whole (or briefly absent).
+    """
+    path = Path(path)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name[:100]}{TEMP_MARK}"))
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name[:100]}{TEMP_MARK}"))
+            os.replace(path, old / path.name)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def remove_stale_temporaries(folder):
+    """Delete what an interrupted :func:`atomic_write` left in ``folder``.
+
+    Returns the removed paths. Only entries whose name starts with a dot and holds
+    :data:`TEMP_MARK` are touched.
     """
     removed = []
-    prefixes = tuple(f".{n[:100]}{TEMP_MARK}" for n in names)
     for entry in Path(folder).iterdir():
-        if entry.name.startswith(prefixes) and entry.is_file():
+        if entry.name.startswith(".") and TEMP_MARK in entry.name:
             try:
-                entry.unlink()
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
                 removed.append(entry)
             except FileNotFoundError:
                 pass

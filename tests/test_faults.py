@@ -360,3 +360,63 @@ def test_killed_while_writing_outputs(tmp_path, stop_at, previous):
     again = _reference_report(out, seed=1)
     assert again == new
     assert not any(p.name.startswith(".") for p in out.iterdir())
+
+
+# --------------------------------------------------------------------------- WordNet caches
+def test_damaged_or_unwritable_wordnet_cache(wordnet, tmp_path, monkeypatch):
+    """The parsed-nouns pickle heals; an unwritable cache folder only warns."""
+    import pickle
+
+    from skclip.semantic import _wordnet, _wordnet_files
+
+    calls = []
+
+    def parse(wn):  # the real parse takes seconds; the cache logic is what is tested
+        calls.append(1)
+        return {"version": wn.get_version(), "synsets": ["dog.n.01"]}
+
+    monkeypatch.setattr(_wordnet, "_parse_nouns", parse)
+    monkeypatch.setattr(_wordnet, "_NOUNS", {})
+    monkeypatch.setenv("SKCLIP_CACHE", str(tmp_path / "cache"))
+    first = _wordnet._parsed_nouns()
+    [path] = (tmp_path / "cache" / "wordnet").glob("nouns-*.pkl")
+    for damage in (b"\x80\x05garbage", pickle.dumps([1, 2])):
+        path.write_bytes(damage)
+        _wordnet._NOUNS.clear()
+        with pytest.warns(UserWarning, match="damaged WordNet cache"):
+            assert _wordnet._parsed_nouns() == first
+        assert pickle.loads(path.read_bytes()) == first  # rewritten whole
+    assert len(calls) == 3
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("SKCLIP_CACHE", str(blocker / "cache"))
+    monkeypatch.setattr(_wordnet_files, "_READERS", {})
+    _wordnet._NOUNS.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _wordnet._parsed_nouns() == first
+    assert any("running without it" in m for m in _messages(caught)), _messages(caught)
+
+
+def test_atomic_directory_replaces_whole_or_not_at_all(tmp_path):
+    from skclip._atomic import atomic_directory
+
+    target = tmp_path / "assignments.parquet"
+    with atomic_directory(target) as tmp:
+        (tmp / "part-0").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as tmp:
+            (tmp / "part-0").write_text("half")
+            raise RuntimeError("killed")
+    assert (target / "part-0").read_text() == "old"
+    with atomic_directory(target) as tmp:
+        (tmp / "part-0").write_text("new")
+        (tmp / "part-1").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["part-0", "part-1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["assignments.parquet"]
+    # leftovers of a killed writer (a file and a folder) are cleared by the next run
+    (tmp_path / ".assignments.csv.skclip-tmp-abc").write_text("half")
+    (tmp_path / ".assignments.parquet.skclip-tmp-def").mkdir()
+    prepare_output_dir(tmp_path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["assignments.parquet"]

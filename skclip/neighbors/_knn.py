@@ -93,6 +93,12 @@ def _topk_block(S, k):
     return torch.gather(vals, 1, order), torch.gather(idx, 1, order)
 
 
+def _valid(sims, inds):
+    import torch
+
+    return bool((inds >= 0).all()) and not bool(torch.isnan(sims).any())
+
+
 def _knn_torch(X, Y, k, self_search, block_size):
     import torch
 
@@ -201,14 +207,19 @@ def knn(X, Y=None, n_neighbors=10, *, exclude_self=True, block_size=4096, device
     use_faiss = backend == "faiss" or (
         backend == "auto" and dev.type == "cpu" and _faiss_available()
     )
+    sims = inds = None
     if use_faiss:  # faiss reads numpy: no tensor, and no copy of float32 input
         D, I = _knn_faiss(_as_float32(X, "X"), None if Y is None else _as_float32(Y, "Y"),
                           k, self_search)
         sims, inds = torch.from_numpy(D), torch.from_numpy(I)
-    else:
+    if sims is None or (backend == "auto" and not _valid(sims, inds)):
         Xt = _as_tensor(X, "X", dev)
         Yt = Xt if Y is None else _as_tensor(Y, "Y", dev).to(Xt.dtype)
         sims, inds = _knn_torch(Xt, Yt, k, self_search, int(block_size))
+    if not _valid(sims, inds):  # never hand back index -1 or NaN scores as neighbours
+        raise ValueError(
+            "the inner products of X and Y overflow the float type (NaN similarities); "
+            "normalise the rows first")
     sims = sims.to(torch.float32)
     if like_torch:
         return sims.to(X.device), inds.to(X.device)

@@ -158,6 +158,10 @@ def _resolve_block(block_size, n, m):
 
 def _finish(res_tuple, tol, like_torch, out_device, **extra):
     plan, f, g, it, err = res_tuple
+    if not math.isfinite(float(err)):  # never hand back a NaN plan as if it were one
+        raise ValueError(
+            "Sinkhorn overflowed (NaN potentials): the cost divided by eps exceeds the "
+            "range of the float type; rescale the cost or increase eps.")
     converged = bool(err <= tol)
     if not converged:
         warnings.warn(

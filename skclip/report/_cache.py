@@ -53,7 +53,16 @@ def _pretrained_key(pretrained):
 def _file_key(path):
     p = Path(path).resolve()
     st = p.stat()
-    return f"{p}\0{st.st_size}\0{st.st_mtime_ns}"
+    return _text(f"{p}\0{st.st_size}\0{st.st_mtime_ns}")
+
+
+def _text(value):
+    """``value`` as SQLite text: names that are not valid UTF-8 as ``\\xNN`` escapes."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:  # lone surrogates from undecodable file-name bytes
+        return "\0" + value.encode("utf-8", "surrogatepass").decode("utf-8", "backslashreplace")
 
 
 def _create_or_check(db):
@@ -221,7 +230,7 @@ class EmbeddingCache:
         keys = {p: k for k, p in self._keys([*embeddings, *(failed or {})]).items()}
         rows = [(keys[p], np.asarray(v, dtype=np.float32).tobytes())
                 for p, v in embeddings.items() if p in keys]
-        bad = [(keys[p], str(e)) for p, e in (failed or {}).items() if p in keys]
+        bad = [(keys[p], _text(str(e))) for p, e in (failed or {}).items() if p in keys]
 
         def insert(db):
             db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?)", rows)

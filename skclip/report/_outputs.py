@@ -11,6 +11,10 @@ import numpy as np
 from .._atomic import remove_stale_temporaries, write_bytes
 
 OUTPUT_FILES = ("assignments.csv", "clusters.json", "report.html")
+# file names that are not valid UTF-8 (held as lone surrogates by Python): the CSV keeps
+# their original bytes, the JSON a \udcXX escape that loads back to the same str, the
+# page a character reference that browsers show as a replacement character
+_ERRORS = ("surrogateescape", "backslashreplace", "xmlcharrefreplace")
 
 
 def prepare_output_dir(out, *, overwrite=False):
@@ -49,7 +53,7 @@ def prepare_output_dir(out, *, overwrite=False):
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"output path {str(out)!r} exists and is not a folder")
     if out.is_dir():
-        remove_stale_temporaries(out, OUTPUT_FILES)
+        remove_stale_temporaries(out)
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(
             f"output folder {str(out)!r} is not empty; pass --overwrite to replace "
@@ -92,7 +96,7 @@ def write_assignments(path, paths, labels, confidence):
     a.jpg,1,0.9000
     b.jpg,0,0.7500
     """
-    return write_bytes(path, _assignments_text(paths, labels, confidence))
+    return write_bytes(path, _assignments_text(paths, labels, confidence), _ERRORS[0])
 
 
 def _assignments_text(paths, labels, confidence):
@@ -128,7 +132,7 @@ def write_clusters_json(path, summary):
     >>> json.loads(write_clusters_json(f, {"clusters": []}).read_text())
     {'clusters': []}
     """
-    return write_bytes(path, json.dumps(summary, indent=2, ensure_ascii=False))
+    return write_bytes(path, json.dumps(summary, indent=2, ensure_ascii=False), _ERRORS[1])
 
 
 def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns=5,
@@ -201,4 +205,5 @@ def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns
              json.dumps(summary, indent=2, ensure_ascii=False),
              render_report(summary, n_thumbnails=n_representatives,
                            thumbnail=thumbnail_data_uri if paths is not None else lambda p: None)]
-    return [write_bytes(out / name, text) for name, text in zip(OUTPUT_FILES, texts)]
+    return [write_bytes(out / name, text, errors)
+            for name, text, errors in zip(OUTPUT_FILES, texts, _ERRORS)]

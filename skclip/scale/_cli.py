@@ -8,13 +8,13 @@ engine's three files plus Parquet.
 
 import copy
 import logging
-import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_directory, atomic_write
 from ._embed import embed
 from ._estimate import fit, predict
 from ._ray import embedding_matrix, require_ray
@@ -75,10 +75,11 @@ def _collect(ds, columns):
 
 
 def _write_parquet(ds, target):
+    # whole or absent: the shards go to a temporary folder that then replaces our own
+    # output folder of an earlier run (--overwrite)
     target = Path(target)
-    if target.exists():  # our own output folder, from an earlier run (--overwrite)
-        shutil.rmtree(target)
-    ds.write_parquet(str(target))
+    with atomic_directory(target) as tmp:
+        ds.write_parquet(str(tmp))
     return target
 
 
@@ -147,5 +148,6 @@ def write_embeddings_parquet(X, paths, target):
 
     table = pa.table({"path": pa.array(paths, type=pa.string()),
                       "embedding": embedding_column(X)})
-    pq.write_table(table, target)
+    with atomic_write(target, "wb") as fh:  # whole or absent, even if interrupted
+        pq.write_table(table, fh)
     return Path(target)

@@ -59,7 +59,14 @@ def is_text_list(value):
 
 def embeddings_array(value, what):
     """Validate user-provided text embeddings: 2-D, finite, at least one row; unit rows."""
-    A = check_array(value, dtype=[np.float64, np.float32], ensure_2d=True, input_name=what)
+    try:
+        A = check_array(value, dtype=[np.float64, np.float32], ensure_2d=True, input_name=what)
+    except (ValueError, TypeError) as exc:
+        if what in str(exc):
+            raise
+        # e.g. "could not convert string to float": say which parameter and what it takes
+        raise type(exc)(f"{what} must be a list of str or an (m, d) array of text "
+                        f"embeddings; got {type(value).__name__} that is neither ({exc})") from exc
     return unit_rows(A)
 
 

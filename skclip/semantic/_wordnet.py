@@ -16,13 +16,13 @@ only the first call in a cache pays the ~10 s of nltk parsing.
 """
 
 import hashlib
-import os
 import pickle
-import tempfile
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._atomic import atomic_write
 from .._config import get_cache_dir
 from ._wordnet_files import _LOCK, _content_key, _locate, load_wordnet
 
@@ -150,23 +150,30 @@ def _parsed_nouns(wordnet_path=None, cache=True):
     if key in _NOUNS:
         return _NOUNS[key]
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    path = get_cache_dir() / "wordnet" / f"nouns-{digest}.pkl"
+    path = get_cache_dir(create=False) / "wordnet" / f"nouns-{digest}.pkl"
     parsed = None
     if cache and path.is_file():
         try:
             with open(path, "rb") as fh:
                 parsed = pickle.load(fh)
-        except (OSError, EOFError, pickle.UnpicklingError):
+            if not isinstance(parsed, dict):
+                raise pickle.UnpicklingError(f"a {type(parsed).__name__}, not the parsed nouns")
+        except Exception as exc:  # a damaged cache file of any kind: parse WordNet again
+            warnings.warn(f"skclip: ignoring the damaged WordNet cache file {path} "
+                          f"({type(exc).__name__}: {exc}); it is rebuilt.", UserWarning,
+                          stacklevel=3)
             parsed = None
     if parsed is None:
         parsed = _parse_nouns(load_wordnet(wordnet_path))
         if cache:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".nouns-", dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(parsed, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_write(path, "wb") as fh:
+                    pickle.dump(parsed, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            except OSError as exc:
+                warnings.warn(f"skclip: cannot write the WordNet cache in {path.parent} "
+                              f"({exc.strerror or exc}); running without it.", UserWarning,
+                              stacklevel=3)
     _NOUNS[key] = parsed
     return parsed
 

@@ -148,8 +148,15 @@ def _locate(wordnet_path=None):
         sources = [p for p in sources if _is_wordnet_dir(p)]
         if not sources:
             raise LookupError(_INSTALL_HINT)
-    data_root = _data_root_for(sources[0])
-    target = _build_readable_copy(sources[0], data_root)
+    try:
+        data_root = _data_root_for(sources[0])
+        target = _build_readable_copy(sources[0], data_root)
+    except OSError as exc:  # an unwritable or full cache never stops the run
+        data_root = Path(tempfile.mkdtemp(prefix="skclip-nltk_data-"))
+        warnings.warn(f"skclip: cannot write the WordNet copy under the cache folder "
+                      f"({exc.strerror or exc}); using the temporary folder {data_root}.",
+                      UserWarning, stacklevel=3)
+        target = _build_readable_copy(sources[0], data_root)
     if str(data_root) not in [str(p) for p in nltk.data.path]:
         nltk.data.path.insert(0, str(data_root))
     return FileSystemPathPointer(str(target))

@@ -1,0 +1,77 @@
+"""Quality regression gate on planted data (benchmarks/_scenarios.py, quick sizes).
+
+The full table is ``python benchmarks/synthetic.py``; here a small subset runs in
+the default test run and fails when a method falls below what it reaches today.
+Other gates (tests/cluster/test_*_quality.py) reuse :func:`scenario_scores`.
+"""
+
+import functools
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+GATE_N_SAMPLES = None  # the scenarios' own sizes (3,000 images): seconds per method
+
+# what the methods reach today (seed 0), less a margin
+KMEANS_MEDIUM_ACC = 70.0  # 75.1 without the gap, 77.7 with it
+TAC_MEDIUM_ACC = {"medium": 85.0, "medium-gap": 90.0}  # 92.6, 99.9
+TAC_GAIN_MEDIUM = 10.0  # TAC - k-means on "medium": 17.5
+
+
+def _load_scenarios():
+    if not (BENCH / "_scenarios.py").is_file():
+        pytest.skip("benchmarks/_scenarios.py is not in this checkout")
+    if "_scenarios" in sys.modules:
+        return sys.modules["_scenarios"]
+    spec = importlib.util.spec_from_file_location("_scenarios", BENCH / "_scenarios.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["_scenarios"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.lru_cache(maxsize=None)
+def scenario_scores(name, seed=0, methods=("kmeans", "tac"), n_samples=GATE_N_SAMPLES):
+    """``{method: {"ACC", "NMI", "ARI", "fit_s", "warnings"}}``, cached per session."""
+    return _load_scenarios().run_scenario(name, seed, methods, n_samples=n_samples,
+                                          device="cpu")
+
+
+def test_scenarios_are_defined_and_callable():
+    sc = _load_scenarios()
+    assert len(sc.SCENARIOS) >= 12
+    gaps = {n: s["params"]["modality_gap"] for n, s in sc.SCENARIOS.items()}
+    for level in ("easy", "medium", "hard"):
+        assert gaps[level] == 0 and gaps[f"{level}-gap"] > 0
+    assert {s["params"]["n_clusters"] for s in sc.SCENARIOS.values()} >= {10, 50, 200}
+    with pytest.raises(KeyError, match="unknown scenario"):
+        sc.scenario_data("nope", 0)
+    with pytest.raises(KeyError, match="unknown method"):
+        sc.run_scenario("easy", 0, ["nope"], n_samples=200)
+    # a stale ablation fails clearly, or is recorded as one cell
+    with pytest.raises(TypeError, match="no parameter"):
+        sc.run_scenario("easy", 0, ["kmeans"], n_samples=200, params={"kmeans": {"bad": 1}})
+    out = sc.run_scenario("easy", 0, ["kmeans"], n_samples=200,
+                          params={"kmeans": {"bad": 1}}, errors="record")
+    assert "no parameter" in out["kmeans"]["error"]
+
+
+@pytest.mark.parametrize("name", ["medium", "medium-gap"])
+def test_kmeans_and_tac_hold_their_level(name):
+    scores = scenario_scores(name)
+    # the gap moves images and texts into two cones but keeps the image content
+    assert scores["kmeans"]["ACC"] >= KMEANS_MEDIUM_ACC
+    assert scores["tac"]["ACC"] >= TAC_MEDIUM_ACC[name]
+
+
+def test_the_gap_does_not_change_kmeans_on_images():
+    flat, gap = scenario_scores("medium"), scenario_scores("medium-gap")
+    assert abs(flat["kmeans"]["ACC"] - gap["kmeans"]["ACC"]) <= 5.0
+
+
+def test_texts_help_tac_without_the_gap():
+    scores = scenario_scores("medium")
+    assert scores["tac"]["ACC"] >= scores["kmeans"]["ACC"] + TAC_GAIN_MEDIUM
