@@ -286,7 +286,8 @@ def add_common_args(parser):
 
 
 def assets_dir(explicit=None):
-    """The shared offline assets folder: argument, $SKCLIP_ASSETS, or ../shared/assets."""
+    """The offline assets folder: argument, $SKCLIP_ASSETS, or an ``assets`` folder found
+    beside the repository."""
     for cand in (explicit, os.environ.get("SKCLIP_ASSETS"), REPO_ROOT.parent / "shared" / "assets"):
         if cand and Path(cand).is_dir():
             return Path(cand)

@@ -162,7 +162,7 @@ def main(argv=None):
     assets = assets_dir(args.assets)
     zip_path = assets / "cifar10" / "cifar10-test.zip" if assets else None
     if zip_path is None or not zip_path.is_file():
-        print("CIFAR-10 assets not found: set SKCLIP_ASSETS=/path/to/shared/assets",
+        print("CIFAR-10 assets not found: set SKCLIP_ASSETS=/path/to/assets",
               file=sys.stderr)
         return 2
     if args.devices == "auto":

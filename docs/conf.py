@@ -77,11 +77,11 @@ def _write_cli_help():
     columns = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "88"  # argparse wraps to the terminal width
     try:
-        for command in ("", "cluster", "embed"):
+        for command in ("", "cluster", "embed", "vocab build"):
             buffer = io.StringIO()
             with contextlib.redirect_stdout(buffer):
-                main([command, "--help"] if command else ["--help"])
-            name = f"skclip-{command}.txt" if command else "skclip.txt"
+                main([*command.split(), "--help"])
+            name = f"skclip-{command.replace(' ', '-')}.txt" if command else "skclip.txt"
             (target / name).write_text(buffer.getvalue())
     finally:
         if columns is None:

@@ -32,7 +32,7 @@ print("image embeddings:", X.shape)
 # Your nouns, selected for these images
 # -------------------------------------
 # By default the builder keeps the ``topk_nouns=5`` nouns nearest to each of
-# ceil(n_images / 300) image centres: here one centre, so five nouns.
+# round(n_images / 300) (at least one) image centres: here one centre, so five nouns.
 nouns = ["jet", "airliner", "kitten", "tabby cat", "ferry", "container ship", "lighthouse"]
 space = SemanticSpaceBuilder(embedder=embedder, vocabulary=nouns, templates="tac7")
 clust = CAEClustering(n_clusters=3, semantic_space=space, random_state=0).fit(X)

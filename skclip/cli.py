@@ -1,4 +1,5 @@
-"""The ``skclip`` command line: ``skclip cluster`` (the main job) and ``skclip embed``.
+"""The ``skclip`` command line: ``skclip cluster`` (the main job), ``skclip embed`` and
+``skclip vocab build``.
 
 Kept thin: argument parsing and calls into the library. Importing this module does not
 import torch, so ``skclip --help`` and ``skclip --version`` answer at once.
@@ -85,8 +86,16 @@ def build_parser():
                    help="clustering method (default: cae, training-free)")
     c.add_argument("--vocabulary", default="wordnet", metavar="wordnet|FILE",
                    help="the nouns of the semantic space, used both to cluster and to name "
-                        "the clusters: 'wordnet' (needs WordNet 3.0 installed) or a text "
-                        "file with one noun per line")
+                        "the clusters: 'wordnet' (WordNet 3.0, fetched on first use when "
+                        "missing), 'wordnet-tac' / 'wordnet-sic' (the predecessors' exact "
+                        "lists) or a text file with one noun per line")
+    c.add_argument("--vocabulary-cache", metavar="FILE.npz",
+                   help="vocabulary embeddings written by 'skclip vocab build --out' (same "
+                        "model, weights, templates and vocabulary): nothing to encode")
+    c.add_argument("--exact-vocabulary", action="store_true",
+                   help="encode every noun with every template instead of ranking all "
+                        "nouns with one prompt and re-encoding the best candidates (slow on "
+                        "a CPU the first time; the result is cached)")
     c.add_argument("--captions", metavar="FILE",
                    help="captions for CAE's caption view: a text file (one per line), a "
                         "Flickr8k token file or a COCO caption JSON")
@@ -111,6 +120,10 @@ def build_parser():
     _add_model_args(e)
     _add_engine_args(e, fit_sample=False)
     e.set_defaults(run=_cmd_embed)
+
+    from ._cli_vocab import add_vocab_parser
+
+    add_vocab_parser(sub, _add_model_args)
     return parser
 
 
@@ -174,15 +187,24 @@ def _read_nouns(path):
     return nouns
 
 
+_WORDNET_NAMES = ("wordnet", "wordnet-tac", "wordnet-sic")
+
+
 def _pipeline(args, model, features):
     """The method's pipeline: one CLIP model for images and texts, our vocabulary."""
     from ._pipeline import make_clip_pipeline
 
     space = {}
-    if args.vocabulary != "wordnet":
+    if args.vocabulary not in _WORDNET_NAMES:
         space["vocabulary"] = _read_nouns(args.vocabulary)
+    elif args.vocabulary != "wordnet":
+        space["vocabulary"] = args.vocabulary
     elif features is not None and features.text_embeddings is not None:
         space.update(vocabulary=features.text_embeddings, noun_names=features.text_names)
+    if args.vocabulary_cache is not None:
+        space["vocabulary_cache"] = args.vocabulary_cache
+    if args.exact_vocabulary:
+        space["exact_vocabulary"] = True
     if args.captions is not None:
         space["captions"] = args.captions
     return make_clip_pipeline(
@@ -235,9 +257,12 @@ def _cmd_cluster(args):
 
     if (args.path is None) == (args.features is None):
         raise CLIError("give either a folder PATH or --features FILE.npz (not both)")
-    if args.vocabulary != "wordnet" and not Path(args.vocabulary).is_file():
+    if args.vocabulary not in _WORDNET_NAMES and not Path(args.vocabulary).is_file():
         raise CLIError(f"vocabulary file not found: {args.vocabulary} "
                        "(use 'wordnet' or a file with one noun per line)")
+    if args.vocabulary_cache is not None and not Path(args.vocabulary_cache).is_file():
+        raise CLIError(f"vocabulary cache file not found: {args.vocabulary_cache} "
+                       "(write one with 'skclip vocab build --out FILE')")
     if args.captions is not None and not Path(args.captions).is_file():
         raise CLIError(f"captions file not found: {args.captions}")
     features = None

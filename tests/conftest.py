@@ -42,7 +42,7 @@ def tiny_model_name(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def assets_dir():
-    """The shared offline assets folder (SKCLIP_ASSETS, else ../shared/assets)."""
+    """The offline assets folder (SKCLIP_ASSETS, else an assets folder beside the repo)."""
     env = os.environ.get("SKCLIP_ASSETS")
     candidates = [Path(env)] if env else []
     candidates.append(Path(__file__).resolve().parents[2] / "shared" / "assets")
@@ -50,7 +50,7 @@ def assets_dir():
         if cand.is_dir():
             return cand
     # The assets are not part of the project; their absence is a skip even in CI.
-    pytest.skip("offline assets not found: set SKCLIP_ASSETS=/path/to/shared/assets")
+    pytest.skip("offline assets not found: set SKCLIP_ASSETS=/path/to/assets")
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +67,16 @@ def wordnet():
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
+
+
+@pytest.fixture(autouse=True)
+def _random_weights_notice_per_test():
+    """The random-weights notice is given once per process; tests each see it afresh."""
+    import sys
+
+    embedder = sys.modules.get("skclip.embed._embedder")  # not imported: nothing to reset
+    if embedder is not None:
+        embedder._RANDOM_WEIGHTS_WARNED.clear()
 
 
 def pytest_configure(config):

@@ -263,6 +263,9 @@ def test_embedder_output_shape_and_names(tiny_embedder, images):
     assert names.shape == (32,) and len(set(names)) == 32 and names.dtype == object
     assert all(isinstance(n, str) for n in names)
     assert tiny_embedder.device == "auto", "device must never be written back"
+    from skclip.embed import _embedder
+
+    _embedder._RANDOM_WEIGHTS_WARNED.clear()  # the notice is given once per process
     with pytest.warns(UserWarning, match="(?i)random"):
         np.testing.assert_allclose(tiny_embedder.fit_transform(images), Z, rtol=1e-5, atol=1e-6)
     T = tiny_embedder.encode_text(["a cat", "a dog"])

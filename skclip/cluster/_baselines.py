@@ -1,4 +1,4 @@
-"""The reference baselines of every CLIP-clustering paper (ALGORITHMS.md §4.1, §4.3).
+"""The reference baselines of every CLIP-clustering paper (CLIP k-means, TAC without training).
 
 * :class:`CLIPKMeans`: k-means on the L2-normalised image embeddings.
 * :class:`TACClustering`: TAC without training, i.e. the softmax retrieval of
@@ -169,7 +169,7 @@ class CLIPKMeans(_FittedKMeans, _BaseCLIPClustering):
 class TACClustering(_FittedKMeans, _BaseCLIPClustering):
     """TAC without training: softmax noun retrieval, concatenation, k-means.
 
-    Li et al. (ICML-24), training-free variant (ALGORITHMS.md §4.3): each image's text
+    Li et al. (ICML-24), training-free variant (TAC's official code): each image's text
     counterpart is ``normalise(sum_j softmax_j(cos(x, u_j) / tau) u_j)`` over the
     selected nouns; ``[x, x^u]`` is clustered by k-means.
 

@@ -46,7 +46,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         protocol). It is cloned and fitted on ``X``. ``None`` builds
         ``SemanticSpaceBuilder(vocabulary="wordnet", templates="tac7",
         selection="center_topk", n_centers="auto", topk_nouns=5, topk_captions=5)``:
-        ceil(n/300) spherical k-means centres of the images, the 5 nearest nouns
+        round(n/300) spherical k-means centres of the images, the 5 nearest nouns
         (and captions) of each centre [summary], noun prompts from TAC's 7 templates
         [choice]. No caption corpus is shipped: captions are used only when the
         semantic space is given some (see Examples).

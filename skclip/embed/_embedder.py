@@ -27,6 +27,9 @@ _INTERNAL_DIRS = (
 )
 
 
+_RANDOM_WEIGHTS_WARNED = set()  # models already reported: the notice is given once per process
+
+
 def _caller_stacklevel():
     """``stacklevel`` pointing a warning at the first frame outside skclip and sklearn
     (the wrappers of ``_fit_context`` and ``set_output`` make fixed levels wrong)."""
@@ -53,7 +56,8 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
     pretrained : str, path-like or None, default="openai"
         An open_clip pretrained tag, a local checkpoint file (e.g. a
         ``torch.save(model.state_dict())``), or None for random weights (a
-        ``UserWarning`` says so; for tests and speed measurements).
+        ``UserWarning`` says so, once per model and process; for tests and speed
+        measurements).
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU; resolved at each call and
         never written back.
@@ -159,7 +163,8 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
         return loaded, device
 
     def _fit_model(self):
-        if self.pretrained is None:
+        if self.pretrained is None and os.fspath(self.model) not in _RANDOM_WEIGHTS_WARNED:
+            _RANDOM_WEIGHTS_WARNED.add(os.fspath(self.model))
             warnings.warn(
                 f"CLIPEmbedder(model={self.model!r}, pretrained=None) uses random weights: "
                 "its embeddings carry no meaning (fine for tests and speed measurements).",

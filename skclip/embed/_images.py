@@ -7,16 +7,43 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
-__all__ = ["DroppedImage", "ImageDataset", "as_image_inputs", "list_images"]
+__all__ = ["DroppedImage", "ImageDataset", "as_image_inputs", "list_images", "load_rgb"]
 
 # Errors that mean "this input is not a readable image"; anything else is a bug and propagates.
 _READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 class DroppedImage(NamedTuple):
-    """An input that could not be read: its position, where it came from, and why."""
+    """An input that could not be read: its position, where it came from, and why.
+
+    ``CLIPEmbedder.dropped_`` lists them after a ``transform`` with
+    ``on_error="skip"`` or ``"warn"``.
+
+    Attributes
+    ----------
+    index : int
+        Position of the input in the list given to ``transform``.
+    source : str
+        The file path, or ``"<PIL image i>"`` / ``"<array[i]>"``.
+    reason : str
+        The error, e.g. ``"UnidentifiedImageError: cannot identify image file ..."``.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> from PIL import Image
+    >>> from skclip import CLIPEmbedder
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> Image.new("RGB", (40, 40), "red").save(folder / "ok.jpg")
+    >>> _ = (folder / "broken.jpg").write_bytes(b"not an image")
+    >>> emb = CLIPEmbedder(pretrained=None, device="cpu", on_error="skip", verbose=0)
+    >>> X = emb.fit_transform([folder / "ok.jpg", folder / "broken.jpg"])
+    >>> drop = emb.dropped_[0]
+    >>> drop.index, drop.source.endswith("broken.jpg"), drop.reason.split(":")[0]
+    (1, True, 'UnidentifiedImageError')
+    """
 
     index: int
     source: str
@@ -115,16 +142,52 @@ def _from_sequence(X):
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def _to_rgb(item):
-    """Decode one input into an RGB PIL image (fully read, so truncation shows here)."""
-    if isinstance(item, str):
+def load_rgb(item):
+    """Decode one image as people see it: an upright RGB PIL image.
+
+    The one image reader of the package (the embedder and the report's thumbnails use
+    it): the file is fully read (so truncation shows here), its EXIF orientation is
+    applied (phones store many photos sideways with a rotation tag), and the pixels
+    are converted to RGB.
+
+    Parameters
+    ----------
+    item : str, path-like, PIL.Image.Image or ndarray of shape (H, W, 3), uint8
+
+    Returns
+    -------
+    image : PIL.Image.Image
+        Mode ``"RGB"``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> from skclip.embed._images import load_rgb
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "side.jpg"
+    >>> exif = Image.Exif()
+    >>> exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+    >>> Image.new("RGB", (60, 20), "red").save(f, exif=exif)
+    >>> load_rgb(f).size
+    (20, 60)
+    """
+    if isinstance(item, (str, os.PathLike)):
         with Image.open(item) as img:
             img.load()
-            return img.convert("RGB")
+            return _upright(img).convert("RGB")
     if isinstance(item, np.ndarray):
         return Image.fromarray(np.ascontiguousarray(item))
     item.load()
-    return item.convert("RGB")
+    return _upright(item).convert("RGB")
+
+
+def _upright(img):
+    # exif_transpose returns the image itself (a copy) when there is nothing to rotate
+    return ImageOps.exif_transpose(img) or img
+
+
+def _to_rgb(item):
+    return load_rgb(item)
 
 
 class ImageDataset(torch.utils.data.Dataset):

@@ -8,8 +8,11 @@ pickles small and lets an unpickled estimator reload lazily on its new machine.
 
 import logging
 import os
+import socket
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 from typing import Any, Callable, NamedTuple
 
 import torch
@@ -99,9 +102,53 @@ def _pretrained_source(name, pretrained):
 
 
 class _DropRandomInitNotice(logging.Filter):
-    # open_clip logs this on the root logger; random weights are asked for explicitly here.
+    # open_clip logs these on the root logger: random weights are asked for explicitly
+    # here, and a failed download is re-raised below with a message that says what to do.
     def filter(self, record):
-        return "No pretrained weights loaded" not in record.getMessage()
+        message = record.getMessage()
+        return ("No pretrained weights loaded" not in message
+                and "Failed to download weights" not in message)
+
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+def _hub_reachable(timeout=3.0):
+    """Whether the Hugging Face hub accepts a connection (a few seconds at most).
+
+    Behind a proxy the hub client is trusted to know better (True).
+    """
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        return True
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def _offline_unless_reachable():
+    """Hub calls in offline mode when the hub cannot be reached.
+
+    Without network the hub client retries for about a minute before giving up; in
+    offline mode it answers at once: the cached weights, or an error we re-raise with
+    the offline options.
+    """
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        yield
+        return
+    if constants.HF_HUB_OFFLINE or _hub_reachable():
+        yield
+        return
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = False
 
 
 def _create(name, pretrained, device, precision, cache_dir):
@@ -109,11 +156,15 @@ def _create(name, pretrained, device, precision, cache_dir):
 
     notice = _DropRandomInitNotice()
     logging.getLogger().addFilter(notice)
+    is_tag = pretrained is not None and not os.path.isfile(pretrained)
     try:
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            name, pretrained=pretrained, device=device, precision=precision,
-            cache_dir=None if cache_dir is None else os.fspath(cache_dir),
-        )
+        with _offline_unless_reachable() if is_tag else _nothing():
+            if is_tag:  # fetch (or find) the weights before building the model
+                _fetch_weights(name, pretrained, cache_dir)
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                name, pretrained=pretrained, device=device, precision=precision,
+                cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+            )
     except (RuntimeError, AssertionError, KeyError) as exc:
         if pretrained is None:
             raise
@@ -123,7 +174,8 @@ def _create(name, pretrained, device, precision, cache_dir):
                 f"{type(exc).__name__}: {exc}"
             ) from exc
         raise RuntimeError(
-            f"could not get the pretrained weights {pretrained!r} of {name!r}: {exc}. "
+            f"could not get the pretrained weights {pretrained!r} of {name!r}: "
+            f"{str(exc).rstrip('.')}. "
             "Without internet access, pass pretrained=/path/to/checkpoint "
             "(or pretrained=None for random weights)."
         ) from exc
@@ -132,6 +184,27 @@ def _create(name, pretrained, device, precision, cache_dir):
     model.eval()
     model.requires_grad_(False)
     return LoadedCLIP(model, preprocess, open_clip.get_tokenizer(name))
+
+
+@contextmanager
+def _nothing():
+    yield
+
+
+def _fetch_weights(name, tag, cache_dir):
+    """Download (or find in the hub cache) the weights of an open_clip tag.
+
+    Done before the model is built, so that a missing download fails in seconds.
+    """
+    from open_clip.pretrained import download_pretrained, get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(name, tag)
+    if not cfg:
+        return
+    try:
+        download_pretrained(cfg, cache_dir=None if cache_dir is None else os.fspath(cache_dir))
+    except (OSError, RuntimeError, ValueError) as exc:  # FileNotFoundError, hub errors
+        raise RuntimeError(f"Failed to download weights for tag {tag!r}: {exc}") from exc
 
 
 def load_clip(model="ViT-B-32", pretrained="openai", device="auto", precision="auto", *,

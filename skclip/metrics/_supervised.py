@@ -112,6 +112,18 @@ class ClusteringReport(dict):
     Keys are ``"ACC"``, ``"NMI"`` and ``"ARI"``; values are floats in percent (or
     fractions, see :func:`clustering_report`). ``str(report)`` is a table;
     :func:`format_report` lays out several reports side by side.
+
+    Examples
+    --------
+    >>> from skclip.metrics import clustering_report
+    >>> report = clustering_report([0, 0, 1, 1], [1, 1, 0, 0])  # same grouping, renamed
+    >>> type(report).__name__, report["ACC"]
+    ('ClusteringReport', 100.0)
+    >>> print(report)
+    metric  value
+    ACC     100.0
+    NMI     100.0
+    ARI     100.0
     """
 
     def __init__(self, *args, percent=True, **kwargs):

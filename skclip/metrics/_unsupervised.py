@@ -58,6 +58,18 @@ class UnsupervisedScorer:
     Build it with :func:`make_unsupervised_scorer`; see there for the parameters.
     Instances are callables ``scorer(estimator, X, y=None) -> float``; ``y`` is
     ignored.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.cluster import KMeans
+    >>> from skclip.metrics import make_unsupervised_scorer
+    >>> X = np.array([[0, 0], [0, 1], [5, 5], [5, 6]], dtype=float)
+    >>> scorer = make_unsupervised_scorer("silhouette")
+    >>> type(scorer).__name__
+    'UnsupervisedScorer'
+    >>> round(scorer(KMeans(n_clusters=2, n_init=1, random_state=0).fit(X), X), 3)
+    0.859
     """
 
     def __init__(

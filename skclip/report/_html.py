@@ -58,13 +58,14 @@ def thumbnail_data_uri(path, size=128, quality=80):
     """
     from PIL import Image
 
+    from ..embed._images import load_rgb  # the embedder's reader: EXIF orientation applied
+
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            im.thumbnail((size, size))
-            buf = io.BytesIO()
-            im.save(buf, format="JPEG", quality=quality)
-    except (OSError, ValueError, Image.DecompressionBombError):
+        im = load_rgb(path)
+        im.thumbnail((size, size))
+        buf = io.BytesIO()
+        im.save(buf, format="JPEG", quality=quality)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 

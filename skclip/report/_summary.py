@@ -117,7 +117,9 @@ def naming_vocabulary(clusterer, X):
     300 images by default), too few to tell clusters apart on a small folder. When the
     space is a :class:`~skclip.semantic.SemanticSpaceBuilder`, a copy with
     ``selection=None`` gives its whole vocabulary (text embeddings come from the
-    builder's disk cache); any other semantic space gives its fitted ``nouns_``.
+    builder's cache; when the builder embedded its vocabulary in two stages, the
+    one-prompt embeddings of the ranking stage); any other semantic space gives its
+    fitted ``nouns_``.
 
     Parameters
     ----------
@@ -145,7 +147,14 @@ def naming_vocabulary(clusterer, X):
     if space is None:
         return None, None
     if hasattr(space, "get_params") and "selection" in space.get_params(deep=False):
-        space = clone(space).set_params(selection=None).fit(X)
+        naming = clone(space).set_params(selection=None)
+        if getattr(space, "n_candidates_", 0) < getattr(space, "vocabulary_size_", 0):
+            # a two-stage space encoded the whole vocabulary with one prompt only (its
+            # ranking stage, cached): name with those rather than encode every template
+            from ..semantic._candidates import RANKING_TEMPLATE
+
+            naming.set_params(templates=[RANKING_TEMPLATE])
+        space = naming.fit(X)
     nouns = getattr(space, "nouns_", None)
     return (None, None) if nouns is None else (list(nouns), space.noun_embeddings_)
 

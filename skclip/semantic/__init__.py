@@ -21,6 +21,7 @@ estimator with these attributes.
 from ._builder import SemanticSpaceBuilder
 from ._captions import read_captions
 from ._templates import TEMPLATES
+from ._vocab_file import build_vocabulary_cache
 from ._wordnet import NounVocabulary, wordnet_nouns
 from ._wordnet_files import load_wordnet
 
@@ -28,6 +29,7 @@ __all__ = [
     "NounVocabulary",
     "SemanticSpaceBuilder",
     "TEMPLATES",
+    "build_vocabulary_cache",
     "load_wordnet",
     "read_captions",
     "wordnet_nouns",

@@ -43,7 +43,7 @@ class SemanticSpaceBuilder(
     Builds the text side of CLIP-based clustering: a vocabulary (WordNet nouns, a list
     of nouns, or ready-made text embeddings) and optional captions are embedded with
     CLIP's text tower (cached on disk), then filtered down to the texts relevant to the
-    images ``X`` by one of the selection rules of ALGORITHMS.md (2.3, 3.4, 4.3).
+    images ``X`` by one of the selection rules of the user guide ("Vocabulary").
 
     Parameters
     ----------
@@ -54,21 +54,27 @@ class SemanticSpaceBuilder(
     vocabulary : {"wordnet", "wordnet-tac", "wordnet-sic"}, list of str or \
             array-like of shape (m, d), default="wordnet"
         ``"wordnet"``: every (lemma, synset) pair of WordNet 3.0 nouns, underscores as
-        spaces; ``"wordnet-tac"``: the same with underscores (TAC's list);
-        ``"wordnet-sic"``: the first lemma of each synset, underscores kept (SIC's
-        list). Identical strings are embedded once and kept once (their synset is the
-        most frequent sense). A list: your nouns. An array: your text embeddings
-        (no encoder needed; names from ``noun_names``).
+        spaces, identical strings kept once (their synset is the most frequent sense;
+        119,034 nouns). ``"wordnet-tac"`` and ``"wordnet-sic"`` reproduce the
+        predecessors' lists row for row, repeated strings included: TAC's 146,347
+        (lemma, synset) rows with underscores; SIC's first lemma of each synset,
+        underscores kept, without ``entity`` (which SIC's ``pd.read_csv`` takes as the
+        header) and without the last synset (``9/11``, absent from SIC's file):
+        82,113 rows. Repeated strings are encoded once. A list: your nouns.
+        An array: your text embeddings (no encoder needed; names from
+        ``noun_names``).
     noun_names : list of str, default=None
         Names of the rows of an array ``vocabulary`` (default ``"noun0"``, ...).
     captions : None, list of str, str or path-like, or array-like of shape (L, d), \
             default=None
         Caption corpus: sentences, a file read by :func:`read_captions` (plain lines,
         Flickr token file, COCO JSON), or caption embeddings. Encoded without template.
-    templates : {"photo", "tac7"}, str or list of str, default="photo"
-        Noun prompts: ``"photo"`` = ``"a photo of a {}."`` (SIC/MCA); ``"tac7"`` = TAC's
-        7-template ensemble (CAE); or your templates with one ``{}``. An ensemble
-        averages the unit embeddings of the templates, then renormalises.
+    templates : {"photo", "sic", "tac7"}, str or list of str, default="photo"
+        Noun prompts: ``"photo"`` = ``"a photo of a {}."`` (MCA); ``"sic"`` =
+        ``"a photo of a {}"`` (as SIC's code writes it); ``"tac7"`` = TAC's
+        7-template ensemble as TAC's code writes it (CAE, TAC); or your templates with
+        one ``{}``. An ensemble averages the unit embeddings of the templates, then
+        renormalises.
     selection : {"center_topk", "tac", "sic", "mca", "none"} or None, \
             default="center_topk"
         ``"center_topk"`` (CAE): the union of the ``topk_nouns`` nouns nearest to each
@@ -81,8 +87,9 @@ class SemanticSpaceBuilder(
         selected like nouns, ``topk_captions`` per centre (TAC rule for ``"tac"``,
         nearest otherwise).
     n_centers : "auto" or int, default="auto"
-        Number of image centres; ``"auto"`` = ceil(n_samples / 300) (TAC/CAE). MCA
-        passes its number of clusters.
+        Number of image centres; ``"auto"`` = round(n_samples / 300), at least 1
+        (TAC's table of centre counts, used by CAE). MCA passes its number of
+        clusters.
     topk_nouns : int, default=5
         Nouns kept per centre (``"center_topk"``, ``"tac"``).
     topk_captions : int, default=5
@@ -104,6 +111,24 @@ class SemanticSpaceBuilder(
         Softmax temperature of ``transform`` (TAC's retrieval, tau = 0.005).
     kmeans_n_init : int, default=10
         Restarts of the centre k-means.
+    exact_vocabulary : bool, default=False
+        With a template ensemble (``"tac7"``) and a rule that keeps the nouns nearest
+        to the centres (``"center_topk"``; ``"sic"``/``"mca"`` with ``gamma_u=None``),
+        the vocabulary is embedded in two stages: every noun with one
+        prompt (``"a photo of a {}."``) to rank it, then the full ensemble for the
+        ``candidate_pool`` best-ranked nouns of each centre only (about 100x fewer
+        prompts for WordNet). The selection equals the exhaustive one whenever the
+        nouns it keeps are among the candidates. True encodes the whole vocabulary
+        with every template (slow on a CPU; cached afterwards). Exhaustive embeddings
+        found in the cache or in ``vocabulary_cache`` are always used.
+    candidate_pool : "auto" or int, default="auto"
+        Candidates per centre of the two-stage embedding; ``"auto"`` = max(1024, 32 x
+        the nouns the rule keeps per centre). When the candidates would exceed half of
+        the vocabulary the whole vocabulary is encoded instead.
+    vocabulary_cache : str or path-like, default=None
+        A vocabulary file written by ``skclip vocab build --out FILE`` (or
+        :func:`build_vocabulary_cache`): the exhaustive embeddings, checked against
+        this builder's model, weights, templates and vocabulary.
     wordnet_path : str or path-like, default=None
         WordNet folder; None auto-detects (see :func:`load_wordnet`).
     cache : bool, default=True
@@ -137,7 +162,10 @@ class SemanticSpaceBuilder(
     centers_ : ndarray of shape (n_centers, d)
         The image centres used by the selection (0 rows when ``selection=None``).
     vocabulary_size_ : int
-        Distinct vocabulary entries before selection.
+        Vocabulary entries before selection.
+    n_candidates_ : int
+        Vocabulary entries embedded with the full template set (all of them unless
+        the two-stage embedding applied, see ``exact_vocabulary``).
     n_features_in_ : int
 
     See Also
@@ -157,11 +185,11 @@ class SemanticSpaceBuilder(
     ``transform(X)`` returns each image's semantic counterpart, TAC's retrieval:
     ``normalise(sum_j softmax_j(cos(x, u_j) / temperature) u_j)`` over the selected nouns.
 
-    Deviations from the reference code, both [choice]: every rule uses spherical
-    k-means centres of the normalised images (SIC runs Euclidean k-means on raw
-    features), and a template ensemble averages unit text embeddings (TAC averages raw
-    ones; the encoder returns unit rows). Identical prompt strings (one lemma in several
-    synsets) are kept once, since their embeddings are identical.
+    Deviations from the reference code: every rule uses spherical k-means centres of
+    the normalised images (SIC runs Euclidean k-means on raw features), and a template
+    ensemble averages unit text embeddings (TAC averages raw ones; the encoder returns
+    unit rows). In the default ``"wordnet"`` vocabulary identical prompt strings (one
+    lemma in several synsets) are kept once, since their embeddings are identical.
 
     Examples
     --------
@@ -194,6 +222,9 @@ class SemanticSpaceBuilder(
         "hier_min_descendants": [Interval(Integral, 1, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "kmeans_n_init": [Interval(Integral, 1, None, closed="left")],
+        "exact_vocabulary": ["boolean"],
+        "candidate_pool": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "vocabulary_cache": [None, str, os.PathLike],
         "wordnet_path": [None, str, os.PathLike],
         "cache": ["boolean"],
         "cache_dir": [None, str, os.PathLike],
@@ -206,7 +237,8 @@ class SemanticSpaceBuilder(
                  templates="photo", selection="center_topk", n_centers="auto", topk_nouns=5,
                  topk_captions=5, gamma_r=500, gamma_u=0.05, hier_min_depth=6,
                  hier_prune_ancestors=False, hier_min_descendants=3, temperature=0.005,
-                 kmeans_n_init=10, wordnet_path=None, cache=True, cache_dir=None,
+                 kmeans_n_init=10, exact_vocabulary=False, candidate_pool="auto",
+                 vocabulary_cache=None, wordnet_path=None, cache=True, cache_dir=None,
                  device="auto", random_state=None, verbose=0):
         self.embedder = embedder
         self.vocabulary = vocabulary
@@ -224,6 +256,9 @@ class SemanticSpaceBuilder(
         self.hier_min_descendants = hier_min_descendants
         self.temperature = temperature
         self.kmeans_n_init = kmeans_n_init
+        self.exact_vocabulary = exact_vocabulary
+        self.candidate_pool = candidate_pool
+        self.vocabulary_cache = vocabulary_cache
         self.wordnet_path = wordnet_path
         self.cache = cache
         self.cache_dir = cache_dir
@@ -244,7 +279,7 @@ class SemanticSpaceBuilder(
                 if self.embedder is None:
                     from ..embed import CLIPEmbedder
 
-                    box.append(CLIPEmbedder(verbose=self.verbose))
+                    box.append(CLIPEmbedder(verbose=0))  # the text stages show their own bars
                 elif hasattr(self.embedder, "get_params"):
                     box.append(clone(self.embedder))
                 else:
@@ -287,7 +322,7 @@ class SemanticSpaceBuilder(
         centers = self._centers(Xn, device)  # before the (costly) text encoding
         encoder = self._encoder_factory()
         check = self._dim_checker(X.shape[1], "vocabulary's text embeddings")
-        nouns = noun_texts(self, encoder, check)
+        nouns = noun_texts(self, encoder, check, centers, device)
         check(nouns.embeddings.shape[1])
         check = self._dim_checker(X.shape[1], "caption embeddings")
         caps = caption_texts(self, encoder, X.shape[1], check)
@@ -307,12 +342,13 @@ class SemanticSpaceBuilder(
         self.captions_ = [caps.names[i] for i in cidx]
         self.caption_embeddings_ = caps.embeddings[cidx].astype(np.float32).reshape(-1, X.shape[1])
         self.caption_scores_ = cscores
-        self.vocabulary_size_ = len(nouns.names)
+        self.vocabulary_size_ = nouns.vocabulary_size
+        self.n_candidates_ = len(nouns.names)
         return self
 
     def _n_centers(self, n_samples):
-        if self.n_centers == "auto":
-            return math.ceil(n_samples / 300)
+        if self.n_centers == "auto":  # TAC's table: round(N / 300) (167 for N = 50,000)
+            return max(1, math.floor(n_samples / 300 + 0.5))
         if self.n_centers > n_samples:
             raise ValueError(
                 f"n_centers={self.n_centers} is larger than n_samples={n_samples}."

@@ -1,4 +1,4 @@
-"""Vocabulary selection rules (ALGORITHMS.md 2.3 and 3.4).
+"""Vocabulary selection rules (user guide, "Vocabulary": SIC/MCA, TAC and CAE rules).
 
 Each function takes unit-row numpy arrays and returns indices (ascending) or a boolean
 mask over the vocabulary. Similarities are computed in torch blocks, so an ImageNet
@@ -58,9 +58,7 @@ def select_center_topk(centers, emb, k, *, device="cpu"):
 
     Examples
     --------
-    >>> import warnings
-
-import numpy as np
+    >>> import numpy as np
     >>> from skclip.semantic._filters import select_center_topk
     >>> emb = np.eye(4, dtype=np.float32)
     >>> centers = np.array([[1, 0, 0, 0], [0, 0.8, 0.6, 0]], dtype=np.float32)

@@ -1,7 +1,7 @@
 """Turn the builder's ``vocabulary`` / ``captions`` parameters into embedded texts."""
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.utils import check_array
@@ -17,6 +17,11 @@ WORDNET_VOCABULARIES = {
     "wordnet-tac": {"lemmas": "all", "underscores": True},
     "wordnet-sic": {"lemmas": "first", "underscores": True},
 }
+#: Vocabularies that reproduce a predecessor's list row for row (repeated strings kept),
+#: as the records it keeps. SIC's noun.csv stops one synset short of WordNet ("9/11",
+#: the last noun synset, is absent) and SIC reads it with pandas, which takes the first
+#: line ("entity") as the header: 82,113 nouns.
+EXACT_VOCABULARIES = {"wordnet-tac": slice(None), "wordnet-sic": slice(1, -1)}
 
 
 _DEDUPED = {}
@@ -33,6 +38,7 @@ class TextSet:
     depths: np.ndarray = None  # per row, min_depth or -1
     indptr: np.ndarray = None  # ancestor CSR over all_synsets (WordNet only)
     indices: np.ndarray = None
+    vocabulary_size: int = None  # rows of the whole vocabulary (this set may be a subset)
 
     def __post_init__(self):
         m = len(self.names)
@@ -42,6 +48,18 @@ class TextSet:
             self.synset_rows = np.full(m, -1, dtype=np.int64)
         if self.depths is None:
             self.depths = np.full(m, -1, dtype=np.int64)
+        if self.vocabulary_size is None:
+            self.vocabulary_size = m
+
+    def subset(self, rows):
+        """The rows ``rows`` (ascending indices) of this set, embeddings included."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return replace(
+            self, names=[self.names[i] for i in rows],
+            embeddings=None if self.embeddings is None else self.embeddings[rows],
+            synsets=[self.synsets[i] for i in rows], synset_rows=self.synset_rows[rows],
+            depths=self.depths[rows],
+        )
 
 
 def is_text_list(value):
@@ -86,12 +104,10 @@ def _dedupe_wordnet(vocab):
     return rows
 
 
-def noun_texts(builder, encoder, check_dim=None):
-    """The full vocabulary of ``builder`` as a :class:`TextSet`.
+def noun_rows(builder):
+    """The whole vocabulary of ``builder`` as a :class:`TextSet`, not yet embedded.
 
-    ``encoder`` is a zero-argument callable returning the text encoder, so that no
-    model is loaded when the vocabulary is given as embeddings. ``check_dim(d)`` is
-    called as soon as the text dimension is known (before encoding everything).
+    Embeddings are filled in only when the vocabulary is given as an array.
     """
     vocabulary = builder.vocabulary
     if isinstance(vocabulary, str):
@@ -103,12 +119,13 @@ def noun_texts(builder, encoder, check_dim=None):
         if builder.noun_names is not None:
             raise ValueError("noun_names only applies when vocabulary is an array of embeddings")
         vocab = wordnet_nouns(builder.wordnet_path, **WORDNET_VOCABULARIES[vocabulary])
-        rows = _dedupe_wordnet(vocab)
-        names = [vocab.names[i] for i in rows]
-        emb = _embed(builder, encoder, names, resolve_templates(builder.templates), check_dim)
+        if vocabulary in EXACT_VOCABULARIES:
+            rows = np.arange(len(vocab.names))[EXACT_VOCABULARIES[vocabulary]]
+        else:
+            rows = _dedupe_wordnet(vocab)
         return TextSet(
-            names=names,
-            embeddings=emb,
+            names=[vocab.names[i] for i in rows],
+            embeddings=None,
             synsets=[vocab.synsets[i] for i in rows],
             synset_rows=vocab.synset_index[rows],
             depths=vocab.depths[rows],
@@ -121,8 +138,7 @@ def noun_texts(builder, encoder, check_dim=None):
         names = list(dict.fromkeys(s.strip() for s in vocabulary if s.strip()))
         if not names:
             raise ValueError("vocabulary is an empty list of nouns")
-        emb = _embed(builder, encoder, names, resolve_templates(builder.templates), check_dim)
-        return TextSet(names=names, embeddings=emb)
+        return TextSet(names=names, embeddings=None)
     emb = embeddings_array(vocabulary, "vocabulary")
     if builder.noun_names is None:
         names = [f"noun{j}" for j in range(len(emb))]
@@ -135,6 +151,25 @@ def noun_texts(builder, encoder, check_dim=None):
     return TextSet(names=names, embeddings=emb)
 
 
+def noun_texts(builder, encoder, check_dim=None, centers=None, device="cpu"):
+    """The embedded vocabulary of ``builder``: all of it, or the candidates near ``centers``.
+
+    ``encoder`` is a zero-argument callable returning the text encoder, so that no
+    model is loaded when the vocabulary is given as embeddings. ``check_dim(d)`` is
+    called as soon as the text dimension is known (before encoding everything). With
+    a template ensemble the result may be the subset of candidates that
+    :func:`~skclip.semantic._candidates.embed_vocabulary` keeps; its
+    ``vocabulary_size`` is the size of the whole vocabulary.
+    """
+    from ._candidates import embed_vocabulary
+
+    rows = noun_rows(builder)
+    if rows.embeddings is not None:
+        return rows
+    templates = resolve_templates(builder.templates)
+    return embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, device)
+
+
 def caption_texts(builder, encoder, dim, check_dim=None):
     """The caption corpus of ``builder`` as a :class:`TextSet` (possibly empty)."""
     captions = builder.captions
@@ -144,13 +179,15 @@ def caption_texts(builder, encoder, dim, check_dim=None):
         names = read_captions(captions)
         if not names:
             return TextSet(names=[], embeddings=np.zeros((0, dim), dtype=np.float32))
-        return TextSet(names=names, embeddings=_embed(builder, encoder, names, ("{}",), check_dim))
+        emb = _embed(builder, encoder, names, ("{}",), check_dim,
+                     desc=f"encoding {len(names):,} captions")
+        return TextSet(names=names, embeddings=emb)
     emb = embeddings_array(captions, "captions")
     return TextSet(names=[f"caption{j}" for j in range(len(emb))], embeddings=emb)
 
 
-def _embed(builder, encoder, texts, templates, check_dim):
+def _embed(builder, encoder, texts, templates, check_dim, desc=None):
     return embed_texts(
         encoder(), texts, templates, cache=builder.cache, cache_dir=builder.cache_dir,
-        verbose=builder.verbose, check_dim=check_dim,
+        verbose=builder.verbose, check_dim=check_dim, desc=desc,
     )

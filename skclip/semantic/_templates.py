@@ -1,10 +1,12 @@
-"""Prompt templates for noun vocabularies (ALGORITHMS.md 1.3)."""
+"""Prompt templates for noun vocabularies (see the user guide, "Vocabulary")."""
 
-#: Named template sets. ``"photo"``: SIC/MCA's single template. ``"tac7"``: TAC's
-#: seven-template ensemble (CAE's default for nouns). ``"none"``: the raw string, as
-#: used for captions.
+#: Named template sets. ``"photo"``: MCA's single template. ``"sic"``: the same as SIC's
+#: code writes it (no full stop). ``"tac7"``: TAC's seven-template ensemble, as TAC's
+#: code writes it (CAE's default for nouns). ``"none"``: the raw string, as used for
+#: captions.
 TEMPLATES = {
     "photo": ("a photo of a {}.",),
+    "sic": ("a photo of a {}",),
     "tac7": (
         "itap of a {}.",
         "a bad photo of the {}.",

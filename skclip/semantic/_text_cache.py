@@ -22,7 +22,8 @@ from .._config import get_cache_dir
 
 _MEMORY = OrderedDict()  # key -> read-only float32 array; recent vocabularies
 _MEMORY_BYTES = 1 << 29  # keep at most ~512 MB (two ViT-B WordNet vocabularies)
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
+_FILE_IDS = {}  # (path, size, mtime) -> content hash of a checkpoint
 
 
 def unit_rows(A, dtype=np.float32):
@@ -33,13 +34,25 @@ def unit_rows(A, dtype=np.float32):
 
 
 def _weights_id(pretrained):
-    """An identity for the weights: a tag, or a checkpoint path with size and mtime."""
+    """An identity for the weights: a tag, or the size and SHA-256 of a checkpoint file.
+
+    The content hash (not the path) makes a cache or a vocabulary file built on one
+    machine valid on another that holds the same checkpoint elsewhere; it is computed
+    once per file version and process (~1 s per GB).
+    """
     if pretrained is None:
         return None
     path = Path(os.fspath(pretrained)).expanduser()
     if path.is_file():
         stat = path.stat()
-        return f"file:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        where = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if where not in _FILE_IDS:
+            digest = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 22), b""):
+                    digest.update(block)
+            _FILE_IDS[where] = f"file:{stat.st_size}:{digest.hexdigest()[:32]}"
+        return _FILE_IDS[where]
     return str(pretrained)
 
 
@@ -58,7 +71,6 @@ def cache_key(embedder, texts, templates):
         "encoder": f"{type(embedder).__module__}.{type(embedder).__qualname__}",
         "model": os.fspath(model),
         "weights": weights,
-        "precision": str(getattr(embedder, "precision", None)),
         "templates": list(templates),
     }
     digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode())
@@ -67,19 +79,23 @@ def cache_key(embedder, texts, templates):
     return digest.hexdigest()[:32]
 
 
-def _encode(embedder, texts, templates, chunk_size, verbose, check_dim=None):
+def _encode(embedder, texts, templates, chunk_size, verbose, check_dim=None, desc=None):
     """Template-ensembled embeddings: mean of per-template unit rows, renormalised."""
     from tqdm.auto import tqdm
 
     out = None
-    starts = range(0, len(texts), chunk_size)
-    bar = tqdm(starts, desc="encoding texts", unit="chunk", disable=not verbose)
-    for start in bar:
+    n_prompts = len(texts) * len(templates)
+    if desc is None:
+        desc = f"encoding {len(texts):,} texts" + (
+            f" x {len(templates)} templates" if len(templates) > 1 else "")
+    bar = tqdm(total=n_prompts, desc=desc, unit="prompt", disable=not verbose)
+    for start in range(0, len(texts), chunk_size):
         chunk = texts[start : start + chunk_size]
         acc = None
         for template in templates:
             prompts = [template.format(t) for t in chunk]
             E = np.asarray(embedder.encode_text(prompts), dtype=np.float32)
+            bar.update(len(prompts))
             if E.ndim != 2 or E.shape[0] != len(chunk):
                 raise ValueError(
                     f"{type(embedder).__name__}.encode_text returned shape {E.shape} for "
@@ -91,6 +107,7 @@ def _encode(embedder, texts, templates, chunk_size, verbose, check_dim=None):
                 check_dim(acc.shape[1])
             out = np.empty((len(texts), acc.shape[1]), dtype=np.float32)
         out[start : start + len(chunk)] = unit_rows(acc)
+    bar.close()
     return out
 
 
@@ -161,7 +178,7 @@ def _write_cached(path, E):
 
 
 def embed_texts(embedder, texts, templates=("{}",), *, cache=True, cache_dir=None,
-                chunk_size=4096, verbose=0, check_dim=None):
+                chunk_size=4096, verbose=0, check_dim=None, desc=None):
     """Embed ``texts`` (each filled into every template) as float32 unit rows.
 
     Repeated strings are encoded once. With ``cache=True`` the embeddings of the
@@ -170,8 +187,8 @@ def embed_texts(embedder, texts, templates=("{}",), *, cache=True, cache_dir=Non
     Parameters
     ----------
     embedder : object with ``encode_text(list[str]) -> (m, d)``
-        Usually a :class:`skclip.CLIPEmbedder`; its ``model``, ``pretrained`` and
-        ``precision`` attributes key the cache.
+        Usually a :class:`skclip.CLIPEmbedder`; its ``model`` and ``pretrained``
+        attributes key the cache.
     texts : list of str
     templates : tuple of str, default=("{}",)
         Several templates are averaged (mean of unit rows, then renormalised).
@@ -183,6 +200,8 @@ def embed_texts(embedder, texts, templates=("{}",), *, cache=True, cache_dir=Non
     check_dim : callable, default=None
         Called with the embedding dimension after the first chunk, so that a wrong
         model fails fast instead of after encoding the whole vocabulary.
+    desc : str, default=None
+        Label of the progress bar (default: ``"encoding N texts x T templates"``).
 
     Returns
     -------
@@ -198,7 +217,8 @@ def embed_texts(embedder, texts, templates=("{}",), *, cache=True, cache_dir=Non
         path = get_cache_dir(cache_dir, create=False) / "text" / f"{key}.npy"
         E = _read_cached(path, len(unique))
     if E is None:
-        E = _encode(embedder, unique, templates, chunk_size, verbose, check_dim) if unique else None
+        E = (_encode(embedder, unique, templates, chunk_size, verbose, check_dim, desc)
+             if unique else None)
         if E is None:
             raise ValueError("cannot embed an empty list of texts")
         if path is not None:
@@ -211,3 +231,44 @@ def embed_texts(embedder, texts, templates=("{}",), *, cache=True, cache_dir=Non
         return E
     row = {t: i for i, t in enumerate(unique)}
     return E[[row[t] for t in texts]]
+
+
+def lookup_texts(embedder, texts, templates, *, cache_dir=None):
+    """The cached embeddings of ``texts`` (memory, then disk), or None; never encodes.
+
+    Same rows as :func:`embed_texts` would return for these arguments.
+    """
+    texts = list(texts)
+    unique = list(dict.fromkeys(texts))
+    key = cache_key(embedder, unique, templates) if unique else None
+    if key is None:
+        return None
+    E = _MEMORY.get(key)
+    if E is None:
+        path = get_cache_dir(cache_dir, create=False) / "text" / f"{key}.npy"
+        E = _read_cached(path, len(unique))  # a damaged file is moved aside
+        if E is None:
+            return None
+        _remember(key, E)
+    if len(unique) == len(texts):
+        return E
+    row = {t: i for i, t in enumerate(unique)}
+    return E[[row[t] for t in texts]]
+
+
+def store_texts(embedder, texts, templates, E, *, cache=True, cache_dir=None):
+    """Put given embeddings of the distinct ``texts`` in the memory (and disk) cache.
+
+    Used to install a vocabulary file built elsewhere; returns the cache key (None
+    when the embedder is not cacheable).
+    """
+    key = cache_key(embedder, list(texts), templates)
+    if key is None:
+        return None
+    E = unit_rows(np.asarray(E, dtype=np.float16))
+    if cache:
+        path = get_cache_dir(cache_dir, create=False) / "text" / f"{key}.npy"
+        if not path.is_file():
+            _write_cached(path, E)
+    _remember(key, E)
+    return key

@@ -192,9 +192,11 @@ def wordnet_nouns(wordnet_path=None, *, lemmas="all", underscores=False, cache=T
     underscores : bool, default=False
         Keep WordNet's underscores (``"physical_entity"``) as SIC and TAC do; by default
         they become spaces in the prompt strings. ``lemmas="first", underscores=True``
-        reproduces SIC's ``noun.csv`` exactly (including ``entity``, which SIC's
-        ``pd.read_csv`` silently drops as a header); ``lemmas="all", underscores=True``
-        reproduces the ``word`` column of TAC's ``WordNetNouns.csv``.
+        gives SIC's ``noun.csv`` plus its last synset (``9/11``, which the file lacks),
+        including ``entity``, which SIC's ``pd.read_csv`` silently drops as a header
+        (``SemanticSpaceBuilder(vocabulary="wordnet-sic")`` drops both);
+        ``lemmas="all", underscores=True`` reproduces the ``word`` column of TAC's
+        ``WordNetNouns.csv``.
     cache : bool, default=True
         Read and write the parsed hierarchy under ``get_cache_dir()/wordnet``.
 

@@ -9,14 +9,18 @@ Where the data comes from, in this order:
    file; path checks refuse folders outside ``nltk.data.path``), so a readable copy is
    built once under ``get_cache_dir()/nltk_data/corpora/wordnet`` and that data root is
    put first on ``nltk.data.path``;
-3. otherwise a ``LookupError`` that says what to install.
+3. otherwise nltk's downloader fetches it once into ``get_cache_dir()/nltk_data``
+   (a one-line message says so; ``SKCLIP_NO_DOWNLOAD=1`` forbids it);
+4. when that fails too (no network), a ``LookupError`` that says what to install.
 """
 
 import gzip
 import hashlib
+import io
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
@@ -48,7 +52,8 @@ _COPIED = (
     "verb.exc",
 )
 _INSTALL_HINT = (
-    "WordNet 3.0 was not found. Install it with one of:\n"
+    "WordNet 3.0 was not found (and nltk's downloader could not fetch it). Install it "
+    "with one of:\n"
     "  sudo apt-get install -y wordnet-base wordnet-sense-index   (Debian/Ubuntu; "
     "files in /usr/share/wordnet)\n"
     "  python -m nltk.downloader wordnet                          (nltk's own copy)\n"
@@ -147,7 +152,10 @@ def _locate(wordnet_path=None):
         sources = [Path(p) for p in ([env] if env else []) + list(SYSTEM_WORDNET_DIRS)]
         sources = [p for p in sources if _is_wordnet_dir(p)]
         if not sources:
-            raise LookupError(_INSTALL_HINT)
+            pointer = _download_wordnet()
+            if pointer is None:
+                raise LookupError(_INSTALL_HINT)
+            return pointer
     try:
         data_root = _data_root_for(sources[0])
         target = _build_readable_copy(sources[0], data_root)
@@ -162,6 +170,32 @@ def _locate(wordnet_path=None):
     return FileSystemPathPointer(str(target))
 
 
+def _download_wordnet():
+    """Fetch WordNet with nltk's downloader into the cache; its pointer, or None on failure."""
+    import nltk
+
+    if os.environ.get("SKCLIP_NO_DOWNLOAD", "") not in ("", "0"):
+        return None
+    root = get_cache_dir() / "nltk_data"
+    print(f"skclip: WordNet 3.0 not found; fetching it once with nltk's downloader into "
+          f"{root} (about 10 MB)", file=sys.stderr)
+    try:
+        ok = nltk.download("wordnet", download_dir=str(root), quiet=True, raise_on_error=True,
+                           print_error_to=io.StringIO())
+    except Exception:  # noqa: BLE001 - any network or disk failure ends in the install hint
+        ok = False
+    if not ok:
+        return None
+    if str(root) not in [str(p) for p in nltk.data.path]:
+        nltk.data.path.insert(0, str(root))
+    for resource in ("corpora/wordnet.zip/wordnet/", "corpora/wordnet"):
+        try:
+            return nltk.data.find(resource, paths=[str(root)])
+        except LookupError:
+            pass
+    return None
+
+
 def load_wordnet(wordnet_path=None):
     """Return an nltk WordNet reader, without downloading anything.
 
@@ -170,8 +204,10 @@ def load_wordnet(wordnet_path=None):
     wordnet_path : str or path-like, default=None
         A WordNet 3.0 database folder (holding ``data.noun``, ``index.noun``...). None
         looks for nltk's own data, then a system folder (``$WNSEARCHDIR``,
-        ``/usr/share/wordnet``). A system folder is copied once, with the ``lexnames``
-        file nltk needs, to ``get_cache_dir()/nltk_data/corpora/wordnet``.
+        ``/usr/share/wordnet``), then fetches it once with nltk's downloader into
+        ``get_cache_dir()/nltk_data`` (a one-line message says so). A system folder is
+        copied once, with the ``lexnames`` file nltk needs, to
+        ``get_cache_dir()/nltk_data/corpora/wordnet``.
 
     Returns
     -------
@@ -181,7 +217,9 @@ def load_wordnet(wordnet_path=None):
     Raises
     ------
     LookupError
-        When no WordNet is installed; the message says what to install.
+        When no WordNet is installed and the download failed; the message names
+        ``apt-get install wordnet-base wordnet-sense-index`` and
+        ``python -m nltk.downloader wordnet``.
 
     Examples
     --------

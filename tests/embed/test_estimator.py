@@ -78,15 +78,22 @@ def test_invalid_params_are_rejected(embedder):
 
 
 def test_random_weights_warn(embedder):
+    from skclip.embed import _embedder
+
+    _embedder._RANDOM_WEIGHTS_WARNED.clear()
     with pytest.warns(UserWarning, match="random weights") as record:
         embedder.fit()
     assert record[0].filename == __file__  # points at the caller, not at skclip
-    with pytest.warns(UserWarning, match="random weights") as record:
+    assert len(record) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process: no second notice
         clone(embedder).transform(random_images(1))
-    assert record[0].filename == __file__
-    with pytest.warns(UserWarning, match="random weights") as record:
-        clone(embedder).fit_transform(random_images(1))
-    assert record[0].filename == __file__
+        clone(embedder).fit()
+    for call in (lambda e: e.transform(random_images(1)), lambda e: e.fit_transform(random_images(1))):
+        _embedder._RANDOM_WEIGHTS_WARNED.clear()
+        with pytest.warns(UserWarning, match="random weights") as record:
+            call(clone(embedder))
+        assert record[0].filename == __file__
 
 
 def test_device_auto_not_written_back(embedder):
@@ -195,3 +202,27 @@ def test_progress_bar_only_when_verbose(embedder, capsys):
     embedder.encode_text(["a dog"])
     err = capsys.readouterr().err
     assert "Embedding images" in err and "Encoding texts" in err
+
+
+def test_offline_weight_download_fails_within_seconds(tmp_path, monkeypatch):
+    """No network: the hub client is put in offline mode, so no minute of retries."""
+    import time
+
+    huggingface_hub = pytest.importorskip("huggingface_hub")
+    monkeypatch.setattr(_model, "_hub_reachable", lambda timeout=3.0: False)
+    before = huggingface_hub.constants.HF_HUB_OFFLINE
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match="Without internet access, pass pretrained="):
+        load_clip("ViT-B-32", pretrained="openai", device="cpu", cache_dir=tmp_path)
+    assert time.perf_counter() - start < 20  # the model is not even built
+    assert huggingface_hub.constants.HF_HUB_OFFLINE is before  # restored afterwards
+
+
+def test_hub_probe_is_skipped_behind_a_proxy(monkeypatch):
+    for name in _model._PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    assert _model._hub_reachable(timeout=0.01) is True
+    monkeypatch.delenv("HTTPS_PROXY")
+    monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1:9")  # nothing listens there
+    assert _model._hub_reachable(timeout=1.0) is False

@@ -51,7 +51,7 @@ def test_protocol_with_given_embeddings(rng):
     space = SemanticSpaceBuilder(vocabulary=vocab, noun_names=names, topk_nouns=1,
                                  random_state=0)
     assert space.fit(X) is space
-    assert space.centers_.shape == (3, 16)  # ceil(900 / 300)
+    assert space.centers_.shape == (3, 16)  # round(900 / 300)
     assert space.nouns_ == ["w0", "w1", "w2"]
     assert space.noun_synsets_ == [None, None, None]
     assert space.noun_embeddings_.dtype == np.float32
@@ -87,7 +87,13 @@ def test_per_centre_rules_find_the_planted_nouns(selection, rng):
 def test_auto_centres_follow_n_over_300(rng):
     X = rng.standard_normal((301, 8))
     vocab = rng.standard_normal((10, 8))
-    assert SemanticSpaceBuilder(vocabulary=vocab, random_state=0).fit(X).centers_.shape == (2, 8)
+    assert SemanticSpaceBuilder(vocabulary=vocab, random_state=0).fit(X).centers_.shape == (1, 8)
+    wide = SemanticSpaceBuilder(vocabulary=vocab, random_state=0).fit(X[:, :8].repeat(2, 0)[:450])
+    assert wide.centers_.shape == (2, 8)  # round(450 / 300)
+    # TAC's table of centre counts: CIFAR-10, STL-10, ImageNet-10, ImageNet-Dogs, ImageNet
+    builder = SemanticSpaceBuilder()
+    counts = [builder._n_centers(n) for n in (50000, 5000, 13000, 19500, 1281167, 100)]
+    assert counts == [167, 17, 43, 65, 4271, 1]
     space = SemanticSpaceBuilder(vocabulary=vocab, n_centers=5, random_state=0).fit(X)
     assert space.centers_.shape == (5, 8)
     with pytest.raises(ValueError, match="n_centers=400 is larger than n_samples=301"):

@@ -137,14 +137,59 @@ def test_explicit_system_folder_is_read_through_a_cache_copy(wordnet):
     assert wordnet.synset("cat.n.01").lexname() == "noun.animal"  # lexnames is right
 
 
-def test_missing_wordnet_says_what_to_install(tmp_path, monkeypatch):
-    with pytest.raises(LookupError, match="wordnet-base wordnet-sense-index"):
-        load_wordnet(tmp_path)
+def _no_wordnet_anywhere(tmp_path, monkeypatch):
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "empty")])
     monkeypatch.setattr(_wordnet_files, "SYSTEM_WORDNET_DIRS", (str(tmp_path / "none"),))
+    monkeypatch.setenv("SKCLIP_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("WNSEARCHDIR", raising=False)
+    monkeypatch.delenv("SKCLIP_NO_DOWNLOAD", raising=False)
+
+
+def test_missing_wordnet_says_what_to_install(tmp_path, monkeypatch, capsys):
+    with pytest.raises(LookupError, match="wordnet-base wordnet-sense-index"):
+        load_wordnet(tmp_path)
+    _no_wordnet_anywhere(tmp_path, monkeypatch)
+    calls = []
+
+    def offline(*args, **kwargs):  # what nltk does without network, with raise_on_error
+        calls.append(kwargs)
+        raise ValueError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+    monkeypatch.setattr(nltk, "download", offline)
+    with pytest.raises(LookupError) as err:
+        _wordnet_files._locate(None)
+    message = str(err.value)
+    assert "apt-get install -y wordnet-base wordnet-sense-index" in message
+    assert "python -m nltk.downloader wordnet" in message
+    assert len(calls) == 1 and calls[0]["download_dir"].startswith(str(tmp_path / "cache"))
+    assert capsys.readouterr().err.count("\n") == 1  # one line said it was fetching
+    monkeypatch.setenv("SKCLIP_NO_DOWNLOAD", "1")
     with pytest.raises(LookupError, match=r"nltk\.downloader wordnet"):
         _wordnet_files._locate(None)
+    assert len(calls) == 1  # downloads can be switched off
+
+
+def test_missing_wordnet_is_fetched_with_nltk_on_first_use(tmp_path, monkeypatch, capsys):
+    source = _system_wordnet()
+    _no_wordnet_anywhere(tmp_path, monkeypatch)
+
+    def fake_download(package, download_dir, **kwargs):  # nltk's layout: corpora/wordnet.zip
+        assert package == "wordnet"
+        corpora = Path(download_dir) / "corpora"
+        corpora.mkdir(parents=True)
+        with zipfile.ZipFile(corpora / "wordnet.zip", "w") as zf:
+            for name in ("data.noun", "index.noun"):
+                zf.write(Path(source) / name, f"wordnet/{name}")
+            zf.writestr("wordnet/lexnames", lexnames_text())
+        return True
+
+    monkeypatch.setattr(nltk, "download", fake_download)
+    pointer = _wordnet_files._locate(None)
+    assert "wordnet.zip" in str(pointer) and str(tmp_path / "cache") in str(pointer)
+    err = capsys.readouterr().err
+    assert err.startswith("skclip: WordNet 3.0 not found; fetching it once") and err.count("\n") == 1
+    monkeypatch.setattr(nltk, "download", None)  # second use: found, nothing fetched
+    assert "wordnet.zip" in str(_wordnet_files._locate(None))
 
 
 def test_nltk_zip_data_is_found_first(wordnet, tmp_path, monkeypatch):

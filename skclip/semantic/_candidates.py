@@ -1,0 +1,107 @@
+"""Embedding a vocabulary with a template ensemble, without encoding every prompt.
+
+A template ensemble multiplies the text work: all 119,034 WordNet nouns x 7 templates
+is ~830k prompts, an hour on a laptop CPU. But a selection rule only keeps the nouns
+nearest to the image centres, so two stages do the same job:
+
+1. **rank**: every distinct noun is encoded with one short prompt
+   (:data:`RANKING_TEMPLATE`; cached per model and vocabulary);
+2. **re-encode the candidates**: for each image centre the ``candidate_pool`` nouns
+   nearest to it are encoded with the full ensemble, and the rule runs on these
+   candidates only.
+
+This serves the rules that keep each centre's nearest nouns (``"center_topk"``, and
+``"sic"``/``"mca"`` without the uniqueness filter). Their result equals the exhaustive
+one whenever the nouns the exhaustive rule would keep are among the candidates: a
+noun's score (its cosine to the centres) depends on that noun alone, and the
+candidates are then a superset of the kept nouns. The pool is generous
+(``max(1024, 32 * k)`` nouns per centre by default); ``exact_vocabulary=True`` encodes
+everything instead. TAC's rule ranks nouns by tiny differences of a softmax over
+centres, which one prompt does not predict well enough, and the uniqueness filter
+averages the whole vocabulary: both are always encoded exhaustively.
+
+The exhaustive embeddings are used whenever they are at hand: a vocabulary file
+(``vocabulary_cache``, see :func:`~skclip.semantic.build_vocabulary_cache`) or the
+disk cache of an earlier exhaustive run.
+"""
+
+import numpy as np
+
+from ._filters import topk_per_center
+from ._text_cache import embed_texts, lookup_texts
+
+#: The one prompt per noun of the ranking stage (shared prefix, so cheap to encode).
+RANKING_TEMPLATE = "a photo of a {}."
+_POOL_MIN = 1024
+_POOL_FACTOR = 32
+_MAX_POOL_FRACTION = 0.5  # above this share of the vocabulary, encode everything
+
+
+def kept_per_center(builder):
+    """How many nouns the builder's rule keeps per centre, or None (rule needs all)."""
+    if builder.selection == "center_topk":
+        return int(builder.topk_nouns)
+    if builder.selection in ("sic", "mca") and builder.gamma_u is None:
+        return int(builder.gamma_r)
+    # selection=None keeps everything; the uniqueness filter averages the whole
+    # vocabulary; TAC's softmax confidences are too close for a one-prompt ranking
+    return None
+
+
+def candidates_per_center(builder, n_centers, n_nouns, n_templates):
+    """Candidates encoded per centre, or None when the exhaustive encoding is due."""
+    k = kept_per_center(builder)
+    if builder.exact_vocabulary or n_templates < 2 or k is None or n_centers == 0:
+        return None
+    pool = builder.candidate_pool
+    per = max(_POOL_MIN, _POOL_FACTOR * k) if pool == "auto" else max(int(pool), k)
+    if n_centers * per >= _MAX_POOL_FRACTION * n_nouns:
+        return None
+    return per
+
+
+def candidate_nouns(centers, ranking, per_center, *, device="cpu"):
+    """Indices (ascending) of the candidates: each centre's ``per_center`` nearest nouns."""
+    top, _ = topk_per_center(centers, ranking, per_center, device=device)
+    return np.unique(top)
+
+
+def embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, device="cpu"):
+    """Embed ``rows`` (a :class:`TextSet`): exhaustively, or the candidates near ``centers``.
+
+    Returns a :class:`TextSet` with embeddings: all rows, or the rows whose noun is a
+    candidate (its ``vocabulary_size`` stays the size of the whole vocabulary).
+    """
+    from ._vocab_file import read_vocabulary_file
+
+    enc = encoder()
+    opts = dict(cache=builder.cache, cache_dir=builder.cache_dir, verbose=builder.verbose)
+    names = rows.names
+    E = None
+    if builder.vocabulary_cache is not None:
+        E = read_vocabulary_file(builder.vocabulary_cache, enc, names, templates, **opts)
+    elif builder.cache:
+        E = lookup_texts(enc, names, templates, cache_dir=builder.cache_dir)
+    if E is not None:
+        if check_dim is not None:
+            check_dim(E.shape[1])
+        rows.embeddings = E
+        return rows
+    unique = list(dict.fromkeys(names))
+    n_centers = 0 if centers is None else len(centers)
+    per_center = candidates_per_center(builder, n_centers, len(unique), len(templates))
+    if per_center is None:
+        rows.embeddings = embed_texts(
+            enc, names, templates, check_dim=check_dim,
+            desc=f"encoding {len(unique):,} nouns x {len(templates)} templates", **opts)
+        return rows
+    ranking = embed_texts(
+        enc, unique, (RANKING_TEMPLATE,), check_dim=check_dim,
+        desc=f"ranking {len(unique):,} nouns (1 prompt each)", **opts)
+    keep = candidate_nouns(centers, ranking, per_center, device=device)
+    chosen = {unique[i] for i in keep}
+    subset = rows.subset([i for i, name in enumerate(names) if name in chosen])
+    subset.embeddings = embed_texts(
+        enc, subset.names, templates,
+        desc=f"encoding {len(keep):,} candidate nouns x {len(templates)} templates", **opts)
+    return subset

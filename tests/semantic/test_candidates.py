@@ -1,0 +1,214 @@
+"""Two-stage vocabulary embedding, vocabulary files and the predecessors' exact lists."""
+
+import hashlib
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from skclip.semantic import SemanticSpaceBuilder, TEMPLATES, build_vocabulary_cache
+from skclip.semantic import _candidates, _text_cache
+from skclip.semantic._sources import noun_rows
+from skclip.semantic._text_cache import unit_rows
+
+DIM = 24
+
+
+def _word_vector(word):
+    raw = hashlib.blake2b(word.encode(), digest_size=DIM).digest()
+    return np.frombuffer(raw, dtype=np.int8).astype(np.float32)
+
+
+class BagOfWordsEncoder:
+    """Each prompt = sum of its hashed words: templates shift every noun alike, as in CLIP."""
+
+    def __init__(self, pretrained="bow-weights"):
+        self.model, self.pretrained = "bow-model", pretrained
+        self.prompts = []
+
+    def encode_text(self, texts):
+        self.prompts.extend(texts)
+        rows = [sum(_word_vector(w) for w in t.replace(".", " ").split()) for t in texts]
+        return unit_rows(np.asarray(rows, dtype=np.float32))
+
+
+@pytest.fixture(autouse=True)
+def _fresh():
+    _text_cache.clear_memory_cache()
+    yield
+    _text_cache.clear_memory_cache()
+
+
+def _words(n, seed=0):
+    rng = np.random.RandomState(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    return list(dict.fromkeys("".join(rng.choice(letters, 7)) for _ in range(n)))
+
+
+def _images(enc, nouns, rng, n=120):
+    """Images near three nouns' ensemble embeddings (the centres sit among the nouns)."""
+    anchors = unit_rows(np.mean([enc.encode_text([t.format(w) for w in nouns[:3]])
+                                 for t in TEMPLATES["tac7"]], axis=0))
+    X = np.repeat(anchors, n // 3, axis=0) + 0.3 * rng.standard_normal((n, DIM))
+    enc.prompts.clear()
+    return X.astype(np.float32)
+
+
+@pytest.mark.parametrize("selection", ["center_topk", "sic"])
+def test_two_stage_equals_exhaustive_and_encodes_far_fewer_prompts(selection, rng):
+    nouns = _words(3000)
+    enc = BagOfWordsEncoder()
+    X = _images(enc, nouns, rng)
+    common = dict(vocabulary=nouns, templates="tac7", selection=selection, n_centers=3,
+                  topk_nouns=5, gamma_r=5, gamma_u=None, candidate_pool=300, cache=False,
+                  random_state=0)
+    fast = SemanticSpaceBuilder(embedder=enc, **common).fit(X)
+    n_fast = len(enc.prompts)
+    exact = SemanticSpaceBuilder(embedder=enc, exact_vocabulary=True, **common).fit(X)
+    n_exact = len(enc.prompts) - n_fast
+    assert fast.nouns_ == exact.nouns_
+    np.testing.assert_allclose(fast.noun_embeddings_, exact.noun_embeddings_, atol=1e-6)
+    np.testing.assert_allclose(fast.noun_scores_, exact.noun_scores_, atol=1e-6)
+    assert n_exact == 7 * len(nouns) and exact.n_candidates_ == len(nouns)
+    assert fast.vocabulary_size_ == exact.vocabulary_size_ == len(nouns)
+    assert fast.n_candidates_ <= 3 * 300
+    assert n_fast == len(nouns) + 7 * fast.n_candidates_  # one ranking prompt per noun
+    assert enc.prompts[0] == _candidates.RANKING_TEMPLATE.format(nouns[0])
+
+
+def test_two_stage_applies_only_where_it_is_exact(rng):
+    nouns = _words(400)
+    enc = BagOfWordsEncoder()
+    X = _images(enc, nouns, rng)
+    base = dict(embedder=enc, vocabulary=nouns, n_centers=2, candidate_pool=16, cache=False,
+                random_state=0)
+    cases = [  # (extra params, two-stage expected)
+        (dict(templates="tac7"), True),
+        (dict(templates="photo"), False),  # one template: ranking = final embedding
+        (dict(templates="tac7", selection="sic"), False),  # uniqueness needs all nouns
+        (dict(templates="tac7", selection="tac"), False),  # softmax margins: too close
+        (dict(templates="tac7", selection=None), False),
+        (dict(templates="tac7", candidate_pool=150), False),  # pool > half the vocabulary
+    ]
+    for extra, two_stage in cases:
+        space = SemanticSpaceBuilder(**{**base, **extra}).fit(X)
+        assert (space.n_candidates_ < space.vocabulary_size_) == two_stage, extra
+
+
+def test_cached_exhaustive_embeddings_are_preferred(rng, tmp_path):
+    nouns = _words(600)
+    enc = BagOfWordsEncoder()
+    X = _images(enc, nouns, rng)
+    common = dict(embedder=enc, vocabulary=nouns, templates="tac7", n_centers=2,
+                  candidate_pool=32, random_state=0, cache_dir=tmp_path)
+    first = SemanticSpaceBuilder(**common).fit(X)
+    assert first.n_candidates_ < len(nouns)
+    _text_cache.clear_memory_cache()
+    n = len(enc.prompts)
+    again = SemanticSpaceBuilder(**common).fit(X)  # both stages from the disk cache
+    assert len(enc.prompts) == n and again.nouns_ == first.nouns_
+    SemanticSpaceBuilder(exact_vocabulary=True, **common).fit(X)
+    n = len(enc.prompts)
+    cached = SemanticSpaceBuilder(**common).fit(X)
+    assert len(enc.prompts) == n  # nothing encoded: the exhaustive embeddings are cached
+    assert cached.n_candidates_ == len(nouns)
+
+
+def test_vocabulary_file_round_trip(tmp_path, rng):
+    nouns = _words(500)
+    enc = BagOfWordsEncoder()
+    X = _images(enc, nouns, rng)
+    path = build_vocabulary_cache(enc, nouns, "tac7", out=tmp_path / "vocab", verbose=0,
+                                  cache_dir=tmp_path / "gpu-box")
+    assert path == tmp_path / "vocab.npz" and path.is_file()
+    assert len(enc.prompts) == 7 * len(nouns)
+    # another machine: an empty cache, the same weights
+    _text_cache.clear_memory_cache()
+    enc.prompts.clear()
+    common = dict(vocabulary=nouns, templates="tac7", n_centers=2, candidate_pool=16,
+                  random_state=0, cache_dir=tmp_path / "cpu-box")
+    space = SemanticSpaceBuilder(embedder=enc, vocabulary_cache=path, **common).fit(X)
+    assert enc.prompts == [] and space.n_candidates_ == len(nouns)
+    exact = SemanticSpaceBuilder(embedder=enc, exact_vocabulary=True, cache=False,
+                                 **common).fit(X)
+    assert space.nouns_ == exact.nouns_
+    np.testing.assert_allclose(space.noun_embeddings_, exact.noun_embeddings_, atol=2e-3)
+    # installed in the cache: later runs need no file
+    _text_cache.clear_memory_cache()
+    enc.prompts.clear()
+    assert SemanticSpaceBuilder(embedder=enc, **common).fit(X).nouns_ == space.nouns_
+    assert enc.prompts == []
+    mismatches = [
+        (dict(embedder=BagOfWordsEncoder("other-weights")), "pretrained weights"),
+        (dict(embedder=enc, templates="photo"), "templates"),
+        (dict(embedder=enc, vocabulary=nouns[:-1]), "vocabulary .*499 nouns"),
+    ]
+    for extra, match in mismatches:
+        with pytest.raises(ValueError, match=match):
+            SemanticSpaceBuilder(**{**common, "vocabulary_cache": path, **extra}).fit(X)
+
+
+def test_random_weights_cannot_be_built(tmp_path):
+    with pytest.raises(ValueError, match="random ones"):
+        build_vocabulary_cache(BagOfWordsEncoder(pretrained=None), ["cat"], out=tmp_path / "v")
+
+
+def test_cache_key_ignores_precision_and_checkpoint_location(tmp_path):
+    a, b = tmp_path / "a.pt", tmp_path / "sub" / "b.pt"
+    b.parent.mkdir()
+    a.write_bytes(b"same weights")
+    b.write_bytes(b"same weights")
+    key = _text_cache.cache_key
+    enc_a, enc_b = BagOfWordsEncoder(str(a)), BagOfWordsEncoder(str(b))
+    enc_b.precision = "fp16"
+    assert key(enc_a, ["cat"], ("{}",)) == key(enc_b, ["cat"], ("{}",))
+    b.write_bytes(b"other weights")
+    assert key(enc_a, ["cat"], ("{}",)) != key(enc_b, ["cat"], ("{}",))
+    assert key(enc_a, ["cat"], ("{}",)) != key(enc_a, ["cat"], ("{}.",))
+    assert key(enc_a, ["cat"], ("{}",)) != key(BagOfWordsEncoder("x"), ["cat"], ("{}",))
+
+
+# -- the predecessors' exact lists (issue: reproduce TAC and SIC) ------------------------
+def test_exact_predecessor_vocabularies(wordnet):
+    tac = noun_rows(SemanticSpaceBuilder(vocabulary="wordnet-tac"))
+    sic = noun_rows(SemanticSpaceBuilder(vocabulary="wordnet-sic"))
+    ours = noun_rows(SemanticSpaceBuilder(vocabulary="wordnet"))
+    assert len(tac.names) == 146347  # every (lemma, synset) pair, repeats kept
+    assert len(sic.names) == 82113  # without "entity" (pandas' header) and "9/11"
+    assert sic.names[-1] == "window"  # the last line of SIC's noun.csv
+    assert len(ours.names) == len(set(ours.names)) == 119034
+    assert sic.names[:2] == ["physical_entity", "abstraction"]
+    assert tac.names[:3] == ["entity", "physical_entity", "abstraction"]
+    assert len(set(sic.names)) < len(sic.names) and len(set(tac.names)) < len(tac.names)
+    assert TEMPLATES["sic"] == ("a photo of a {}",)
+    assert TEMPLATES["tac7"][0] == "itap of a {}." and len(TEMPLATES["tac7"]) == 7
+
+
+def test_exact_vocabulary_keeps_repeated_rows_through_fit(wordnet, rng):
+    enc = BagOfWordsEncoder()
+    X = rng.standard_normal((30, DIM)).astype(np.float32)
+    space = SemanticSpaceBuilder(embedder=enc, vocabulary="wordnet-sic", templates="sic",
+                                 selection=None, cache=False).fit(X)
+    assert space.vocabulary_size_ == len(space.nouns_) == 82113
+    assert len(enc.prompts) == len(set(space.nouns_))  # repeated strings encoded once
+    assert enc.prompts[0] == "a photo of a physical_entity"
+    assert clone(space).get_params()["vocabulary"] == "wordnet-sic"
+
+
+def test_report_names_clusters_without_encoding_every_template(rng, tmp_path):
+    """The report's naming vocabulary reuses the ranking stage of a two-stage space."""
+    from skclip.report import naming_vocabulary
+
+    nouns = _words(800)
+    enc = BagOfWordsEncoder()
+    X = _images(enc, nouns, rng)
+    space = SemanticSpaceBuilder(embedder=enc, vocabulary=nouns, templates="tac7", n_centers=2,
+                                 candidate_pool=32, random_state=0, cache_dir=tmp_path)
+
+    class Fitted:  # what a clusterer exposes
+        semantic_space_ = space.fit(X)
+
+    n = len(enc.prompts)
+    names, emb = naming_vocabulary(Fitted(), X)
+    assert names == nouns and emb.shape == (len(nouns), DIM)
+    assert len(enc.prompts) == n  # the one-prompt embeddings were cached: nothing encoded
