@@ -151,8 +151,12 @@ def markdown(results, args, info, elapsed):
         lines += ["", f"{title}:", "", markdown_table(table(results, metric, args.methods), cols)]
     notes = [f"- {n} / {label(m)}: {res['error']}" for n, pm in results.items()
              for m, res in pm.items() if "error" in res]
-    notes += [f"- {n} / {label(m)}: {w}" for n, pm in results.items()
-              for m, res in pm.items() for w in res.get("warnings", [])]
+    for m in args.methods:  # one line per method: how many fits warned, and one example
+        runs = [r for pm in results.values() for r in pm[m].get("runs", []) if "error" not in r]
+        warned = [r["warnings"][0] for r in runs if r.get("warnings")]
+        if warned:
+            notes.append(f"- {label(m)}: warnings in {len(warned)}/{len(runs)} fits, "
+                         f"e.g. {warned[0]}")
     if notes:
         lines += ["", "Errors and warnings:", "", *notes]
     return "\n".join(lines) + "\n"

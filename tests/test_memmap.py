@@ -77,7 +77,7 @@ def test_unit_rows_no_copy_only_when_unit(blobs):
     np.testing.assert_array_equal(unit_rows(Z), Z)
 
 
-@pytest.mark.parametrize("n_clusters", [4, 40])  # 6000 rows: subsampled, then whole
+@pytest.mark.parametrize("n_clusters", [2, 40])  # 6000 rows: subsampled, then whole
 def test_clipkmeans_fit_predict_transform_on_a_memmap(mapped, blobs, n_clusters,
                                                       only_writable_to_torch):
     M, _ = mapped

@@ -22,6 +22,7 @@ _KMEANS_CONSTRAINTS = {
     "max_iter": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "spherical": ["boolean"],
+    "max_points_per_centroid": [Interval(Integral, 1, None, closed="left"), None],
 }
 
 
@@ -36,6 +37,7 @@ class _FittedKMeans(_NearestCentreMixin):
             max_iter=self.max_iter,
             tol=self.tol,
             spherical=self.spherical,
+            max_points_per_centroid=self.max_points_per_centroid,
             device=device,
             random_state=check_random_state(self.random_state),
             verbose=self.verbose,
@@ -64,6 +66,11 @@ class CLIPKMeans(_FittedKMeans, _BaseCLIPClustering):
     spherical : bool, default=False
         ``True``: cosine k-means with renormalised centres (TAC's faiss
         ``spherical=True``); ``False``: Euclidean k-means as SIC's sklearn one.
+    max_points_per_centroid : int or None, default=256
+        With more than ``max_points_per_centroid * n_clusters`` images, the seeding,
+        restarts and iterations run on a random subsample of that many images, then
+        every image is assigned to its nearest centre (faiss's rule and default);
+        ``None`` trains on every image (as scikit-learn's ``KMeans``).
     device : str, torch.device or None, default="auto"
         Torch device; ``"auto"`` picks CUDA when available, resolved at each call.
     random_state : int, RandomState instance or None, default=None
@@ -115,6 +122,7 @@ class CLIPKMeans(_FittedKMeans, _BaseCLIPClustering):
         max_iter=300,
         tol=1e-4,
         spherical=False,
+        max_points_per_centroid=256,
         device="auto",
         random_state=None,
         verbose=0,
@@ -124,6 +132,7 @@ class CLIPKMeans(_FittedKMeans, _BaseCLIPClustering):
         self.max_iter = max_iter
         self.tol = tol
         self.spherical = spherical
+        self.max_points_per_centroid = max_points_per_centroid
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -192,6 +201,10 @@ class TACClustering(_FittedKMeans, _BaseCLIPClustering):
         k-means tolerance.
     spherical : bool, default=True
         Spherical k-means as TAC's faiss k-means.
+    max_points_per_centroid : int or None, default=256
+        With more than ``max_points_per_centroid * n_clusters`` images, k-means trains
+        on a random subsample of that many and then assigns every image (faiss's rule
+        and default, as in TAC); ``None`` trains on every image.
     batch_size : int or None, default=None
         Rows per retrieval block; ``None`` means 8192 (TAC's).
     device : str, torch.device or None, default="auto"
@@ -253,6 +266,7 @@ class TACClustering(_FittedKMeans, _BaseCLIPClustering):
         max_iter=300,
         tol=1e-4,
         spherical=True,
+        max_points_per_centroid=256,
         batch_size=None,
         device="auto",
         random_state=None,
@@ -265,6 +279,7 @@ class TACClustering(_FittedKMeans, _BaseCLIPClustering):
         self.max_iter = max_iter
         self.tol = tol
         self.spherical = spherical
+        self.max_points_per_centroid = max_points_per_centroid
         self.batch_size = batch_size
         self.device = device
         self.random_state = random_state

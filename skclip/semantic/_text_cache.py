@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import time
+import uuid
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -77,6 +78,23 @@ def cache_key(embedder, texts, templates):
     for text in texts:
         digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
     return digest.hexdigest()[:32]
+
+
+def _memory_key(embedder, unique, templates):
+    """A key valid in this process only, for random weights (``pretrained=None``).
+
+    The model cache of :func:`skclip.embed.load_clip` keeps one random draw per
+    process, so texts encoded twice with it (the semantic space, then the report's
+    naming) need not be encoded twice; the draw is marked with a token of its own.
+    """
+    if getattr(embedder, "pretrained", "") is not None or not hasattr(embedder, "_load"):
+        return None
+    model = embedder._load()[0].model
+    token = model.__dict__.setdefault("_skclip_weights_token", uuid.uuid4().hex)
+    digest = hashlib.sha256(json.dumps([token, list(templates)]).encode())
+    for text in unique:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
+    return "random:" + digest.hexdigest()[:32]
 
 
 def _encode(embedder, texts, templates, chunk_size, verbose, check_dim=None, desc=None):
@@ -211,9 +229,12 @@ def embed_texts(embedder, texts, templates=("{}",), *, cache=True, cache_dir=Non
     texts = list(texts)
     unique = list(dict.fromkeys(texts))
     key = cache_key(embedder, unique, templates) if cache else None
+    memory_only = cache and key is None and unique
+    if memory_only:
+        key = _memory_key(embedder, unique, templates)
     path = None
     E = _MEMORY.get(key) if key is not None else None
-    if key is not None and E is None:
+    if key is not None and E is None and not memory_only:
         path = get_cache_dir(cache_dir, create=False) / "text" / f"{key}.npy"
         E = _read_cached(path, len(unique))
     if E is None:
@@ -242,7 +263,10 @@ def lookup_texts(embedder, texts, templates, *, cache_dir=None):
     unique = list(dict.fromkeys(texts))
     key = cache_key(embedder, unique, templates) if unique else None
     if key is None:
-        return None
+        key = _memory_key(embedder, unique, templates) if unique else None
+        E = None if key is None else _MEMORY.get(key)
+        if E is None:
+            return None
     E = _MEMORY.get(key)
     if E is None:
         path = get_cache_dir(cache_dir, create=False) / "text" / f"{key}.npy"

@@ -85,3 +85,15 @@ def test_tac_errors(data):
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_max_points_per_centroid_parameter():
+    from sklearn.metrics import adjusted_rand_score
+
+    X = make_clip_blobs(n_samples=750, n_clusters=3, n_features=16, random_state=0).X
+    whole = CLIPKMeans(3, n_init=2, random_state=0, max_points_per_centroid=None).fit(X)
+    default = CLIPKMeans(3, n_init=2, random_state=0).fit(X)  # 750 <= 256 * 3
+    np.testing.assert_array_equal(whole.labels_, default.labels_)
+    sub = CLIPKMeans(3, n_init=2, random_state=0, max_points_per_centroid=50).fit(X)
+    np.testing.assert_array_equal(sub.labels_, sub.predict(X))  # every image assigned
+    assert adjusted_rand_score(whole.labels_, sub.labels_) >= 0.95

@@ -212,3 +212,28 @@ def test_report_names_clusters_without_encoding_every_template(rng, tmp_path):
     names, emb = naming_vocabulary(Fitted(), X)
     assert names == nouns and emb.shape == (len(nouns), DIM)
     assert len(enc.prompts) == n  # the one-prompt embeddings were cached: nothing encoded
+
+
+def test_random_weights_are_encoded_once_per_process(tiny_model_name, rng, monkeypatch):
+    """No disk cache for random weights, but the same draw is not encoded twice."""
+    from skclip.embed import CLIPEmbedder, clear_model_cache
+
+    calls = []
+    original = CLIPEmbedder.encode_text
+
+    def counting(self, texts):
+        calls.append(len(texts))
+        return original(self, texts)
+
+    monkeypatch.setattr(CLIPEmbedder, "encode_text", counting)
+    emb = CLIPEmbedder(model=tiny_model_name, pretrained=None, device="cpu", verbose=0)
+    X = rng.standard_normal((20, 32)).astype(np.float32)
+    common = dict(embedder=emb, vocabulary=["cat", "dog", "car"], selection=None)
+    first = SemanticSpaceBuilder(**common).fit(X)
+    assert calls == [3]
+    again = SemanticSpaceBuilder(**common).fit(X)
+    assert calls == [3]  # same process, same random draw: from memory
+    np.testing.assert_array_equal(first.noun_embeddings_, again.noun_embeddings_)
+    clear_model_cache()  # a new draw: encoded again
+    SemanticSpaceBuilder(**common).fit(X)
+    assert calls == [3, 3]
