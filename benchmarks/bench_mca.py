@@ -144,8 +144,11 @@ def run(n, d, k, n_texts, threads, seed=0):
         phases[label] = (wall + w1 - w0, cpu + c1 - c0)
     phases["after training (predict, centres)"] = (total_wall - train_end[0],
                                                    total_cpu - train_end[1])
-    starts = [(w0, c0) for label, (w0, c0), _ in events if label == "epoch start"]
-    marks = starts + [train_end]
+    # full passes: one at the start of each epoch, then one after the last epoch
+    # (final attention peaks); an epoch runs from its pass to the next one
+    passes = [(w0, c0) for label, (w0, c0), _ in events if label == "epoch start"]
+    marks = passes[-(mca.n_iter_ + 1):] if len(passes) > mca.n_iter_ else passes + [train_end]
+    starts = marks[:-1]
     epochs = [{"epoch": i + 1, "wall_s": marks[i + 1][0] - marks[i][0],
                "cpu_s": marks[i + 1][1] - marks[i][1], "loss": mca.loss_curve_[i]}
               for i in range(len(starts))]
