@@ -16,18 +16,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._config import torch_generator
 from ._base import _BaseCLIPClustering
+from ._fusion import centred_unit
 
 __all__ = ["MCAClustering"]
 
 _BLOCK = 4096  # rows per block in full-data passes (memory O(block * n_txt_neighbors * d))
-
-
-def _centred_unit(A, mean):
-    """Unit rows of ``A - mean`` (numpy)."""
-    A = np.asarray(A) - np.asarray(mean, dtype=A.dtype)
-    norms = np.sqrt(np.einsum("ij,ij->i", A, A))[:, None]
-    A /= np.maximum(norms, np.finfo(A.dtype).tiny)
-    return A
 
 
 def _train(est, X, Xq, texts, *, device, generator):
@@ -444,8 +437,8 @@ class MCAClustering(_BaseCLIPClustering):
         # one text has no direction relative to its own mean
         self.text_mean_ = (texts.mean(axis=0) if center and len(texts) > 1
                            else np.zeros(d, dtype=X.dtype)).astype(X.dtype)
-        Xq = _centred_unit(X, self.image_mean_)
-        Tq = _centred_unit(texts.astype(X.dtype), self.text_mean_)
+        Xq = centred_unit(X, self.image_mean_)
+        Tq = centred_unit(texts.astype(X.dtype), self.text_mean_)
         device = self._device()
         generator = torch_generator(self.random_state, "cpu")
         nets, curve, terms, peaks = _train(self, X, Xq, Tq, device=device, generator=generator)
