@@ -292,3 +292,24 @@ def assets_dir(explicit=None):
         if cand and Path(cand).is_dir():
             return Path(cand)
     return None
+
+
+def unit_blobs(n, d, k, noise, seed=0):
+    """Unit float32 rows around ``k`` random unit centres (noise norm about ``noise``).
+
+    Built in blocks of 65,536 rows, so ImageNet-size inputs need no float64 copy.
+    Returns ``X, y, centers, rng`` (the generator, for further draws by the caller).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((k, d)).astype(np.float32)
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    y = rng.integers(0, k, size=n)
+    X = np.empty((n, d), dtype=np.float32)
+    scale = np.float32(noise / np.sqrt(d))
+    for s in range(0, n, 65536):
+        block = centers[y[s : s + 65536]]
+        block += rng.standard_normal(block.shape, dtype=np.float32) * scale
+        X[s : s + 65536] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return X, y, centers, rng

@@ -24,22 +24,14 @@ import sys
 import time
 from pathlib import Path
 
-from _common import BENCH_DIR, describe_machine, machine_info, print_table, write_json
+from _common import BENCH_DIR, describe_machine, machine_info, print_table, unit_blobs, write_json
 
 
 def make_data(n, d, k, m, seed=0):
     """Unit image rows around k centres (noise norm ~0.6) and m text anchors, float32."""
     import numpy as np
 
-    rng = np.random.default_rng(seed)
-    centers = rng.standard_normal((k, d)).astype(np.float32)
-    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
-    y = rng.integers(0, k, size=n)
-    X = np.empty((n, d), dtype=np.float32)
-    for s in range(0, n, 65536):
-        block = centers[y[s : s + 65536]]
-        block += rng.standard_normal(block.shape, dtype=np.float32) * (0.6 / np.sqrt(d))
-        X[s : s + 65536] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    X, y, centers, rng = unit_blobs(n, d, k, 0.6, seed)
     noise = rng.standard_normal((m, d), dtype=np.float32) * np.float32(0.4 / np.sqrt(d))
     T = centers[np.arange(m) % k] + noise
     T /= np.linalg.norm(T, axis=1, keepdims=True)

@@ -30,21 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import describe_machine, machine_info, peak_rss_mb, print_table, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    describe_machine, machine_info, peak_rss_mb, print_table, unit_blobs, write_json,
+)
 
 
 def make_data(n, d, k, seed=0, noise=1.0):
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    centers = rng.standard_normal((k, d)).astype(np.float32)
-    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
-    y = rng.integers(0, k, size=n)
-    X = np.empty((n, d), dtype=np.float32)
-    for s in range(0, n, 65536):
-        block = centers[y[s : s + 65536]]
-        block += rng.standard_normal(block.shape, dtype=np.float32) * np.float32(noise / np.sqrt(d))
-        X[s : s + 65536] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    X, y, _, _ = unit_blobs(n, d, k, noise, seed)
     return X, y
 
 
