@@ -33,6 +33,8 @@ import sys
 import tempfile
 import time
 import traceback
+
+import numpy as np
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -73,14 +75,28 @@ def run_step(results, name, budget, estimate_s, fn, *args, **kwargs):
         results[name] = {"error": f"{type(exc).__name__}: {exc}",
                          "traceback": traceback.format_exc()[-2000:],
                          "wall_s": round(time.perf_counter() - t0, 2)}
-    print(f"[{name}] {results[name]}", flush=True)
+    shown = {k: (f"<{len(v)} items>" if isinstance(v, list) else v)
+             for k, v in results[name].items()}
+    print(f"[{name}] {shown}", flush=True)
     return results[name]
 
 
 # --------------------------------------------------------------------------- 1. tests
+GPU_TEST_FILES = ["tests/test_device_draws.py", "tests/test_persistence.py",
+                  "tests/ot/test_sinkhorn.py", "tests/cluster/test_mca.py",
+                  "tests/cluster/test_kmeans.py", "tests/neighbors/test_knn.py"]
+
+
 def gpu_tests(timeout_s):
+    """``pytest -m gpu`` on the files that hold GPU tests (Ray's, under tests/scale, only
+    when Ray is installed: a GPU box without the ``[scale]`` extra still runs the rest)."""
+    import importlib.util
+
+    files = list(GPU_TEST_FILES)
+    if importlib.util.find_spec("ray") is not None:
+        files.append("tests/scale/test_engine.py")
     cmd = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider",
-           "-o", "addopts=--strict-markers", "tests"]
+           "-o", "addopts=--strict-markers", *files]
     try:
         proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True,
                               timeout=timeout_s)
@@ -234,6 +250,29 @@ def gpu_decode_throughput(paths, model, device, dtype, batch_size):
             "n_images": len(data), "batch_size": batch_size}
 
 
+def text_throughput(model, tokenizer, device, n_texts, batch_size):
+    """Texts/s of :func:`skclip.embed.encode_texts` on WordNet-like prompts (the cost of
+    ``skclip vocab build`` on this machine: ~119k nouns x 7 templates by default)."""
+    from skclip.embed._text import encode_texts
+
+    rng = np.random.RandomState(0)
+    syllables = ["ka", "lo", "mer", "tin", "sa", "ro", "vel", "du", "pan", "ex", "or", "ith"]
+    nouns = ["".join(rng.choice(syllables, size=rng.randint(1, 4))) for _ in range(n_texts)]
+    templates = ["a photo of a {}.", "a bad photo of the {}.", "a origami {}.",
+                 "a photo of the large {}.", "a {} in a video game.", "art of the {}.",
+                 "a photo of the small {}."]
+    texts = [templates[i % len(templates)].format(w) for i, w in enumerate(nouns)]
+    encode_texts(model, tokenizer, texts[:batch_size], device=device, batch_size=batch_size)
+    _sync(device)
+    t0 = time.perf_counter()
+    out = encode_texts(model, tokenizer, texts, device=device, batch_size=batch_size)
+    _sync(device)
+    wall = time.perf_counter() - t0
+    return {"texts_per_s": round(len(out) / wall, 1), "n_texts": len(out),
+            "batch_size": batch_size,
+            "default_vocabulary_minutes": round(119034 * 7 / (len(out) / wall) / 60, 2)}
+
+
 def embedding_steps(results, budget, args, device):
     import torch
 
@@ -246,16 +285,19 @@ def embedding_steps(results, budget, args, device):
             return
         paths = results["jpeg_files"].pop("paths")
         results["jpeg_files"]["n_images"] = len(paths)
-        model, preprocess, _ = load_clip(args.model, None, device, "fp16")
-        dtype = torch.float16
+        precision = "fp32" if args.cpu_dry_run else "fp16"
+        model, preprocess, tokenizer = load_clip(args.model, None, device, precision)
+        dtype = torch.float32 if args.cpu_dry_run else torch.float16
         run_step(results, "model", budget, 20, model_throughput, model, device, dtype,
                  args.batch_size, 5.0)
         run_step(results, "cpu_decode", budget, 40, cpu_decode_throughput, paths, preprocess,
                  args.batch_size, args.workers)
         run_step(results, "clip_embedder", budget, 60, embedder_throughput, paths, args.model,
-                 device, args.batch_size, args.workers, "fp16")
+                 device, args.batch_size, args.workers, precision)
         run_step(results, "gpu_decode", budget, 60, gpu_decode_throughput, paths, model, device,
                  dtype, args.batch_size)
+        run_step(results, "text_encoding", budget, 60, text_throughput, model, tokenizer,
+                 device, args.n_texts, args.batch_size)
 
 
 # --------------------------------------------------------------------------- 3. fits
@@ -270,6 +312,7 @@ def fit_times(method, n, device, seed=0):
     data = make_clip_blobs(n_samples=n, n_clusters=10, n_features=512, spread=0.6,
                            center_similarity=0.7, anisotropy=1.0, n_texts_per_cluster=5,
                            n_distractor_texts=1000, random_state=seed)
+    device = str(device)  # the estimators take a device name
     space = SemanticSpaceBuilder(vocabulary=data.text_embeddings, noun_names=data.text_names,
                                  device=device, random_state=seed)
     cls = {"cae": CAEClustering, "mca": MCAClustering}[method]
@@ -298,7 +341,11 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=int, default=None,
                    help="image decoding processes (default: usable cores, at most 32)")
     p.add_argument("--fit-n", type=int, default=100000)
+    p.add_argument("--n-texts", type=int, default=50000)
     p.add_argument("--skip-tests", action="store_true")
+    p.add_argument("--cpu-dry-run", action="store_true",
+                   help="run every step on the CPU at the sizes given (to check the script "
+                        "before spending accelerator time; no GPU numbers)")
     args = p.parse_args(argv)
     if args.workers is None:
         try:
@@ -317,13 +364,13 @@ def main(argv=None):
 
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision")
 
-    if not torch.cuda.is_available():
+    if not torch.cuda.is_available() and not args.cpu_dry_run:
         print("gpu_check: no CUDA device (torch.cuda.is_available() is False); this script "
               "only runs on a machine with an NVIDIA GPU. Nothing was measured.",
               file=sys.stderr)
         return NO_CUDA_STATUS
     budget = Budget(args.budget_s)
-    device = torch.device("cuda")
+    device = torch.device("cpu" if args.cpu_dry_run else "cuda")
     info = machine_info()
     print(describe_machine(info), flush=True)
     results = {"args": vars(args)}
@@ -333,7 +380,7 @@ def main(argv=None):
     embedding_steps(results, budget, args, device)
     for method in ("cae", "mca"):
         run_step(results, f"fit_{method}", budget, 60, fit_times, method, args.fit_n, device)
-    rows = [{"step": k, **{c: v.get(c) for c in ("images_per_s", "fit_s", "acc", "status",
+    rows = [{"step": k, **{c: v.get(c) for c in ("images_per_s", "texts_per_s", "fit_s", "acc", "status",
                                                  "wall_s", "error", "skipped")}}
             for k, v in results.items() if isinstance(v, dict) and k != "args"]
     print_table(rows, title=f"gpu_check ({args.model}, fp16, {args.n_images} JPEGs)")
