@@ -131,19 +131,23 @@ def _resize_crop_on_device(images, size, crop, interpolation):
     if mode is None:
         raise ValueError(f"decoder='torchvision' supports bicubic or bilinear resizing, "
                          f"not {interpolation}")
-    out = []
-    for img in images:
-        h, w = img.shape[-2:]
+    # one interpolate call per input size (a batch of camera photos has few sizes)
+    groups = {}
+    for i, img in enumerate(images):
+        groups.setdefault(tuple(img.shape[-2:]), []).append(i)
+    out = [None] * len(images)
+    for (h, w), members in groups.items():
         short, long = (h, w) if h <= w else (w, h)
         new_long = int(size * long / short)  # torchvision's rounding of the long side
         nh, nw = (size, new_long) if h <= w else (new_long, size)
-        x = F.interpolate(img[None].float(), size=(nh, nw), mode=mode, align_corners=False,
-                          antialias=True)
+        x = torch.stack([images[i] for i in members]).float()
+        x = F.interpolate(x, size=(nh, nw), mode=mode, align_corners=False, antialias=True)
         top, left = int(round((nh - crop[0]) / 2.0)), int(round((nw - crop[1]) / 2.0))
         if top < 0 or left < 0:
             raise ValueError("decoder='torchvision' needs the crop inside the resized image")
-        x = x[..., top:top + crop[0], left:left + crop[1]]
-        out.append(x.round_().clamp_(0, 255).to(torch.uint8)[0])
+        x = x[..., top:top + crop[0], left:left + crop[1]].round_().clamp_(0, 255)
+        for i, xi in zip(members, x.to(torch.uint8)):
+            out[i] = xi
     return torch.stack(out)
 
 

@@ -89,13 +89,18 @@ def test_decoder_is_validated():
 def test_torchvision_decoder_on_cuda_matches_cpu_decoding(tmp_path, tiny_model_name):
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
+    import open_clip
+
     paths = _photos(tmp_path, n=12)
+    torch.manual_seed(0)  # one set of random weights for both devices, through a file
+    weights = tmp_path / "tiny.pt"
+    torch.save(open_clip.create_model(tiny_model_name, pretrained=None).state_dict(), weights)
     X = {}
     for decoder in ("pil", "torchvision"):
-        X[decoder] = CLIPEmbedder(model=tiny_model_name, pretrained=None, device="cuda",
+        X[decoder] = CLIPEmbedder(model=tiny_model_name, pretrained=str(weights), device="cuda",
                                   precision="fp32", decoder=decoder,
                                   verbose=0).fit_transform(paths)
-    ref = CLIPEmbedder(model=tiny_model_name, pretrained=None, device="cpu",
+    ref = CLIPEmbedder(model=tiny_model_name, pretrained=str(weights), device="cpu",
                        verbose=0).fit_transform(paths)
     np.testing.assert_allclose(X["pil"], ref, atol=2e-4)  # uint8 path: the same pixels
     assert np.all(np.sum(X["torchvision"] * ref, axis=1) > 0.98)
