@@ -46,12 +46,13 @@ from sklearn.base import (
     TransformerMixin,
     clone,
 )
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from .._arrays import unit_rows, validation_dtype
 from .._config import resolve_device
 from .._versions import VersionedPickleMixin
+from ._autok import K_SELECTIONS
 from ._kmeans import assign
 
 __all__ = ["_BaseCLIPClustering"]
@@ -127,7 +128,9 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "n_clusters": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "k_range": [None, tuple, list],
+        "k_selection": [StrOptions(set(K_SELECTIONS))],
         "semantic_space": [None, HasMethods(["fit"])],
         "device": _device_param_constraint(),
         "random_state": ["random_state"],
@@ -152,7 +155,7 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
             ensure_all_finite=True,
             ensure_min_samples=1,
         )
-        if reset and X.shape[0] < self.n_clusters:
+        if reset and self.n_clusters != "auto" and X.shape[0] < self.n_clusters:
             raise ValueError(
                 f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}: "
                 "there cannot be more clusters than images."

@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering, _NearestCentreMixin
 from ._fusion import centred_unit, column_potential, fused_features
 from ._kmeans import kmeans
@@ -39,8 +40,18 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
 
     Parameters
     ----------
-    n_clusters : int, default=8
-        Number of clusters.
+    n_clusters : int or "auto", default=8
+        Number of clusters. ``"auto"`` chooses it from ``k_range`` by ``k_selection``
+        on the features that are clustered (the fused features, computed once) (user guide: "Choosing the number of
+        clusters").
+    k_range : tuple (low, high), list of int or None, default=None
+        Candidates of ``n_clusters="auto"``: every K from ``low`` to ``high``, or the
+        listed K; ``None`` means 2 to ``min(100, n_samples // 10)``.
+    k_selection : {"silhouette", "calinski_harabasz", "davies_bouldin", \
+            "stability"}, default="silhouette"
+        Criterion of ``n_clusters="auto"``, greater is better: the mean cosine
+        silhouette on a sample, Calinski-Harabasz, minus Davies-Bouldin, or the
+        adjusted Rand agreement of k-means fitted on two halves of the data.
     semantic_space : estimator or None, default=None
         Object that selects the texts (see :mod:`skclip.cluster._base` for the
         protocol). It is cloned and fitted on ``X``. ``None`` builds
@@ -159,6 +170,10 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         The fused modalities, among ``"image"``, ``"nouns"``, ``"captions"``.
     fusion_weights_ : ndarray of shape (n_samples, len(`modalities_`))
         Per-sample fusion weights (rows sum to 1).
+    n_clusters_ : int
+        Number of clusters fitted: ``n_clusters``, or the K chosen by ``"auto"``.
+    k_selection_scores_ : dict of int to float
+        ``k_selection`` score of every scanned K (empty unless ``n_clusters="auto"``).
     n_features_in_ : int
         Dimension of the image embeddings.
 
@@ -232,6 +247,8 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self,
         n_clusters=8,
         *,
+        k_range=None,
+        k_selection="silhouette",
         semantic_space=None,
         use_nouns=True,
         use_captions=True,
@@ -253,6 +270,8 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         verbose=0,
     ):
         self.n_clusters = n_clusters
+        self.k_range = k_range
+        self.k_selection = k_selection
         self.semantic_space = semantic_space
         self.use_nouns = use_nouns
         self.use_captions = use_captions
@@ -332,9 +351,10 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
 
         F, self.fusion_weights_ = self._fused(X, device)
         del X  # only the fused features are needed now; frees n x d for large n
+        k = resolve_n_clusters(self, F, spherical=self.spherical, device=device)
         res = kmeans(
             F,
-            self.n_clusters,
+            k,
             n_init=self.kmeans_n_init,
             max_iter=self.kmeans_max_iter,
             tol=self.kmeans_tol,
