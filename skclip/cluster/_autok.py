@@ -28,6 +28,7 @@ _SCAN_ROWS = 10_000  # rows the scan's k-means sees (more when K is large)
 _ROWS_PER_K = 25  # ... at least this many per cluster of the largest candidate
 _SCORE_ROWS = 3_000  # rows the silhouette is computed on (memory O(rows^2))
 _SCAN_N_INIT = 3  # k-means restarts per scanned K
+_SCAN_MAX_ITER = 100  # Lloyd iterations per restart (a partition to score, not a result)
 _GRID = 12  # points per coarse-to-fine pass
 
 
@@ -198,8 +199,9 @@ def _refine(ks, scores):
 def _make_scorer(criterion, Z, spherical, device, gen, seed):
     """``score(k) -> float`` for one criterion on the scan rows ``Z``."""
     def labels_of(k, rows=Z):
-        return np.asarray(kmeans(rows, k, n_init=_SCAN_N_INIT, spherical=spherical,
-                                 device=device, random_state=seed).labels)
+        return np.asarray(kmeans(rows, k, n_init=_SCAN_N_INIT, max_iter=_SCAN_MAX_ITER,
+                                 spherical=spherical, device=device,
+                                 random_state=seed).labels)
 
     if criterion == "silhouette":
         import torch
@@ -256,8 +258,8 @@ def _stability(Z, k, spherical, device, seed):
         return -1.0  # a half cannot hold k clusters: the lowest adjusted Rand
     labels = []
     for rows in (halves[:half], halves[half:]):
-        res = kmeans(Z[np.sort(rows)], k, n_init=_SCAN_N_INIT, spherical=spherical,
-                     device=device, random_state=seed)
+        res = kmeans(Z[np.sort(rows)], k, n_init=_SCAN_N_INIT, max_iter=_SCAN_MAX_ITER,
+                     spherical=spherical, device=device, random_state=seed)
         labels.append(np.asarray(assign(Z, res.centers, spherical=spherical,
                                         device=device)[0]))
     return float(adjusted_rand_score(*labels))
