@@ -153,8 +153,9 @@ def k_selection_svg(scores, chosen, *, criterion="silhouette", width=800, height
              f'viewBox="0 0 {width} {height}" role="img" aria-label="{criterion} by K">',
              f'<line x1="{sx(chosen):.1f}" x2="{sx(chosen):.1f}" y1="{top}" '
              f'y2="{height - bottom}" stroke="#cf222e" stroke-dasharray="4 3"/>',
-             f'<text x="{sx(chosen) + 4:.1f}" y="{top + 10}" font-size="12" fill="#cf222e">'
-             f"K = {chosen}</text>",
+             f'<text x="{sx(chosen) + (-4 if sx(chosen) > width / 2 else 4):.1f}" '
+             f'y="{height - bottom - 4}" font-size="12" fill="#cf222e" '
+             f'text-anchor="{"end" if sx(chosen) > width / 2 else "start"}">K = {chosen}</text>',
              f'<polyline points="{line}" fill="none" stroke="{_PALETTE[0]}" stroke-width="1.5"/>']
     for k, v in pts:
         parts.append(f'<circle cx="{sx(k):.1f}" cy="{sy(v):.1f}" r="3" fill="{_PALETTE[0]}">'
