@@ -22,7 +22,7 @@ from ._kmeans import assign, kmeans
 
 __all__ = ["K_SELECTIONS", "candidate_ks", "resolve_n_clusters", "select_n_clusters"]
 
-K_SELECTIONS = ("silhouette", "calinski_harabasz", "davies_bouldin", "stability")
+K_SELECTIONS = ("davies_bouldin", "silhouette", "calinski_harabasz", "stability")
 _DEFAULT_HIGH = 100  # default k_range: 2 .. min(100, n_samples // 10)
 _SCAN_ROWS = 10_000  # rows the scan's k-means sees (more when K is large)
 _ROWS_PER_K = 25  # ... at least this many per cluster of the largest candidate
@@ -104,7 +104,7 @@ def resolve_n_clusters(est, F, *, spherical, device):
     return est.n_clusters_
 
 
-def select_n_clusters(F, ks, *, criterion="silhouette", spherical=True, device="auto",
+def select_n_clusters(F, ks, *, criterion="davies_bouldin", spherical=True, device="auto",
                       random_state=None, verbose=0):
     """Scan candidate numbers of clusters coarse-to-fine and return the best one.
 
@@ -114,7 +114,7 @@ def select_n_clusters(F, ks, *, criterion="silhouette", spherical=True, device="
         The features to cluster (a memory map is read only on the sampled rows).
     ks : list of int
         Sorted candidates (:func:`candidate_ks`).
-    criterion : {"silhouette", "calinski_harabasz", "davies_bouldin", "stability"}
+    criterion : {"davies_bouldin", "silhouette", "calinski_harabasz", "stability"}
         Score of a partition, greater is better (Davies-Bouldin is negated).
     spherical : bool, default=True
         Cosine k-means (as the clusterer's own).
