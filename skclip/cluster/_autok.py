@@ -213,9 +213,16 @@ def _make_scorer(criterion, Z, spherical, device, gen, seed):
         return lambda k: _stability(Z, k, spherical, device, seed)
     from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 
-    if criterion == "calinski_harabasz":
-        return lambda k: float(calinski_harabasz_score(Z, labels_of(k)))
-    return lambda k: -float(davies_bouldin_score(Z, labels_of(k)))
+    index = calinski_harabasz_score if criterion == "calinski_harabasz" else davies_bouldin_score
+    sign = 1.0 if criterion == "calinski_harabasz" else -1.0
+
+    def score(k):
+        labels = labels_of(k)
+        if not 2 <= len(np.unique(labels)) <= len(Z) - 1:
+            return -math.inf  # k-means found fewer distinct groups (repeated rows)
+        return sign * float(index(Z, labels))
+
+    return score
 
 
 def _cosine_distances(Z, device):
