@@ -176,11 +176,25 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
             space = self._default_semantic_space()
         else:
             space = clone(self.semantic_space)
+        self._hint_min_centers(space)
         space.fit(X)
         self.semantic_space_ = space
         nouns = self._space_embeddings(space, "noun_embeddings_", X, required=True)
         captions = self._space_embeddings(space, "caption_embeddings_", X, required=False)
         return nouns, captions
+
+    def _hint_min_centers(self, space):
+        """At least one selection centre per cluster: ``min_centers = n_clusters``.
+
+        Only on this clusterer's own copy of a space that has a ``min_centers``
+        parameter left at None (:class:`SemanticSpaceBuilder`), and only for an
+        integer ``n_clusters``.
+        """
+        k = getattr(self, "n_clusters", None)
+        if not isinstance(k, Integral) or "min_centers" not in space.get_params(deep=False):
+            return
+        if space.get_params(deep=False)["min_centers"] is None:
+            space.set_params(min_centers=int(k))
 
     @staticmethod
     def _space_embeddings(space, attr, X, required):
