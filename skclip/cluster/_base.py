@@ -16,7 +16,9 @@ object that follows this small protocol:
 
 The clusterer ``clone``-s the object and fits the clone, so the parameter itself is
 never modified and nested parameters (``semantic_space__topk_nouns``) can be
-grid-searched. This is also how users plug in their own text space: any estimator
+grid-searched. A clone whose ``min_centers`` parameter is None (the builder's)
+gets ``min_centers=n_clusters``: at least one selection centre per cluster. This is
+also how users plug in their own text space: any estimator
 with those fitted attributes works, e.g. one that returns precomputed embeddings.
 The text dimension must equal the image dimension; a mismatch means that the image
 embedder and the semantic space used different CLIP models, and raises a

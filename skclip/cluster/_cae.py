@@ -46,9 +46,10 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         protocol). It is cloned and fitted on ``X``. ``None`` builds
         ``SemanticSpaceBuilder(vocabulary="wordnet", templates="tac7",
         selection="center_topk", n_centers="auto", topk_nouns=5, topk_captions=5)``:
-        round(n/300) spherical k-means centres of the images, the 5 nearest nouns
-        (and captions) of each centre [summary], noun prompts from TAC's 7 templates
-        [choice]. No caption corpus is shipped: captions are used only when the
+        round(n/300) spherical k-means centres of the images [summary], at least
+        ``n_clusters`` (the clusterer sets the builder's ``min_centers``) [choice],
+        the 5 nearest nouns (and captions) of each centre [summary], noun prompts
+        from TAC's 7 templates [choice]. No caption corpus is shipped: captions are used only when the
         semantic space is given some (see Examples).
     use_nouns : bool, default=True
         Use the noun counterpart (ablation switch).
