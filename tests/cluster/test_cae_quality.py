@@ -24,9 +24,11 @@ except ImportError:  # the scenario suite is not in this checkout
     pytest.skip("tests/test_scenario_gate.py is absent", allow_module_level=True)
 
 KMEANS_SLACK = 2.0  # ACC points CAE may lose against k-means on the images
-TAC_SLACK = {"medium": 1.0, "hard-gap": 3.0, "k50-gap": 6.0}  # seed 0: FILL
-HIERARCHY_GAIN = 4.0  # hard-gap, seed 0: FILL
-PAPER_GAIN = 5.0  # hard-gap, seed 0: FILL
+# seed 0, CAE / TAC / k-means: medium 93.1 / 92.6 / 75.1, hard-gap 96.1 / 98.2 / 54.7,
+# k50-gap 90.6 / 93.0 / 66.5 (with round(N/300) = 10 centres: 38.2 / 44.7)
+TAC_SLACK = {"medium": 1.0, "hard-gap": 3.0, "k50-gap": 4.0}
+HIERARCHY_GAIN = 4.0  # hard-gap, seed 0: 96.1 vs 87.4 with caption_query="image"
+PAPER_GAIN = 5.0  # hard-gap, seed 0: the literal reading is far below
 
 
 def _scores(name, methods=("kmeans", "tac", "cae")):
