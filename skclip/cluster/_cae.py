@@ -22,7 +22,7 @@ from ._kmeans import kmeans
 _DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
 # topk="auto": certified top-64 rows above this many texts per set, dense rows below
 # (where the dense product costs no more than the top-k search).
-_TOPK_AUTO, _TOPK_AUTO_MIN_TEXTS = 64, 1024
+_TOPK_AUTO, _TOPK_AUTO_MIN_TEXTS = 64, 2048
 
 
 class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
@@ -82,7 +82,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         texts, so every counterpart is certified. The counterparts then cost
         O(n * topk * d) instead of O(n * m * d), and ``predict``/``transform`` use
         the same neighbourhoods. ``None``: dense rows. "auto": ``64`` when a
-        text set has more than 1,024 texts, else dense rows.
+        text set has more than 2,048 texts, else dense rows.
     relax_columns : bool, default=True
         ``True``: only the row constraint of the transport (every image sends unit
         mass, the texts receive what the images send), i.e. a softmax retrieval with

@@ -91,11 +91,14 @@ def _sparse_counterpart(S, T, g, eps, weight_by_similarity, topk, tol, stats):
     import torch
 
     out = S.new_empty((S.shape[0], T.shape[1]))
-    groups = topk_rows_block(1.0 - S, g, eps, topk, tol)
+    V = S if not bool(g.any()) else S + g[None, :]  # scores: the plan row is softmax(V / eps)
+    groups = topk_rows_block(V, eps, topk, tol)
     for rows, idx, P, _ in groups:
+        if idx is None:  # dense rows (a flat softmax): one matrix product
+            out[rows] = _drop_negligible(P * S[rows] if weight_by_similarity else P) @ T
+            continue
         if weight_by_similarity:
-            P = P * torch.gather(S[rows], 1, idx)
-        P = _drop_negligible(P)
+            P = P * S[rows[:, None], idx]  # gathers r x w entries, not r rows of S
         out[rows] = torch.nn.functional.embedding_bag(idx, T, per_sample_weights=P,
                                                       mode="sum")
     if stats is not None:

@@ -23,27 +23,35 @@ import numbers
 from ._loops import _flushed_exp_
 
 
-def topk_rows_block(cost_rows, g, eps, k, tol):
-    """Certified top-k plan rows of one block of costs, in groups of equal width.
+def topk_rows_block(V, eps, k, tol):
+    """Certified top-k plan rows of one block of scores, in groups of equal width.
 
-    Parameters are tensors ``cost_rows`` (b, m) and ``g`` (m,) on one device. Returns a
-    list of ``(rows, idx, P, outside)``: ``rows`` indexes the block's rows (int64), and
-    for them ``idx`` (r, w) the kept columns, ``P`` (r, w) their plan entries
-    (normalised by the full row, so a row sums to ``1 - outside``) and ``outside``
-    (r,) the exact mass of the dropped columns, ``<= tol``. The width ``w`` is ``k``
-    for the first group and four times the previous one for each later group (rows
-    whose outside mass was above ``tol``), at most ``m``.
+    ``V`` (b, m) holds the scores ``g_j - C_ij`` (any constant per row may be added:
+    with the cosine cost, ``S_ij + g_j``); the plan row is ``softmax(V_i / eps)``.
+    ``V`` is not modified. Returns a list of ``(rows, idx, P, outside)``: ``rows``
+    indexes the block's rows (int64), and for them ``idx`` (r, w) the kept columns,
+    ``P`` (r, w) their plan entries (normalised by the full row, so a row sums to
+    ``1 - outside``) and ``outside`` (r,) the exact mass of the dropped columns,
+    ``<= tol``. The width ``w`` is ``k`` for the first group and four times the
+    previous one for each later group (rows whose outside mass was above ``tol``).
+    Rows that would need more than a quarter of the columns (or ``k >= m``) come
+    last as dense rows: ``idx`` is None, ``P`` is (r, m) and ``outside`` is 0 (a
+    matrix product is then cheaper than gathering columns).
     """
     import torch
 
-    b, m = cost_rows.shape
-    rows = torch.arange(b, device=cost_rows.device)
-    L = torch.add(g.to(cost_rows.dtype)[None, :], cost_rows, alpha=-1.0).mul_(1.0 / eps)
+    b, m = V.shape
+    rows = torch.arange(b, device=V.device)
     groups = []
     w = min(int(k), m)
     while rows.numel():
-        idx, P, outside = _rows_at_width(L if len(groups) == 0 else L[rows], w)
-        ok = (outside <= tol) | (w >= m)
+        Vr = V if len(groups) == 0 else V[rows]
+        if w >= m or (groups and 4 * w > m):
+            P = torch.softmax(Vr * (1.0 / eps), dim=1)
+            groups.append((rows, None, P, P.new_zeros(len(rows))))
+            break
+        idx, P, outside = _rows_at_width(Vr, w, eps)
+        ok = outside <= tol
         keep = torch.nonzero(ok).flatten()
         groups.append((rows[keep], idx[keep], P[keep], outside[keep]))
         rows = rows[~ok]
@@ -51,23 +59,40 @@ def topk_rows_block(cost_rows, g, eps, k, tol):
     return groups
 
 
-def _rows_at_width(L, w):
-    """Top-``w`` columns of logits ``L`` (r, m), their plan entries and the rest's mass.
+def _topk(V, w):
+    """The ``w`` largest scores of each row; ties at the boundary by the project's rule.
 
-    ``L`` is left unchanged: rows that need a larger width are searched in it again.
+    ``torch.topk`` with one extra column shows which rows have a tie across the
+    boundary (the w-th and (w+1)-th values equal); only those rows go through
+    :func:`skclip.neighbors._knn._topk_block` (ties towards the smaller column), so
+    the kept set never depends on the device. The order inside the kept set only
+    changes the order of a sum.
     """
     import torch
 
     from ..neighbors._knn import _topk_block
 
-    vals, idx = _topk_block(L, w)
+    m = V.shape[1]
+    vals, idx = torch.topk(V, min(w + 1, m), dim=1)
+    if w < m:
+        tie = torch.nonzero(vals[:, w - 1] == vals[:, w]).flatten()
+        vals, idx = vals[:, :w], idx[:, :w]
+        if len(tie):
+            vals[tie], idx[tie] = _topk_block(V[tie], w)
+    return vals, idx
+
+
+def _rows_at_width(V, w, eps):
+    """Top-``w`` columns of scores ``V`` (r, m), their plan entries and the rest's mass."""
+    import torch
+
+    vals, idx = _topk(V, w)
     rmax = vals[:, :1]
-    E = _flushed_exp_((L - rmax))  # a fresh (r, m) buffer: L stays for larger widths
-    z = E.sum(dim=1, dtype=torch.float64)
-    P = (torch.exp(vals - rmax).double() / z[:, None]).to(L.dtype)
-    E.scatter_(1, idx, 0.0)
-    outside = (E.sum(dim=1, dtype=torch.float64) / z).to(L.dtype)
-    return idx, P, outside
+    E = _flushed_exp_(torch.sub(V, rmax).mul_(1.0 / eps))  # one (r, m) temporary
+    z = E.sum(dim=1)
+    P = torch.exp((vals - rmax) * (1.0 / eps)) / z[:, None]
+    E.scatter_(1, idx, 0.0)  # the dropped entries themselves: no cancellation
+    return idx, P, E.sum(dim=1) / z
 
 
 def topk_plan_rows(cost_rows, g, eps, k, *, tol=1e-6):
@@ -76,8 +101,9 @@ def topk_plan_rows(cost_rows, g, eps, k, *, tol=1e-6):
     The top-k form of :func:`plan_rows`: row ``i`` keeps the ``k`` columns of largest
     ``g_j - C_ij`` and their entries of ``softmax_j((g_j - C_ij) / eps)``, normalised
     over the *full* row. The mass of the dropped columns is computed exactly; rows
-    where it exceeds ``tol`` are recomputed with 4, 16, ... times as many columns (up
-    to all of them), so every returned row misses at most ``tol`` of its mass.
+    where it exceeds ``tol`` are recomputed with 4, 16, ... times as many columns (all
+    of them once more than a quarter would be needed), so every returned row misses
+    at most ``tol`` of its mass.
 
     Parameters
     ----------
@@ -132,12 +158,15 @@ def topk_plan_rows(cost_rows, g, eps, k, *, tol=1e-6):
     if g_t.shape[0] != C.shape[1]:
         raise ValueError(f"g has {g_t.shape[0]} entries but cost_rows has {C.shape[1]} columns")
     n = C.shape[0]
-    groups = topk_rows_block(C, g_t, eps, k, tol) if n else []
-    w = max([grp[1].shape[1] for grp in groups], default=min(int(k), C.shape[1]))
+    groups = topk_rows_block(g_t[None, :] - C, eps, k, tol) if n else []
+    m = C.shape[1]
+    w = max([grp[2].shape[1] for grp in groups], default=min(int(k), m))
     idx = torch.zeros((n, w), dtype=torch.int64, device=dev)
     P = C.new_zeros((n, w))
     outside = C.new_zeros(n)
     for rows, gi, gp, go in groups:
+        if gi is None:  # dense rows: every column
+            gi = torch.arange(m, device=dev).expand(len(rows), m)
         idx[rows, : gi.shape[1]] = gi
         P[rows, : gp.shape[1]] = gp
         outside[rows] = go
@@ -148,13 +177,13 @@ def topk_plan_rows(cost_rows, g, eps, k, *, tol=1e-6):
 
 def update_certificate(stats, groups):
     """Add one block's groups to ``stats``: rows, rows widened, widest row, worst mass."""
-    for j, (rows, idx, _, outside) in enumerate(groups):
+    for j, (rows, _, P, outside) in enumerate(groups):
         r = int(rows.numel())
         if not r:
             continue
         stats["n_rows"] = stats.get("n_rows", 0) + r
         stats["n_widened"] = stats.get("n_widened", 0) + (r if j else 0)
-        stats["max_width"] = max(stats.get("max_width", 0), int(idx.shape[1]))
+        stats["max_width"] = max(stats.get("max_width", 0), int(P.shape[1]))
         stats["max_outside_mass"] = max(stats.get("max_outside_mass", 0.0),
                                         float(outside.max()))
     return stats
