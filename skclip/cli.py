@@ -42,6 +42,10 @@ def _add_model_args(p):
                    help="images per batch (default: 64)")
     g.add_argument("--num-workers", type=int, default=0, metavar="N",
                    help="image decoding worker processes (default: 0)")
+    g.add_argument("--decoder", choices=["pil", "torchvision"], default="pil",
+                   help="who decodes JPEGs: 'pil' in the workers (default), or "
+                        "'torchvision' on --device (nvJPEG on a GPU: much faster there; "
+                        "pixels close to, not identical with, Pillow's)")
 
 
 def _add_engine_args(p, *, fit_sample):
@@ -160,7 +164,7 @@ def _list_images(path, *, labelled=False):
 def _embedder_params(args):
     # "skip": one unreadable file never aborts the run; embed_images lists the dropped files
     return {"batch_size": args.batch_size, "num_workers": args.num_workers,
-            "on_error": "skip", "verbose": 0}
+            "decoder": args.decoder, "on_error": "skip", "verbose": 0}
 
 
 def _embed_folder(args, embedder, model, images):

@@ -23,6 +23,18 @@ __all__ = ["MCAClustering"]
 _BLOCK = 4096  # rows per block in full-data passes (memory O(block * n_txt_neighbors * d))
 
 
+def _adam(params, **kwargs):
+    """Adam with its fused kernel where torch has one for the device (CPU since torch
+    2.4): on CPU the per-tensor loop costs as much as the batch's forward pass."""
+    import torch
+
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, fused=True, **kwargs)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, foreach=True, **kwargs)
+
+
 def _train(est, X, Xq, texts, *, device, generator):
     """Train MCA's networks.
 
@@ -59,7 +71,7 @@ def _train(est, X, Xq, texts, *, device, generator):
         fused = torch.nn.functional.normalize(Qt + mixtures, dim=1)
         img_nb = knn(fused, n_neighbors=k_img, exclude_self=True, device=device)[1]
         del fused, mixtures
-    optimiser = torch.optim.Adam(nets.parameters(), lr=est.lr, weight_decay=est.weight_decay)
+    optimiser = _adam(nets.parameters(), lr=est.lr, weight_decay=est.weight_decay)
     weights = dict(lambda_ent=est.lambda_ent, w_ins=est.w_ins, w_pro=est.w_pro,
                    w_sem=est.w_sem, tau_ins=est.tau_ins, tau_pro=est.tau_pro)
     n_batches = max(1, min(-(-n // est.batch_size), n // 2))  # batches of >= 2 (BatchNorm)

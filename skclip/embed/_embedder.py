@@ -15,8 +15,9 @@ from tqdm.auto import tqdm
 
 from .._config import resolve_device
 from .._versions import VersionedPickleMixin
-from ._images import DroppedImage, ImageDataset, as_image_inputs, collate
+from ._images import DroppedImage, as_image_inputs
 from ._model import embedding_dim, load_clip
+from ._pixels import PixelDataset, PixelFinisher, collate_pixels
 from ._text import encode_texts
 
 __all__ = ["CLIPEmbedder"]
@@ -68,6 +69,15 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
         ``"auto"``: fp32 on CPU, bf16 (else fp16) on GPU. Outputs are float32 either way.
     num_workers : int, default=0
         DataLoader worker processes decoding images (0 decodes in this process).
+    decoder : {"pil", "torchvision"}, default="pil"
+        Who decodes JPEG files. ``"pil"``: Pillow in the workers (every format; the
+        reference). ``"torchvision"``: the workers only read the files, and
+        ``torchvision.io.decode_jpeg`` decodes, resizes and crops them on ``device``
+        (nvJPEG on CUDA: on a GPU, CPU decoding is usually the bottleneck). Its pixels
+        are close to, not identical with, Pillow's (another JPEG decoder and bicubic
+        kernel; embeddings agree to a cosine of about 0.99). Other formats, in-memory
+        images and JPEGs it cannot decode go through Pillow. Either way the workers
+        send uint8 pixels and the final scaling and normalisation run on ``device``.
     on_error : {"raise", "skip", "warn"}, default="raise"
         What to do with an unreadable or corrupt image: raise a ``ValueError`` naming
         it, or drop it (silently, or with one ``UserWarning`` per call). Dropped
@@ -126,6 +136,7 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "precision": [StrOptions({"auto", "fp32", "fp16", "bf16"})],
         "num_workers": [Interval(Integral, 0, None, closed="left")],
+        "decoder": [StrOptions({"pil", "torchvision"})],
         "on_error": [StrOptions({"raise", "skip", "warn"})],
         "cache_dir": [str, os.PathLike, None],
         "verbose": ["verbose"],
@@ -140,6 +151,7 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
         batch_size=64,
         precision="auto",
         num_workers=0,
+        decoder="pil",
         on_error="raise",
         cache_dir=None,
         verbose=1,
@@ -150,6 +162,7 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.precision = precision
         self.num_workers = num_workers
+        self.decoder = decoder
         self.on_error = on_error
         self.cache_dir = cache_dir
         self.verbose = verbose
@@ -261,11 +274,13 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
         model, preprocess, _ = loaded
         visual = model.visual
         dtype = getattr(getattr(visual, "conv1", None), "weight", next(visual.parameters())).dtype
+        dataset = PixelDataset(items, preprocess, self.decoder)
+        finish = PixelFinisher(dataset, device, dtype)
         loader = torch.utils.data.DataLoader(
-            ImageDataset(items, preprocess),
+            dataset,
             batch_size=self.batch_size,
             num_workers=self.num_workers,
-            collate_fn=collate,
+            collate_fn=collate_pixels,
             pin_memory=device.type == "cuda",
         )
         out = np.empty((len(items), self.embedding_dim_), dtype=np.float32)
@@ -274,13 +289,14 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
         with torch.inference_mode(), tqdm(
             total=len(items), desc="Embedding images", unit="img", disable=not self.verbose
         ) as bar:
-            for idx, pixels, failed in loader:
+            for batch in loader:
+                idx, pixels, failed = finish(batch)
                 for i, reason in failed:
                     if self.on_error == "raise":
                         raise ValueError(f"cannot read image {sources[i]!r}: {reason}")
                     dropped.append(DroppedImage(int(i), sources[i], reason))
                 if pixels is not None:
-                    emb = model.encode_image(pixels.to(device, dtype=dtype, non_blocking=True))
+                    emb = model.encode_image(pixels)
                     out[idx] = F.normalize(emb.float(), dim=-1).cpu().numpy()
                     ok[idx] = True
                 bar.update(len(idx) + len(failed))

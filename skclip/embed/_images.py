@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps
 
-__all__ = ["DroppedImage", "ImageDataset", "as_image_inputs", "list_images", "load_rgb"]
+__all__ = ["DroppedImage", "as_image_inputs", "list_images", "load_rgb"]
 
 # Errors that mean "this input is not a readable image"; anything else is a bug and propagates.
 _READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
@@ -184,33 +183,3 @@ def load_rgb(item):
 def _upright(img):
     # exif_transpose returns the image itself (a copy) when there is nothing to rotate
     return ImageOps.exif_transpose(img) or img
-
-
-def _to_rgb(item):
-    return load_rgb(item)
-
-
-class ImageDataset(torch.utils.data.Dataset):
-    """Decodes and preprocesses inputs; an unreadable one yields its error instead."""
-
-    def __init__(self, items, preprocess):
-        self.items = items
-        self.preprocess = preprocess
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, i):
-        try:
-            image = _to_rgb(self.items[i])
-        except _READ_ERRORS as exc:
-            return i, None, f"{type(exc).__name__}: {exc}"
-        return i, self.preprocess(image), None
-
-
-def collate(samples):
-    """Stack the readable images of a batch; keep the indices and errors of the rest."""
-    ok = [(i, t) for i, t, _ in samples if t is not None]
-    failed = [(i, err) for i, t, err in samples if t is None]
-    pixels = torch.stack([t for _, t in ok]) if ok else None
-    return np.array([i for i, _ in ok], dtype=np.int64), pixels, failed

@@ -16,7 +16,11 @@ one whenever the nouns the exhaustive rule would keep are among the candidates: 
 noun's score (its cosine to the centres) depends on that noun alone, and the
 candidates are then a superset of the kept nouns. The pool is generous
 (``max(1024, 32 * k)`` nouns per centre by default); ``exact_vocabulary=True`` encodes
-everything instead. TAC's rule ranks nouns by tiny differences of a softmax over
+everything instead. The ranking only chooses candidates, so on a CPU with native bfloat16 arithmetic
+(AVX512-BF16 or AMX) a :class:`~skclip.CLIPEmbedder` ranks in bfloat16: about 2.4x
+faster than float32 on a 2-core AMD EPYC, with ranking embeddings within a cosine of
+1e-4 of the float32 ones; the candidates' ensembles are encoded in the embedder's
+own precision as before. TAC's rule ranks nouns by tiny differences of a softmax over
 centres, which one prompt does not predict well enough, and the uniqueness filter
 averages the whole vocabulary: both are always encoded exhaustively.
 
@@ -60,6 +64,37 @@ def candidates_per_center(builder, n_centers, n_nouns, n_templates):
     return per
 
 
+def _cpu_has_native_bf16():
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def ranking_encoder(enc):
+    """The encoder of the ranking stage: ``enc``, or its bfloat16 twin on a bf16 CPU.
+
+    Only a :class:`~skclip.CLIPEmbedder` with weights from a tag or a file (random
+    weights would be drawn anew for the twin), left at ``precision="auto"`` (float32
+    on a CPU), that computes on a CPU with native bfloat16 is switched; the twin has
+    its own cache entries (precision is part of the text-cache key).
+    """
+    from sklearn.base import clone
+
+    from .._config import resolve_device
+    from ..embed import CLIPEmbedder
+
+    if (not isinstance(enc, CLIPEmbedder) or enc.pretrained is None or enc.precision != "auto"
+            or resolve_device(enc.device).type != "cpu" or not _cpu_has_native_bf16()):
+        return enc
+    twin = clone(enc).set_params(precision="bf16")
+    if hasattr(enc, "embedding_dim_"):
+        twin.embedding_dim_ = enc.embedding_dim_
+    return twin
+
+
 def candidate_nouns(centers, ranking, per_center, *, device="cpu"):
     """Indices (ascending) of the candidates: each centre's ``per_center`` nearest nouns."""
     top, _ = topk_per_center(centers, ranking, per_center, device=device)
@@ -96,7 +131,7 @@ def embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, devi
             desc=f"encoding {len(unique):,} nouns x {len(templates)} templates", **opts)
         return rows
     ranking = embed_texts(
-        enc, unique, (RANKING_TEMPLATE,), check_dim=check_dim,
+        ranking_encoder(enc), unique, (RANKING_TEMPLATE,), check_dim=check_dim,
         desc=f"ranking {len(unique):,} nouns (1 prompt each)", **opts)
     keep = candidate_nouns(centers, ranking, per_center, device=device)
     chosen = {unique[i] for i in keep}

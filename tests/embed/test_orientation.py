@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from skclip.embed import CLIPEmbedder
-from skclip.embed._images import ImageDataset, load_rgb
+from skclip.embed._images import load_rgb
+from skclip.embed._pixels import PixelDataset
 from skclip.report import thumbnail_data_uri
 
 pytestmark = pytest.mark.filterwarnings("ignore:CLIPEmbedder.*random weights:UserWarning")
@@ -64,10 +65,10 @@ def test_loader_turns_photos_upright(tmp_path, orientation):
 
 def test_embedder_sees_upright_pixels(tmp_path, monkeypatch):
     paths = [str(save_turned(tmp_path / f"p{o}.jpg", o)) for o in STORED]
-    seen = ImageDataset(paths, lambda im: torch.from_numpy(np.asarray(im).copy()))
+    seen = PixelDataset(paths, lambda im: torch.from_numpy(np.asarray(im).copy()))
     for i in range(len(paths)):
-        _, pixels, error = seen[i]
-        assert error is None
+        _, kind, pixels, error = seen[i]
+        assert error is None and kind == "float"  # a transform that cannot be split
         assert_upright(Image.fromarray(pixels.numpy()))
 
 
@@ -78,6 +79,11 @@ def test_embeddings_follow_orientation(tmp_path, tiny_model_name):
     X = emb.fit_transform(paths)
     cos = X @ X[0]
     assert np.all(cos[1:] > 0.99), cos
+    # decoding on the model's device honours the EXIF orientation too
+    Xt = CLIPEmbedder(model=tiny_model_name, pretrained=None, device="cpu", decoder="torchvision",
+                      verbose=0).fit_transform(paths)
+    assert np.all(Xt @ Xt[0] > 0.99)
+    assert np.all(np.sum(X * Xt, axis=1) > 0.98)
     sideways = emb.transform([np.asarray(STORED[6](upright()))])  # what was read before
     assert float(sideways[0] @ X[0]) < cos[1:].min()
 

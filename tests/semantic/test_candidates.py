@@ -237,3 +237,30 @@ def test_random_weights_are_encoded_once_per_process(tiny_model_name, rng, monke
     clear_model_cache()  # a new draw: encoded again
     SemanticSpaceBuilder(**common).fit(X)
     assert calls == [3, 3]
+
+
+def test_ranking_encoder_uses_bfloat16_only_where_it_is_safe_and_native(tmp_path, tiny_model_name,
+                                                                         monkeypatch):
+    import open_clip
+    import torch
+
+    from skclip import CLIPEmbedder
+
+    other = BagOfWordsEncoder()
+    assert _candidates.ranking_encoder(other) is other  # not a CLIPEmbedder: as given
+    rand = CLIPEmbedder(model=tiny_model_name, pretrained=None, device="cpu", verbose=0)
+    assert _candidates.ranking_encoder(rand) is rand  # random weights would be redrawn
+    torch.manual_seed(0)
+    weights = tmp_path / "w.pt"
+    torch.save(open_clip.create_model(tiny_model_name, pretrained=None).state_dict(), weights)
+    enc = CLIPEmbedder(model=tiny_model_name, pretrained=str(weights), device="cpu", verbose=0)
+    assert _candidates.ranking_encoder(enc.set_params(precision="fp32")) is enc  # user's choice
+    enc.set_params(precision="auto")
+    monkeypatch.setattr(_candidates, "_cpu_has_native_bf16", lambda: False)
+    assert _candidates.ranking_encoder(enc) is enc
+    monkeypatch.setattr(_candidates, "_cpu_has_native_bf16", lambda: True)
+    twin = _candidates.ranking_encoder(enc)
+    assert twin is not enc and twin.precision == "bf16" and enc.precision == "auto"
+    texts = ["a photo of a dog.", "a photo of a cat.", "a photo of a tree."]
+    cos = np.sum(twin.encode_text(texts) * enc.encode_text(texts), axis=1)
+    assert np.all(cos > 0.99), cos  # the same weights, rounded: the same ranking directions
