@@ -16,6 +16,11 @@ wrapping the functions CAE calls:
 With ``--compare-dense-max`` the same fit with dense plan rows (``topk=None``) runs
 too, and the ARI between the two labelings is reported.
 
+``--ot-check`` instead compares the sparse balanced solver with the dense one at
+50k x 5k (``sinkhorn_cosine(topk=64)`` vs ``topk=None`` on the stored dense kernel):
+certified marginal errors, the column potentials, and the labels of
+``CAEClustering(relax_columns=False)`` fitted with each (ARI).
+
 Data: K class centres grouped in K/10 superclasses (neighbouring classes compete for
 the same texts), images around their class centre, m texts anchored at the class
 centres, and a modality gap (images and texts offset along two fixed directions).
@@ -171,6 +176,51 @@ def measure(spec):
     print("RESULT " + json.dumps(out), flush=True)
 
 
+def ot_check(spec):
+    """Child process: sparse vs dense balanced OT at n x m, and CAE labels with each."""
+    import numpy as np
+    import torch
+    from sklearn.base import BaseEstimator
+    from sklearn.metrics import adjusted_rand_score
+
+    from skclip.cluster import CAEClustering
+    from skclip.cluster._fusion import centred_unit
+    from skclip.ot import sinkhorn_cosine
+
+    if spec["threads"]:
+        torch.set_num_threads(spec["threads"])
+    X, y, T = make_data(spec["n"], spec["d"], spec["k"], spec["m"])
+    Xc, Tc = centred_unit(X, X.mean(axis=0)), centred_unit(T, T.mean(axis=0))
+    out = {"n": spec["n"], "m_texts": spec["m"], "d": spec["d"], "k": spec["k"]}
+    sols = {}
+    for name, topk in (("dense", None), ("sparse", 64)):
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = sinkhorn_cosine(Xc, Tc, eps=0.01, tol=1e-6, max_iter=1000, topk=topk,
+                              block_size=None, return_plan=False)
+        out[name] = {"s": round(time.perf_counter() - t0, 1),
+                     "cpu_s": round(time.process_time() - c0, 1), "passes": res.n_iter,
+                     "row_err": res.row_err, "col_err": res.col_err,
+                     "certified": res.certified, "topk": res.topk}
+        sols[name] = res.g.astype(np.float64) - np.median(res.g)
+    out["g_max_abs_diff_over_eps"] = float(np.abs(sols["dense"] - sols["sparse"]).max() / 0.01)
+
+    class Texts(BaseEstimator):
+        def fit(self, X, y=None):
+            self.noun_embeddings_ = T
+            self.nouns_ = [f"t{i}" for i in range(len(T))]
+            return self
+
+    labels = {}
+    for name, topk in (("dense", None), ("sparse", 64)):
+        est = CAEClustering(n_clusters=spec["k"], semantic_space=Texts(), topk=topk,
+                            relax_columns=False, random_state=0, device="cpu").fit(X)
+        labels[name] = est.labels_
+    out["cae_labels_ari"] = round(float(adjusted_rand_score(labels["dense"],
+                                                            labels["sparse"])), 4)
+    out["cae_ari_truth"] = round(float(adjusted_rand_score(y, labels["sparse"])), 4)
+    print("RESULT " + json.dumps(out), flush=True)
+
+
 def run_child(spec, timeout):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
     env = dict(os.environ)
@@ -204,10 +254,24 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per fit")
     parser.add_argument("--out", "--out-json", dest="out",
                         default=str(BENCH_DIR / "out" / "bench_scale.json"))
+    parser.add_argument("--ot-check", action="store_true",
+                        help="sparse vs dense balanced OT at 50k x 5k (--quick: 4k x 600)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        measure(json.loads(args.child))
+        spec = json.loads(args.child)
+        (ot_check if spec.get("ot_check") else measure)(spec)
+        return 0
+    if args.ot_check:
+        spec = dict(n=4000, m=600, d=64, k=20) if args.quick else dict(
+            n=50_000, m=5000, d=args.d, k=100)
+        print(describe_machine(machine_info()))
+        res = run_child({**spec, "threads": args.threads, "ot_check": True, "topk": 64},
+                        args.timeout)
+        print(json.dumps(res, indent=1))
+        write_json(args.out, {"benchmark": "bench_scale --ot-check", "quick": args.quick,
+                              "result": res})
+        print(f"wrote {args.out}")
         return 0
     if args.quick:
         args.sizes, args.d, args.k, args.texts = "2000,8000", 64, 20, 3000

@@ -81,7 +81,10 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         more than ``ot_tol`` out are searched again with 4, 16, ... times as many
         texts, so every counterpart is certified. The counterparts then cost
         O(n * topk * d) instead of O(n * m * d), and ``predict``/``transform`` use
-        the same neighbourhoods. ``None``: dense rows. "auto": ``64`` when a
+        the same neighbourhoods. With ``relax_columns=False`` the balanced transport
+        is solved on such neighbourhoods too (``topk`` of
+        :func:`skclip.ot.sinkhorn_cosine`: potentials estimated on a subsample,
+        sparse iterations, marginals certified by one exact pass). ``None``: dense rows. "auto": ``64`` when a
         text set has more than 2,048 texts, else dense rows.
     relax_columns : bool, default=True
         ``True``: only the row constraint of the transport (every image sends unit
@@ -396,6 +399,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
             block_size="auto" if self.ot_batch is None else self.ot_batch,
             device=device,
             verbose=self.verbose,
+            topk=self.topk,  # "auto": sparse where the dense solver would stream
         )
         self.ot_n_iter_[name] = n_iter
         return g

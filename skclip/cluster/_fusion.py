@@ -12,12 +12,14 @@ from ..ot import plan_rows, sinkhorn_cosine
 from ..ot._topk import topk_rows_block, update_certificate
 
 
-def column_potential(X, T, *, eps, max_iter, tol, relax_columns, block_size, device, verbose):
+def column_potential(X, T, *, eps, max_iter, tol, relax_columns, block_size, device, verbose,
+                     topk=None):
     """Sinkhorn column potential ``g`` (m,) of images ``X`` to texts ``T`` (cost 1 - cos).
 
     Uniform marginals. ``relax_columns=True`` keeps only the row constraint, whose
     plan rows are the softmax retrieval of TAC: ``g = 0`` without any pass over the
-    cost (at ImageNet scale a pass is 2 n m d FLOP). Returns ``(g, n_iter)``.
+    cost (at ImageNet scale a pass is 2 n m d FLOP). ``topk`` selects the sparse
+    balanced solver (see :func:`skclip.ot.sinkhorn_cosine`). Returns ``(g, n_iter)``.
     """
     if relax_columns:
         return np.zeros(len(T), dtype=X.dtype), 0
@@ -30,6 +32,7 @@ def column_potential(X, T, *, eps, max_iter, tol, relax_columns, block_size, dev
         relax_columns=relax_columns,
         return_plan=False,
         block_size=block_size,
+        topk=topk,
         device=device,
         verbose=verbose,
     )
