@@ -20,6 +20,9 @@ from ._fusion import centred_unit, column_potential, fused_features, hierarchica
 from ._kmeans import kmeans
 
 _DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
+# topk="auto": certified top-64 rows above this many texts per set, dense rows below
+# (where the dense product costs no more than the top-k search).
+_TOPK_AUTO, _TOPK_AUTO_MIN_TEXTS = 64, 2048
 
 
 class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
@@ -64,13 +67,27 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         Maximum Sinkhorn iterations (``relax_columns=False`` only). The solver stops
         as soon as ``ot_tol`` is met, so the cap costs nothing when fewer would do.
     ot_tol : float, default=1e-6
-        Sinkhorn tolerance on the marginal error [choice].
+        Sinkhorn tolerance on the marginal error [choice], and the largest plan mass
+        a row may leave out of its top-k texts (``topk``).
     ot_batch : int or None, default=None
         Rows per block for Sinkhorn and the counterparts; memory is
         O(ot_batch x n_texts). ``None``: Sinkhorn on the dense cost up to 2**27
         entries and streamed above (``block_size="auto"`` of
         :func:`skclip.ot.sinkhorn_cosine`), counterparts in blocks of 8192 rows
         (TAC's retrieval batch), fewer when there are more than 8192 texts.
+    topk : int, "auto" or None, default="auto"
+        Texts kept per image for the counterparts (:func:`skclip.ot.topk_plan_rows`).
+        One pass over ``X T^T`` keeps each image's ``topk`` texts of highest
+        ``g_j - C_ij`` with their exact plan entries and the exact plan mass left
+        out (the full row's log-sum-exp is computed in the same pass); rows leaving
+        more than ``ot_tol`` out are searched again with 4, 16, ... times as many
+        texts, so every counterpart is certified. The counterparts then cost
+        O(n * topk * d) instead of O(n * m * d), and ``predict``/``transform`` use
+        the same neighbourhoods. With ``relax_columns=False`` the balanced transport
+        is solved on such neighbourhoods too (``topk`` of
+        :func:`skclip.ot.sinkhorn_cosine`: potentials estimated on a subsample,
+        sparse iterations, marginals certified by one exact pass). ``None``: dense rows. "auto": ``64`` when a
+        text set has more than 2,048 texts, else dense rows.
     relax_columns : bool, default=True
         ``True``: only the row constraint of the transport (every image sends unit
         mass, the texts receive what the images send), i.e. a softmax retrieval with
@@ -149,7 +166,13 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
     n_iter_ : int
         k-means iterations of the kept restart.
     ot_n_iter_ : dict
-        Sinkhorn iterations per text set (``"nouns"``, ``"captions"``).
+        Sinkhorn iterations per text set (``"nouns"``, ``"captions"``); 0 with
+        ``relax_columns=True``, which needs none.
+    ot_topk_ : dict
+        Certificate of the top-k counterparts of the training images per text set
+        (empty with dense rows): ``k``, ``n_rows``, ``n_widened`` (rows that needed
+        more than ``k`` texts), ``max_width`` and ``max_outside_mass`` (the largest
+        plan mass of a row outside its kept texts, ``<= ot_tol``).
     semantic_space_ : estimator
         The fitted semantic space.
     nouns_, captions_ : list of str
@@ -224,6 +247,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         "ot_iters": [Interval(Integral, 1, None, closed="left")],
         "ot_tol": [Interval(Real, 0, None, closed="left")],
         "ot_batch": [Interval(Integral, 1, None, closed="left"), None],
+        "topk": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
         "relax_columns": ["boolean"],
         "caption_query": [StrOptions({"image+nouns", "image"})],
         "weight_by_similarity": ["boolean"],
@@ -247,6 +271,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         ot_iters=1000,
         ot_tol=1e-6,
         ot_batch=None,
+        topk="auto",
         relax_columns=True,
         caption_query="image+nouns",
         weight_by_similarity=True,
@@ -269,6 +294,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.ot_iters = ot_iters
         self.ot_tol = ot_tol
         self.ot_batch = ot_batch
+        self.topk = topk
         self.relax_columns = relax_columns
         self.caption_query = caption_query
         self.weight_by_similarity = weight_by_similarity
@@ -340,7 +366,11 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.g_v_ = self._potential(self._caption_queries(X, U, device), V, "captions", device)
         self.modalities_ = ["image"] + ["nouns"] * keep_nouns + ["captions"] * keep_caps
 
-        F, self.fusion_weights_ = self._fused(X, device)
+        stats = [{}, {}]
+        F, self.fusion_weights_ = self._fused(X, device, stats)
+        names = [n for n in ("nouns", "captions") if n in self.modalities_]
+        self.ot_topk_ = {name: {"k": self._topk(), **st} for name, st in zip(names, stats)
+                         if st}
         del X  # only the fused features are needed now; frees n x d for large n
         res = kmeans(
             F,
@@ -379,6 +409,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
             block_size="auto" if self.ot_batch is None else self.ot_batch,
             device=device,
             verbose=self.verbose,
+            topk=self.topk,  # "auto": sparse where the dense solver would stream
         )
         self.ot_n_iter_[name] = n_iter
         return g
@@ -394,7 +425,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         return hierarchical_queries(
             X, U, self.g_u_.astype(X.dtype, copy=False), eps=self.ot_eps,
             weight_by_similarity=self.weight_by_similarity, block_size=self._batch(),
-            device=device,
+            device=device, topk=self._topk(), tol=self.ot_tol,
         )
 
     def _texts(self, dtype):
@@ -404,8 +435,15 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
             centred_unit(self.caption_embeddings_.astype(dtype), self.caption_mean_),
         )
 
-    def _fused(self, X, device):
-        """Fused features of centred unit image rows ``X``."""
+    def _topk(self):
+        """Texts kept per row, or None for dense rows (see ``topk``)."""
+        if self.topk != "auto":
+            return self.topk
+        m = max(len(self.noun_embeddings_), len(self.caption_embeddings_))
+        return _TOPK_AUTO if m > _TOPK_AUTO_MIN_TEXTS else None
+
+    def _fused(self, X, device, stats=None):
+        """Fused features of centred unit image rows ``X`` (certificates into ``stats``)."""
         texts, pots = [], []
         for T, g in zip(self._texts(X.dtype), (self.g_u_, self.g_v_)):
             if len(T):
@@ -423,6 +461,9 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
             device=device,
             hierarchical=self._hierarchical(),
             verbose=self.verbose,
+            topk=self._topk(),
+            tol=self.ot_tol,
+            stats=stats,
         )
 
     def transform(self, X):
