@@ -16,7 +16,9 @@ object that follows this small protocol:
 
 The clusterer ``clone``-s the object and fits the clone, so the parameter itself is
 never modified and nested parameters (``semantic_space__topk_nouns``) can be
-grid-searched. This is also how users plug in their own text space: any estimator
+grid-searched. A clone whose ``min_centers`` parameter is None (the builder's)
+gets ``min_centers=n_clusters``: at least one selection centre per cluster. This is
+also how users plug in their own text space: any estimator
 with those fitted attributes works, e.g. one that returns precomputed embeddings.
 The text dimension must equal the image dimension; a mismatch means that the image
 embedder and the semantic space used different CLIP models, and raises a
@@ -179,11 +181,25 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
             space = self._default_semantic_space()
         else:
             space = clone(self.semantic_space)
+        self._hint_min_centers(space)
         space.fit(X)
         self.semantic_space_ = space
         nouns = self._space_embeddings(space, "noun_embeddings_", X, required=True)
         captions = self._space_embeddings(space, "caption_embeddings_", X, required=False)
         return nouns, captions
+
+    def _hint_min_centers(self, space):
+        """At least one selection centre per cluster: ``min_centers = n_clusters``.
+
+        Only on this clusterer's own copy of a space that has a ``min_centers``
+        parameter left at None (:class:`SemanticSpaceBuilder`), and only for an
+        integer ``n_clusters``.
+        """
+        k = getattr(self, "n_clusters", None)
+        if not isinstance(k, Integral) or "min_centers" not in space.get_params(deep=False):
+            return
+        if space.get_params(deep=False)["min_centers"] is None:
+            space.set_params(min_centers=int(k))
 
     @staticmethod
     def _space_embeddings(space, attr, X, required):

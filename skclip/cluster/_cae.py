@@ -17,10 +17,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering, _NearestCentreMixin
-from ._fusion import centred_unit, column_potential, fused_features
+from ._fusion import centred_unit, column_potential, fused_features, hierarchical_queries
 from ._kmeans import kmeans
 
 _DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
+# topk="auto": certified top-64 rows above this many texts per set, dense rows below
+# (where the dense product costs no more than the top-k search).
+_TOPK_AUTO, _TOPK_AUTO_MIN_TEXTS = 64, 2048
 
 
 class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
@@ -28,8 +31,9 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
 
     CAE (Zhu et al., AAAI-26) enriches every image embedding with two text
     counterparts, one from WordNet nouns (categories) and one from captions
-    (attributes), each obtained by entropic optimal transport between the images and
-    the texts of a semantic space selected for the data. The image and its
+    (attributes), obtained by entropic optimal transport to the texts of a semantic
+    space selected for the data: the nouns from the images, the captions from the
+    images together with their noun counterparts. The image and its
     counterparts are fused with per-sample adaptive weights and clustered by k-means.
     The method section of the paper was not available: several steps are
     reconstructions, tagged [summary] (from a third-party summary of the paper),
@@ -58,9 +62,10 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         protocol). It is cloned and fitted on ``X``. ``None`` builds
         ``SemanticSpaceBuilder(vocabulary="wordnet", templates="tac7",
         selection="center_topk", n_centers="auto", topk_nouns=5, topk_captions=5)``:
-        round(n/300) spherical k-means centres of the images, the 5 nearest nouns
-        (and captions) of each centre [summary], noun prompts from TAC's 7 templates
-        [choice]. No caption corpus is shipped: captions are used only when the
+        round(n/300) spherical k-means centres of the images [summary], at least
+        ``n_clusters`` (the clusterer sets the builder's ``min_centers``) [choice],
+        the 5 nearest nouns (and captions) of each centre [summary], noun prompts
+        from TAC's 7 templates [choice]. No caption corpus is shipped: captions are used only when the
         semantic space is given some (see Examples).
     use_nouns : bool, default=True
         Use the noun counterpart (ablation switch).
@@ -74,26 +79,45 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         Maximum Sinkhorn iterations (``relax_columns=False`` only). The solver stops
         as soon as ``ot_tol`` is met, so the cap costs nothing when fewer would do.
     ot_tol : float, default=1e-6
-        Sinkhorn tolerance on the marginal error [choice].
+        Sinkhorn tolerance on the marginal error [choice], and the largest plan mass
+        a row may leave out of its top-k texts (``topk``).
     ot_batch : int or None, default=None
         Rows per block for Sinkhorn and the counterparts; memory is
         O(ot_batch x n_texts). ``None``: Sinkhorn on the dense cost up to 2**27
         entries and streamed above (``block_size="auto"`` of
         :func:`skclip.ot.sinkhorn_cosine`), counterparts in blocks of 8192 rows
         (TAC's retrieval batch), fewer when there are more than 8192 texts.
+    topk : int, "auto" or None, default="auto"
+        Texts kept per image for the counterparts (:func:`skclip.ot.topk_plan_rows`).
+        One pass over ``X T^T`` keeps each image's ``topk`` texts of highest
+        ``g_j - C_ij`` with their exact plan entries and the exact plan mass left
+        out (the full row's log-sum-exp is computed in the same pass); rows leaving
+        more than ``ot_tol`` out are searched again with 4, 16, ... times as many
+        texts, so every counterpart is certified. The counterparts then cost
+        O(n * topk * d) instead of O(n * m * d), and ``predict``/``transform`` use
+        the same neighbourhoods. With ``relax_columns=False`` the balanced transport
+        is solved on such neighbourhoods too (``topk`` of
+        :func:`skclip.ot.sinkhorn_cosine`: potentials estimated on a subsample,
+        sparse iterations, marginals certified by one exact pass). ``None``: dense rows. "auto": ``64`` when a
+        text set has more than 2,048 texts, else dense rows.
     relax_columns : bool, default=True
         ``True``: only the row constraint of the transport (every image sends unit
         mass, the texts receive what the images send), i.e. a softmax retrieval with
         temperature ``ot_eps``; no Sinkhorn iterations are needed [measured].
         ``False``: balanced OT, every selected text receives equal mass, as in the
         paper [summary]. Balanced columns assume that each selected text describes
-        the same number of images. The per-centre top-k selection does not give
-        such a set (classes get 1 to 5 nouns, and imbalanced classes need unequal
-        mass), and the transport then sends images to the texts of other classes:
-        on planted data its noun counterparts scored 4 to 19 ACC points lower
-        (``ot_eps`` from 0.005 to 0.03). The hubs that the column constraint was
-        meant to tame lose their pull once the modalities are centred
-        (``center_modalities``).
+        as many images as any other, which the per-centre top-k selection does not
+        give: the transport then sends images to other classes' texts (see the
+        user guide).
+    caption_query : {"image+nouns", "image"}, default="image+nouns"
+        What the captions are transported from: the image together with its noun
+        counterpart, ``normalise(x + x^u)`` (captions aligned under the nouns:
+        attributes within a category) [choice] [measured], or the image alone,
+        like the nouns (``"image"``, the summary's reading). Captions retrieved
+        by the image alone repeat its own details, those that do not belong to
+        its class included; the prototype rule then sees the image and that
+        counterpart agree and lowers the weight of the nouns. Without nouns, or
+        with ``fusion="paper"``, captions follow the image.
     weight_by_similarity : bool, default=True
         Counterpart ``sum_j T_ij S_ij t_j`` with the similarity factor ``S_ij``
         [summary]; ``False`` gives ``sum_j T_ij t_j``.
@@ -154,7 +178,13 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
     n_iter_ : int
         k-means iterations of the kept restart.
     ot_n_iter_ : dict
-        Sinkhorn iterations per text set (``"nouns"``, ``"captions"``).
+        Sinkhorn iterations per text set (``"nouns"``, ``"captions"``); 0 with
+        ``relax_columns=True``, which needs none.
+    ot_topk_ : dict
+        Certificate of the top-k counterparts of the training images per text set
+        (empty with dense rows): ``k``, ``n_rows``, ``n_widened`` (rows that needed
+        more than ``k`` texts), ``max_width`` and ``max_outside_mass`` (the largest
+        plan mass of a row outside its kept texts, ``<= ot_tol``).
     semantic_space_ : estimator
         The fitted semantic space.
     nouns_, captions_ : list of str
@@ -233,7 +263,9 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         "ot_iters": [Interval(Integral, 1, None, closed="left")],
         "ot_tol": [Interval(Real, 0, None, closed="left")],
         "ot_batch": [Interval(Integral, 1, None, closed="left"), None],
+        "topk": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
         "relax_columns": ["boolean"],
+        "caption_query": [StrOptions({"image+nouns", "image"})],
         "weight_by_similarity": ["boolean"],
         "center_modalities": ["boolean"],
         "fusion": [StrOptions({"weighted_sum", "weighted_concat", "concat", "paper"})],
@@ -257,7 +289,9 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         ot_iters=1000,
         ot_tol=1e-6,
         ot_batch=None,
+        topk="auto",
         relax_columns=True,
+        caption_query="image+nouns",
         weight_by_similarity=True,
         center_modalities=True,
         fusion="weighted_sum",
@@ -280,7 +314,9 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.ot_iters = ot_iters
         self.ot_tol = ot_tol
         self.ot_batch = ot_batch
+        self.topk = topk
         self.relax_columns = relax_columns
+        self.caption_query = caption_query
         self.weight_by_similarity = weight_by_similarity
         self.center_modalities = center_modalities
         self.fusion = fusion
@@ -347,10 +383,14 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         U, V = self._texts(X.dtype)
         self.ot_n_iter_ = {}
         self.g_u_ = self._potential(X, U, "nouns", device)
-        self.g_v_ = self._potential(X, V, "captions", device)
+        self.g_v_ = self._potential(self._caption_queries(X, U, device), V, "captions", device)
         self.modalities_ = ["image"] + ["nouns"] * keep_nouns + ["captions"] * keep_caps
 
-        F, self.fusion_weights_ = self._fused(X, device)
+        stats = [{}, {}]
+        F, self.fusion_weights_ = self._fused(X, device, stats)
+        names = [n for n in ("nouns", "captions") if n in self.modalities_]
+        self.ot_topk_ = {name: {"k": self._topk(), **st} for name, st in zip(names, stats)
+                         if st}
         del X  # only the fused features are needed now; frees n x d for large n
         k = resolve_n_clusters(self, F, spherical=self.spherical, device=device)
         res = kmeans(
@@ -390,9 +430,24 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
             block_size="auto" if self.ot_batch is None else self.ot_batch,
             device=device,
             verbose=self.verbose,
+            topk=self.topk,  # "auto": sparse where the dense solver would stream
         )
         self.ot_n_iter_[name] = n_iter
         return g
+
+    def _hierarchical(self):
+        """Captions aligned under the nouns (both in use, not the literal reading)."""
+        return (self.caption_query == "image+nouns" and self.fusion != "paper"
+                and len(self.noun_embeddings_) > 0 and len(self.caption_embeddings_) > 0)
+
+    def _caption_queries(self, X, U, device):
+        if not self._hierarchical():
+            return X
+        return hierarchical_queries(
+            X, U, self.g_u_.astype(X.dtype, copy=False), eps=self.ot_eps,
+            weight_by_similarity=self.weight_by_similarity, block_size=self._batch(),
+            device=device, topk=self._topk(), tol=self.ot_tol,
+        )
 
     def _texts(self, dtype):
         """Noun and caption embeddings in the (centred) space of the OT and the fusion."""
@@ -401,8 +456,15 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
             centred_unit(self.caption_embeddings_.astype(dtype), self.caption_mean_),
         )
 
-    def _fused(self, X, device):
-        """Fused features of centred unit image rows ``X``."""
+    def _topk(self):
+        """Texts kept per row, or None for dense rows (see ``topk``)."""
+        if self.topk != "auto":
+            return self.topk
+        m = max(len(self.noun_embeddings_), len(self.caption_embeddings_))
+        return _TOPK_AUTO if m > _TOPK_AUTO_MIN_TEXTS else None
+
+    def _fused(self, X, device, stats=None):
+        """Fused features of centred unit image rows ``X`` (certificates into ``stats``)."""
         texts, pots = [], []
         for T, g in zip(self._texts(X.dtype), (self.g_u_, self.g_v_)):
             if len(T):
@@ -418,7 +480,11 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
             fusion="weighted_concat" if self.fusion == "paper" else self.fusion,
             block_size=self._batch(),
             device=device,
+            hierarchical=self._hierarchical(),
             verbose=self.verbose,
+            topk=self._topk(),
+            tol=self.ot_tol,
+            stats=stats,
         )
 
     def transform(self, X):

@@ -20,6 +20,14 @@ from ._kmeans_lloyd import _assign, _kmeans_plusplus, _lloyd, _normalise, _rando
 # Entries of the k-means++ distance buffer (n x runs x candidates) seeded together.
 _SEED_BUFFER = 2**25
 
+# Restarts at large K (see kmeans): above this many point-centre distances per Lloyd
+# iteration over all restarts (n_init * n_train * K), the restarts run on a subsample
+# of _RESTART_POINTS_PER_CENTROID * K rows and only the best continues on every
+# training row (as MiniBatchKMeans picks the best of its n_init initialisations on
+# init_size rows).
+_RESTART_BUDGET = 2**28
+_RESTART_POINTS_PER_CENTROID = 16
+
 
 @dataclass
 class KMeansResult:
@@ -157,6 +165,18 @@ def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++"
     row is then assigned to the nearest centre, block by block. Smaller data are
     clustered whole.
 
+    Restarts scale with K too. k-means++ seeding and Lloyd iterations both cost
+    O(n_train * K * d), i.e. O(K^2 * d) once the training rows are capped at
+    ``max_points_per_centroid * K``, so ``n_init`` full restarts at K = 1,000 would
+    cost ~20 full fits. When ``n_init * n_train * K`` exceeds 2**28 and there are more
+    than 16 training rows per cluster, the ``n_init`` restarts (seeding and Lloyd
+    iterations) run on a random subsample of ``16 * K`` training rows, and only the
+    best of them (lowest inertia there) continues on all the training rows, as
+    scikit-learn's ``MiniBatchKMeans`` picks the best of its ``n_init``
+    initialisations on ``init_size`` rows. With many clusters the restarts differ
+    little in quality (the inertia is a sum over many clusters), so this buys most
+    of their benefit at the cost of ~1 fit. Below that budget, nothing changes.
+
     Parameters
     ----------
     X : array-like or torch.Tensor of shape (n_samples, n_features)
@@ -166,8 +186,8 @@ def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++"
     n_clusters : int
         Number of clusters.
     n_init : int, default=10
-        Number of runs from different seeds; the lowest inertia wins. Ignored (1)
-        when ``init`` is an array.
+        Number of runs from different seeds; the lowest inertia wins (on a subsample
+        at large K, see above). Ignored (1) when ``init`` is an array.
     max_iter : int, default=300
         Maximum Lloyd iterations per run.
     tol : float, default=1e-4
@@ -244,9 +264,17 @@ def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++"
         train = data[idx.to(data.device)] if like_torch else data[idx.numpy()]
     else:
         train = data
+    train = _as_tensor(train, "X", dev)
+    n_train = train.shape[0]
+    few = _RESTART_POINTS_PER_CENTROID * K
+    if isinstance(init, str) and n_init > 1 and n_train > few and (
+            n_init * n_train * K > _RESTART_BUDGET):
+        r_idx = torch.randperm(n_train, generator=gen)[:few].sort().values
+        init = _fit(train[r_idx.to(train.device)], K, n_init, max_iter, tol, init,
+                    spherical, block_size, gen, verbose)[0]
+        n_init = 1
     centers, labels, inertia, n_iter = _fit(
-        _as_tensor(train, "X", dev), K, n_init, max_iter, tol, init, spherical,
-        block_size, gen, verbose)
+        train, K, n_init, max_iter, tol, init, spherical, block_size, gen, verbose)
     if subsample:
         labels, dist = _assign_all(data, centers, spherical, block_size, dev, verbose)
         inertia = float(dist.sum(dtype=torch.float64))

@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._config import resolve_device
 from ._loops import _solve
 from ._semidual import dense_balanced
+from ._sparse import _CERT_FLOOR, sparse_balanced
 
 
 
@@ -308,7 +309,7 @@ def sinkhorn(cost, a=None, b=None, *, eps=0.01, max_iter=1000, tol=1e-6, relax_c
 
 def sinkhorn_cosine(X, Y, a=None, b=None, *, eps=0.01, max_iter=1000, tol=1e-6,
                     relax_columns=False, return_plan=True, block_size=None, check_every=10,
-                    method="lbfgs", eps_scaling=None, device="auto", verbose=0):
+                    method="lbfgs", eps_scaling=None, topk=None, device="auto", verbose=0):
     """:func:`sinkhorn` for the cost ``C = 1 - X Y^T`` (cosine cost for unit rows).
 
     With ``block_size`` set, cost blocks are recomputed from the features at every
@@ -325,6 +326,22 @@ def sinkhorn_cosine(X, Y, a=None, b=None, *, eps=0.01, max_iter=1000, tol=1e-6,
     a, b, eps, max_iter, tol, relax_columns, return_plan, block_size, check_every, \
 method, eps_scaling, device, verbose
         As in :func:`sinkhorn`.
+    topk : int, "auto" or None, default=None
+        Sparse solver for the balanced problem (``relax_columns=False``): estimate
+        ``g`` by the dense solver on a strided subsample of the rows (at most 2**27
+        cost entries), keep the ``topk`` columns of largest ``S_ij + g_j`` of every
+        row (``S = X Y^T``) plus each column's few best rows, run the semi-dual
+        iterations on that O(n * topk) kernel, then certify the potentials with one
+        exact pass over the full cost (``row_err``, ``col_err``, ``certified=True``).
+        When the certified error is above ``tol`` (or, in float32, above 1e-5, the
+        rounding floor of float32 cosines at ``eps=0.01``), the neighbourhoods are
+        recomputed for the potentials found (with 4 times more columns when rows lost
+        mass outside theirs) and the solve is repeated, warm-started, at most twice;
+        a ``ConvergenceWarning`` reports a certified error still above that.
+        Memory O(n * topk + block * m). "auto": sparse with ``topk=64`` when
+        ``n * m > 2**27``, else dense. None: dense (or streamed, see ``block_size``).
+        ``topk >= m`` reproduces the dense solution.
+
     Returns
     -------
     result : OTResult
@@ -358,6 +375,10 @@ method, eps_scaling, device, verbose
     block = _resolve_block(block_size, n, m)
     inv, Yt_T = 1.0 / eps, Yt.t()
     out_dev = X.device if like_torch else None
+    k = _resolve_topk(topk, n, m)
+    if k is not None and not relax_columns:
+        return _sparse(Xt, Yt, a_t, b_t, eps, k, max_iter, tol, return_plan, verbose,
+                       like_torch, out_dev)
     if method == "lbfgs" and not relax_columns:
 
         def cost_rows(rows, out):  # 1 - X Y^T
@@ -425,6 +446,50 @@ def plan_rows(cost_rows, g, eps):
         raise ValueError(f"g has {g_t.shape[0]} entries but cost_rows has {C.shape[1]} columns")
     P = torch.softmax(torch.add(g_t / eps, C, alpha=-1.0 / eps), dim=1)
     return P if like_torch else P.numpy()
+
+
+def _resolve_topk(topk, n, m):
+    if topk is None:
+        return None
+    if isinstance(topk, str):
+        if topk != "auto":
+            raise ValueError(f"topk must be None, 'auto' or a positive int, got {topk!r}")
+        return 64 if n * m > 2**27 else None
+    if isinstance(topk, bool) or not isinstance(topk, numbers.Integral) or topk < 1:
+        raise ValueError(f"topk must be None, 'auto' or a positive int, got {topk!r}")
+    return int(topk)
+
+
+def _sparse(Xt, Yt, a_t, b_t, eps, k, max_iter, tol, return_plan, verbose, like_torch,
+            out_dev):
+    import torch
+
+    n, m = Xt.shape[0], Yt.shape[0]
+    block = max(1, min(n, 2**24 // max(m, 1)))
+    f, g, n_pass, err, (row_err, col_err), k = sparse_balanced(
+        Xt, Yt, a_t, b_t, eps, k, max_iter=max_iter, tol=tol, block=block, verbose=verbose
+    )
+    floor = max(tol, _CERT_FLOOR[Xt.element_size()])
+    if max(row_err, col_err) > floor:
+        warnings.warn(
+            f"sparse Sinkhorn (topk={k}): certified marginal errors rows {row_err:.3g}, "
+            f"columns {col_err:.3g} exceed {floor:g} after {n_pass} passes; increase "
+            "topk or max_iter.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    plan = None
+    if return_plan:
+        plan = Xt.new_empty((n, m))
+        for s in range(0, n, block):
+            rows = slice(s, min(s + block, n))
+            torch.addmm(Xt.new_ones(()), Xt[rows], Yt.t(), alpha=-1.0, out=plan[rows])
+            plan[rows].neg_().add_(g[None, :]).add_(f[rows, None]).mul_(1.0 / eps).exp_()
+    res = (plan, f, g, n_pass, max(row_err, col_err))
+    out = _finish(res, math.inf, like_torch, out_dev, row_err=row_err, col_err=col_err,
+                  certified=True, topk=k)  # warned above, with the certified errors
+    out.converged = bool(out.err <= floor)
+    return out
 
 
 def _check_method(method, eps_scaling):

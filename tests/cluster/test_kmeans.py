@@ -203,6 +203,30 @@ def test_subsample_close_to_full_data_on_harder_problem():
     assert adjusted_rand_score(full.labels, sub.labels) >= 0.8
 
 
+@pytest.mark.parametrize("spherical", [False, True])
+def test_restarts_on_a_subsample_at_large_k(monkeypatch, spherical):
+    from skclip.cluster import _kmeans
+
+    X, y = _blobs(n=4000, d=16, k=40, std=1.0, seed=5)
+    full = kmeans(X, 40, n_init=6, spherical=spherical, random_state=0)
+    seen = []
+    fit = _kmeans._fit
+    monkeypatch.setattr(_kmeans, "_fit", lambda Xt, K, n_init, *a: seen.append(
+        (len(Xt), n_init)) or fit(Xt, K, n_init, *a))
+    monkeypatch.setattr(_kmeans, "_RESTART_BUDGET", 6 * 4000 * 40 - 1)
+    cheap = kmeans(X, 40, n_init=6, spherical=spherical, random_state=0)
+    # 6 restarts on 16 rows per centre, then the best one on every training row
+    assert seen == [(640, 6), (4000, 1)]
+    assert cheap.inertia <= full.inertia * 1.02
+    assert adjusted_rand_score(full.labels, cheap.labels) >= 0.9
+    # at the budget itself nothing changes: the full restarts, bit for bit
+    seen.clear()
+    monkeypatch.setattr(_kmeans, "_RESTART_BUDGET", 6 * 4000 * 40)
+    same = kmeans(X, 40, n_init=6, spherical=spherical, random_state=0)
+    assert seen == [(4000, 6)]
+    np.testing.assert_array_equal(same.labels, full.labels)
+
+
 def test_bad_max_points_per_centroid():
     with pytest.raises(ValueError, match="max_points_per_centroid"):
         kmeans(np.ones((4, 2)), 2, max_points_per_centroid=0)
