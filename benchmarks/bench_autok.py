@@ -92,9 +92,9 @@ def features(method, data, k, seed):
     if method == "kmeans":
         X = np.asarray(data.X, dtype=np.float64)
         return X / np.linalg.norm(X, axis=1, keepdims=True)
-    # TAC's and CAE's default semantic spaces do not depend on K (round(n / 300)
-    # selection centres): these are the features their "auto" scan sees
-    est = sc.make_method(method, k, seed, data)
+    # with n_clusters="auto" the semantic space gets no min_centers hint (round(n / 300)
+    # selection centres, min_centers=1 here): these are the features the scan sees
+    est = sc.make_method(method, k, seed, data, params={"semantic_space": {"min_centers": 1}})
     return est.fit(data.X).transform(data.X)
 
 
