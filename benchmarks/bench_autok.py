@@ -44,7 +44,7 @@ EXTRA = {
     "imbalance": sc._scenario("medium", False, imbalance=10.0, note="largest/smallest 10"),
 }
 QUICK = dict(scenarios=["medium", "medium-gap", "k4-gap"], methods=["kmeans"],
-             criteria=["silhouette"], scan_n=5000, scan_d=64)
+             criteria=["davies_bouldin"], scan_n=5000, scan_d=64)
 # method -> (estimator settings of its final k-means: n_init, spherical)
 METHODS = {"kmeans": (20, False), "tac": (20, True), "cae": (20, True)}
 
