@@ -81,6 +81,7 @@ METHODS = {
     "cae-nocentre": ("CAE center_modalities=False", "CAEClustering",
                      {"center_modalities": False}),
     "cae-softmax": ("CAE relax_columns (softmax)", "CAEClustering", {"relax_columns": True}),
+    "cae-capimage": ("CAE caption_query=image", "CAEClustering", {"caption_query": "image"}),
     "cae-nocap": ("CAE without captions", "CAEClustering", {"use_captions": False}),
     "cae-nonouns": ("CAE without nouns", "CAEClustering", {"use_nouns": False}),
     "mca": ("MCA default", "MCAClustering", {}),

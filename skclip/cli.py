@@ -28,6 +28,29 @@ def _pretrained(value):
     return None if value.lower() in ("none", "random") else value
 
 
+def _n_clusters(value):
+    """``--n-clusters``: a positive integer or ``auto``."""
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'auto', got {value!r}") from None
+
+
+def _k_range(value):
+    """``--k-range LOW:HIGH`` as the estimators' ``k_range=(low, high)``."""
+    low, sep, high = value.partition(":")
+    try:
+        low, high = int(low), int(high)
+    except ValueError:
+        low = None
+    if not sep or low is None or not 2 <= low <= high:
+        raise argparse.ArgumentTypeError(
+            f"expected LOW:HIGH with 2 <= LOW <= HIGH (e.g. 2:60), got {value!r}")
+    return (low, high)
+
+
 def _add_model_args(p):
     g = p.add_argument_group("model")
     g.add_argument("--model", default=None,
@@ -84,8 +107,11 @@ def build_parser():
                    help="cluster the embeddings of a features file (from 'skclip embed') "
                         "instead of a folder; a .npy array (n_images x dim) is memory-mapped, "
                         "not loaded, so it may be larger than the memory")
-    c.add_argument("--n-clusters", "-k", type=int, required=True, metavar="K",
-                   help="number of clusters")
+    c.add_argument("--n-clusters", "-k", type=_n_clusters, required=True, metavar="K|auto",
+                   help="number of clusters, or 'auto' to choose it (Davies-Bouldin scan; the "
+                        "score curve goes into clusters.json and report.html)")
+    c.add_argument("--k-range", type=_k_range, default=None, metavar="LOW:HIGH",
+                   help="candidates of --n-clusters auto (default: 2:min(100, images/10))")
     c.add_argument("--method", choices=["cae", "mca"], default="cae",
                    help="clustering method (default: cae, training-free)")
     c.add_argument("--vocabulary", default="wordnet", metavar="wordnet|FILE",
@@ -250,6 +276,10 @@ def _load_features(path):
 
 
 def _check_k(k, n):
+    if k == "auto":
+        if n < 3:
+            raise CLIError(f"--n-clusters auto needs at least 3 images, got {n}")
+        return
     if k < 1:
         raise CLIError(f"--n-clusters must be at least 1, got {k}")
     if k > n:
@@ -279,9 +309,12 @@ def _cmd_cluster(args):
         images = _list_images(args.path)
         _check_k(args.n_clusters, len(images.paths))
     _check_engine_args(args)
+    if args.k_range is not None and args.n_clusters != "auto":
+        raise CLIError("--k-range needs --n-clusters auto")
     out = prepare_output_dir(args.out, overwrite=args.overwrite)
     pipe = _pipeline(args, model, features)
     embedder, clusterer = pipe.named_steps["embed"], pipe.named_steps["clust"]
+    clusterer.set_params(k_range=args.k_range)
     if args.engine == "ray":
         from .scale._cli import cluster_with_ray
 
@@ -304,8 +337,13 @@ def _cmd_cluster(args):
 
     from .report import write_report
 
-    _say(args, f"clustering {len(X)} images into {args.n_clusters} clusters ({args.method})")
+    k = args.n_clusters
+    what = "a number of clusters chosen by Davies-Bouldin" if k == "auto" else f"{k} clusters"
+    _say(args, f"clustering {len(X)} images into {what} ({args.method})")
     clusterer.fit(X)
+    if k == "auto":
+        _say(args, f"chose {clusterer.n_clusters_} clusters "
+                   f"({len(clusterer.k_selection_scores_)} candidates scored)")
     run = {"input": str(args.features or args.path), "method": args.method, "model": model,
            "pretrained": None if args.pretrained is None else str(args.pretrained),
            "seed": args.seed, "embedding": stats}

@@ -50,6 +50,10 @@ def _clusterers():
         CAEClustering(semantic_space=DataAnchoredSpace(), kmeans_n_init=2, random_state=0),
         CLIPKMeans(n_init=2, random_state=0),
         TACClustering(semantic_space=DataAnchoredSpace(), n_init=2, random_state=0),
+        # n_clusters="auto" (the K scan) on the checks' data
+        CLIPKMeans("auto", n_init=2, random_state=0),
+        CAEClustering("auto", semantic_space=DataAnchoredSpace(), kmeans_n_init=2,
+                      random_state=0),
     ]
 
 

@@ -16,7 +16,9 @@ object that follows this small protocol:
 
 The clusterer ``clone``-s the object and fits the clone, so the parameter itself is
 never modified and nested parameters (``semantic_space__topk_nouns``) can be
-grid-searched. This is also how users plug in their own text space: any estimator
+grid-searched. A clone whose ``min_centers`` parameter is None (the builder's)
+gets ``min_centers=n_clusters``: at least one selection centre per cluster. This is
+also how users plug in their own text space: any estimator
 with those fitted attributes works, e.g. one that returns precomputed embeddings.
 The text dimension must equal the image dimension; a mismatch means that the image
 embedder and the semantic space used different CLIP models, and raises a
@@ -46,12 +48,13 @@ from sklearn.base import (
     TransformerMixin,
     clone,
 )
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from .._arrays import unit_rows, validation_dtype
 from .._config import resolve_device
 from .._versions import VersionedPickleMixin
+from ._autok import K_SELECTIONS
 from ._kmeans import assign
 
 __all__ = ["_BaseCLIPClustering"]
@@ -127,7 +130,9 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "n_clusters": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "k_range": [None, tuple, list],
+        "k_selection": [StrOptions(set(K_SELECTIONS))],
         "semantic_space": [None, HasMethods(["fit"])],
         "device": _device_param_constraint(),
         "random_state": ["random_state"],
@@ -152,7 +157,7 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
             ensure_all_finite=True,
             ensure_min_samples=1,
         )
-        if reset and X.shape[0] < self.n_clusters:
+        if reset and self.n_clusters != "auto" and X.shape[0] < self.n_clusters:
             raise ValueError(
                 f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}: "
                 "there cannot be more clusters than images."
@@ -176,11 +181,25 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
             space = self._default_semantic_space()
         else:
             space = clone(self.semantic_space)
+        self._hint_min_centers(space)
         space.fit(X)
         self.semantic_space_ = space
         nouns = self._space_embeddings(space, "noun_embeddings_", X, required=True)
         captions = self._space_embeddings(space, "caption_embeddings_", X, required=False)
         return nouns, captions
+
+    def _hint_min_centers(self, space):
+        """At least one selection centre per cluster: ``min_centers = n_clusters``.
+
+        Only on this clusterer's own copy of a space that has a ``min_centers``
+        parameter left at None (:class:`SemanticSpaceBuilder`), and only for an
+        integer ``n_clusters``.
+        """
+        k = getattr(self, "n_clusters", None)
+        if not isinstance(k, Integral) or "min_centers" not in space.get_params(deep=False):
+            return
+        if space.get_params(deep=False)["min_centers"] is None:
+            space.set_params(min_centers=int(k))
 
     @staticmethod
     def _space_embeddings(space, attr, X, required):

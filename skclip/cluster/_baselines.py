@@ -13,6 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering, _NearestCentreMixin
 from ._fusion import fused_features
 from ._kmeans import kmeans
@@ -30,9 +31,10 @@ class _FittedKMeans(_NearestCentreMixin):
     """Runs the project k-means on features and stores its result (mixin)."""
 
     def _fit_kmeans(self, F, device):
+        k = resolve_n_clusters(self, F, spherical=self.spherical, device=device)
         res = kmeans(
             F,
-            self.n_clusters,
+            k,
             n_init=self.n_init,
             max_iter=self.max_iter,
             tol=self.tol,
@@ -55,8 +57,19 @@ class CLIPKMeans(_FittedKMeans, _BaseCLIPClustering):
 
     Parameters
     ----------
-    n_clusters : int, default=8
-        Number of clusters.
+    n_clusters : int or "auto", default=8
+        Number of clusters. ``"auto"`` chooses it from ``k_range`` by ``k_selection``
+        on the features that are clustered (the unit image embeddings) (user guide: "Choosing the number of
+        clusters").
+    k_range : tuple (low, high), list of int or None, default=None
+        Candidates of ``n_clusters="auto"``: every K from ``low`` to ``high``, or the
+        listed K; ``None`` means 2 to ``min(100, n_samples // 10)``.
+    k_selection : {"davies_bouldin", "silhouette", "calinski_harabasz", \
+            "stability"}, default="davies_bouldin"
+        Criterion of ``n_clusters="auto"``, greater is better: minus the
+        Davies-Bouldin index (chosen by measurement on planted data), the mean cosine
+        silhouette on a sample, Calinski-Harabasz, or the adjusted Rand agreement of
+        k-means fitted on two halves of the data.
     n_init : int, default=20
         Restarts (SIC: sklearn ``KMeans(n_init=20)``; TAC: faiss nredo 20).
     max_iter : int, default=300
@@ -88,6 +101,10 @@ class CLIPKMeans(_FittedKMeans, _BaseCLIPClustering):
         k-means objective of the kept restart.
     n_iter_ : int
         Iterations of the kept restart.
+    n_clusters_ : int
+        Number of clusters fitted: ``n_clusters``, or the K chosen by ``"auto"``.
+    k_selection_scores_ : dict of int to float
+        ``k_selection`` score of every scanned K (empty unless ``n_clusters="auto"``).
     n_features_in_ : int
         Dimension of the image embeddings.
 
@@ -118,6 +135,8 @@ class CLIPKMeans(_FittedKMeans, _BaseCLIPClustering):
         self,
         n_clusters=8,
         *,
+        k_range=None,
+        k_selection="davies_bouldin",
         n_init=20,
         max_iter=300,
         tol=1e-4,
@@ -128,6 +147,8 @@ class CLIPKMeans(_FittedKMeans, _BaseCLIPClustering):
         verbose=0,
     ):
         self.n_clusters = n_clusters
+        self.k_range = k_range
+        self.k_selection = k_selection
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
@@ -184,8 +205,19 @@ class TACClustering(_FittedKMeans, _BaseCLIPClustering):
 
     Parameters
     ----------
-    n_clusters : int, default=8
-        Number of clusters.
+    n_clusters : int or "auto", default=8
+        Number of clusters. ``"auto"`` chooses it from ``k_range`` by ``k_selection``
+        on the features that are clustered (the concatenated features, computed once) (user guide: "Choosing the number of
+        clusters").
+    k_range : tuple (low, high), list of int or None, default=None
+        Candidates of ``n_clusters="auto"``: every K from ``low`` to ``high``, or the
+        listed K; ``None`` means 2 to ``min(100, n_samples // 10)``.
+    k_selection : {"davies_bouldin", "silhouette", "calinski_harabasz", \
+            "stability"}, default="davies_bouldin"
+        Criterion of ``n_clusters="auto"``, greater is better: minus the
+        Davies-Bouldin index (chosen by measurement on planted data), the mean cosine
+        silhouette on a sample, Calinski-Harabasz, or the adjusted Rand agreement of
+        k-means fitted on two halves of the data.
     semantic_space : estimator or None, default=None
         Protocol object giving the nouns (see :mod:`skclip.cluster._base`); cloned
         and fitted on ``X``. ``None`` builds TAC's selection:
@@ -230,6 +262,10 @@ class TACClustering(_FittedKMeans, _BaseCLIPClustering):
         Selected nouns.
     noun_embeddings_ : ndarray of shape (m, n_features)
         Their unit embeddings.
+    n_clusters_ : int
+        Number of clusters fitted: ``n_clusters``, or the K chosen by ``"auto"``.
+    k_selection_scores_ : dict of int to float
+        ``k_selection`` score of every scanned K (empty unless ``n_clusters="auto"``).
     n_features_in_ : int
         Dimension of the image embeddings.
 
@@ -260,6 +296,8 @@ class TACClustering(_FittedKMeans, _BaseCLIPClustering):
         self,
         n_clusters=8,
         *,
+        k_range=None,
+        k_selection="davies_bouldin",
         semantic_space=None,
         tau=0.005,
         n_init=20,
@@ -273,6 +311,8 @@ class TACClustering(_FittedKMeans, _BaseCLIPClustering):
         verbose=0,
     ):
         self.n_clusters = n_clusters
+        self.k_range = k_range
+        self.k_selection = k_selection
         self.semantic_space = semantic_space
         self.tau = tau
         self.n_init = n_init

@@ -15,8 +15,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering, _NearestCentreMixin
-from ._fusion import centred_unit, column_potential, fused_features
+from ._fusion import centred_unit, column_potential, fused_features, hierarchical_queries
 from ._kmeans import kmeans
 
 _DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
@@ -30,8 +31,9 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
 
     CAE (Zhu et al., AAAI-26) enriches every image embedding with two text
     counterparts, one from WordNet nouns (categories) and one from captions
-    (attributes), each obtained by entropic optimal transport between the images and
-    the texts of a semantic space selected for the data. The image and its
+    (attributes), obtained by entropic optimal transport to the texts of a semantic
+    space selected for the data: the nouns from the images, the captions from the
+    images together with their noun counterparts. The image and its
     counterparts are fused with per-sample adaptive weights and clustered by k-means.
     The method section of the paper was not available: several steps are
     reconstructions, tagged [summary] (from a third-party summary of the paper),
@@ -42,16 +44,28 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
 
     Parameters
     ----------
-    n_clusters : int, default=8
-        Number of clusters.
+    n_clusters : int or "auto", default=8
+        Number of clusters. ``"auto"`` chooses it from ``k_range`` by ``k_selection``
+        on the features that are clustered (the fused features, computed once) (user guide: "Choosing the number of
+        clusters").
+    k_range : tuple (low, high), list of int or None, default=None
+        Candidates of ``n_clusters="auto"``: every K from ``low`` to ``high``, or the
+        listed K; ``None`` means 2 to ``min(100, n_samples // 10)``.
+    k_selection : {"davies_bouldin", "silhouette", "calinski_harabasz", \
+            "stability"}, default="davies_bouldin"
+        Criterion of ``n_clusters="auto"``, greater is better: minus the
+        Davies-Bouldin index (chosen by measurement on planted data), the mean cosine
+        silhouette on a sample, Calinski-Harabasz, or the adjusted Rand agreement of
+        k-means fitted on two halves of the data.
     semantic_space : estimator or None, default=None
         Object that selects the texts (see :mod:`skclip.cluster._base` for the
         protocol). It is cloned and fitted on ``X``. ``None`` builds
         ``SemanticSpaceBuilder(vocabulary="wordnet", templates="tac7",
         selection="center_topk", n_centers="auto", topk_nouns=5, topk_captions=5)``:
-        round(n/300) spherical k-means centres of the images, the 5 nearest nouns
-        (and captions) of each centre [summary], noun prompts from TAC's 7 templates
-        [choice]. No caption corpus is shipped: captions are used only when the
+        round(n/300) spherical k-means centres of the images [summary], at least
+        ``n_clusters`` (the clusterer sets the builder's ``min_centers``) [choice],
+        the 5 nearest nouns (and captions) of each centre [summary], noun prompts
+        from TAC's 7 templates [choice]. No caption corpus is shipped: captions are used only when the
         semantic space is given some (see Examples).
     use_nouns : bool, default=True
         Use the noun counterpart (ablation switch).
@@ -92,13 +106,18 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         temperature ``ot_eps``; no Sinkhorn iterations are needed [measured].
         ``False``: balanced OT, every selected text receives equal mass, as in the
         paper [summary]. Balanced columns assume that each selected text describes
-        the same number of images. The per-centre top-k selection does not give
-        such a set (classes get 1 to 5 nouns, and imbalanced classes need unequal
-        mass), and the transport then sends images to the texts of other classes:
-        on planted data its noun counterparts scored 4 to 19 ACC points lower
-        (``ot_eps`` from 0.005 to 0.03). The hubs that the column constraint was
-        meant to tame lose their pull once the modalities are centred
-        (``center_modalities``).
+        as many images as any other, which the per-centre top-k selection does not
+        give: the transport then sends images to other classes' texts (see the
+        user guide).
+    caption_query : {"image+nouns", "image"}, default="image+nouns"
+        What the captions are transported from: the image together with its noun
+        counterpart, ``normalise(x + x^u)`` (captions aligned under the nouns:
+        attributes within a category) [choice] [measured], or the image alone,
+        like the nouns (``"image"``, the summary's reading). Captions retrieved
+        by the image alone repeat its own details, those that do not belong to
+        its class included; the prototype rule then sees the image and that
+        counterpart agree and lowers the weight of the nouns. Without nouns, or
+        with ``fusion="paper"``, captions follow the image.
     weight_by_similarity : bool, default=True
         Counterpart ``sum_j T_ij S_ij t_j`` with the similarity factor ``S_ij``
         [summary]; ``False`` gives ``sum_j T_ij t_j``.
@@ -182,6 +201,10 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         The fused modalities, among ``"image"``, ``"nouns"``, ``"captions"``.
     fusion_weights_ : ndarray of shape (n_samples, len(`modalities_`))
         Per-sample fusion weights (rows sum to 1).
+    n_clusters_ : int
+        Number of clusters fitted: ``n_clusters``, or the K chosen by ``"auto"``.
+    k_selection_scores_ : dict of int to float
+        ``k_selection`` score of every scanned K (empty unless ``n_clusters="auto"``).
     n_features_in_ : int
         Dimension of the image embeddings.
 
@@ -242,6 +265,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         "ot_batch": [Interval(Integral, 1, None, closed="left"), None],
         "topk": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
         "relax_columns": ["boolean"],
+        "caption_query": [StrOptions({"image+nouns", "image"})],
         "weight_by_similarity": ["boolean"],
         "center_modalities": ["boolean"],
         "fusion": [StrOptions({"weighted_sum", "weighted_concat", "concat", "paper"})],
@@ -256,6 +280,8 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self,
         n_clusters=8,
         *,
+        k_range=None,
+        k_selection="davies_bouldin",
         semantic_space=None,
         use_nouns=True,
         use_captions=True,
@@ -265,6 +291,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         ot_batch=None,
         topk="auto",
         relax_columns=True,
+        caption_query="image+nouns",
         weight_by_similarity=True,
         center_modalities=True,
         fusion="weighted_sum",
@@ -278,6 +305,8 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         verbose=0,
     ):
         self.n_clusters = n_clusters
+        self.k_range = k_range
+        self.k_selection = k_selection
         self.semantic_space = semantic_space
         self.use_nouns = use_nouns
         self.use_captions = use_captions
@@ -287,6 +316,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.ot_batch = ot_batch
         self.topk = topk
         self.relax_columns = relax_columns
+        self.caption_query = caption_query
         self.weight_by_similarity = weight_by_similarity
         self.center_modalities = center_modalities
         self.fusion = fusion
@@ -353,7 +383,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         U, V = self._texts(X.dtype)
         self.ot_n_iter_ = {}
         self.g_u_ = self._potential(X, U, "nouns", device)
-        self.g_v_ = self._potential(X, V, "captions", device)
+        self.g_v_ = self._potential(self._caption_queries(X, U, device), V, "captions", device)
         self.modalities_ = ["image"] + ["nouns"] * keep_nouns + ["captions"] * keep_caps
 
         stats = [{}, {}]
@@ -362,9 +392,10 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.ot_topk_ = {name: {"k": self._topk(), **st} for name, st in zip(names, stats)
                          if st}
         del X  # only the fused features are needed now; frees n x d for large n
+        k = resolve_n_clusters(self, F, spherical=self.spherical, device=device)
         res = kmeans(
             F,
-            self.n_clusters,
+            k,
             n_init=self.kmeans_n_init,
             max_iter=self.kmeans_max_iter,
             tol=self.kmeans_tol,
@@ -404,6 +435,20 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.ot_n_iter_[name] = n_iter
         return g
 
+    def _hierarchical(self):
+        """Captions aligned under the nouns (both in use, not the literal reading)."""
+        return (self.caption_query == "image+nouns" and self.fusion != "paper"
+                and len(self.noun_embeddings_) > 0 and len(self.caption_embeddings_) > 0)
+
+    def _caption_queries(self, X, U, device):
+        if not self._hierarchical():
+            return X
+        return hierarchical_queries(
+            X, U, self.g_u_.astype(X.dtype, copy=False), eps=self.ot_eps,
+            weight_by_similarity=self.weight_by_similarity, block_size=self._batch(),
+            device=device, topk=self._topk(), tol=self.ot_tol,
+        )
+
     def _texts(self, dtype):
         """Noun and caption embeddings in the (centred) space of the OT and the fusion."""
         return (
@@ -435,6 +480,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
             fusion="weighted_concat" if self.fusion == "paper" else self.fusion,
             block_size=self._batch(),
             device=device,
+            hierarchical=self._hierarchical(),
             verbose=self.verbose,
             topk=self._topk(),
             tol=self.ot_tol,

@@ -136,15 +136,52 @@ def fuse(Z, W, fusion):
     return _normalize(F)
 
 
+def counterparts(Xb, texts, potentials, eps, weight_by_similarity, hierarchical,
+                 topk=None, tol=0.0, stats=None):
+    """The text counterparts of unit image rows ``Xb`` (torch), one per text set.
+
+    ``hierarchical=True``: the second text set (captions) is queried with
+    ``normalise(x + x^1)``, the image together with its first counterpart (nouns),
+    instead of the image alone; see :func:`hierarchical_queries`. ``topk``, ``tol``
+    and ``stats`` (one dict per text set, or None) go to :func:`counterpart`.
+    """
+    Z = []
+    for k, (T, g) in enumerate(zip(texts, potentials)):
+        q = _normalize(Xb + Z[0]) if hierarchical and k == 1 else Xb
+        Z.append(counterpart(q, T, g, eps, weight_by_similarity, topk, tol,
+                             None if stats is None else stats[k]))
+    return Z
+
+
+def hierarchical_queries(X, T, g, *, eps, weight_by_similarity, block_size, device,
+                         topk=None, tol=0.0):
+    """``normalise(x + x^u)`` for unit image rows ``X`` (numpy in and out).
+
+    The queries of the caption transport when captions are aligned under the nouns:
+    ``x^u`` is the counterpart of ``x`` over the texts ``T`` with potential ``g``.
+    """
+    import torch
+
+    out = np.empty_like(X)
+    T_dev, g_dev = torch.as_tensor(T).to(device), torch.as_tensor(g).to(device)
+    with torch.no_grad():
+        for s in range(0, len(X), block_size):
+            Xb = torch.as_tensor(X[s : s + block_size]).to(device)
+            xu = counterpart(Xb, T_dev, g_dev, eps, weight_by_similarity, topk, tol)
+            out[s : s + block_size] = _normalize(Xb + xu).cpu().numpy()
+    return out
+
+
 def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fusion,
-                   block_size, device, verbose=0, topk=None, tol=0.0, stats=None):
+                   block_size, device, hierarchical=False, verbose=0, topk=None, tol=0.0,
+                   stats=None):
     """Fused features ``F`` and fusion weights ``W`` of unit image rows ``X``, numpy out.
 
     ``texts`` and ``potentials`` list the text sets in use (nouns, captions) and their
     column potentials; modality 0 is the image itself. Rows are processed in blocks
-    of ``block_size`` on ``device``. ``topk`` (None: dense rows) and ``tol`` are passed
-    to :func:`counterpart`; ``stats`` is then a list of one dict per text set that
-    receives the certificate.
+    of ``block_size`` on ``device``. ``hierarchical``: see :func:`counterparts`.
+    ``topk`` (None: dense rows) and ``tol`` are passed to :func:`counterpart`;
+    ``stats`` is then a list of one dict per text set that receives the certificate.
     """
     import torch
 
@@ -163,11 +200,8 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
     with torch.no_grad():
         for s in starts:
             Xb = torch.as_tensor(X[s : s + block_size]).to(device)
-            Z = [Xb] + [
-                counterpart(Xb, T, g, eps, weight_by_similarity, topk, tol,
-                            None if stats is None else stats[j])
-                for j, (T, g) in enumerate(zip(T_dev, g_dev))
-            ]
+            Z = [Xb] + counterparts(Xb, T_dev, g_dev, eps, weight_by_similarity,
+                                    hierarchical, topk, tol, stats)
             Wb = fusion_weights(Z, None if fusion == "concat" else gamma)
             F[s : s + block_size] = fuse(Z, Wb, fusion).cpu().numpy()
             W[s : s + block_size] = Wb.cpu().numpy()

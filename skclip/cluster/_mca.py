@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._config import torch_generator
+from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering
 from ._fusion import centred_unit
 
@@ -60,7 +61,7 @@ def _train(est, X, Xq, texts, *, device, generator):
     Tt = torch.as_tensor(texts, dtype=torch.float32).to(device)
     k_img = min(est.n_img_neighbors, n - 1)
     txt_idx = knn_fn(Qt, Tt, min(est.n_txt_neighbors, Tt.shape[0]))
-    nets = MCANetworks(d, est.n_clusters, head=est.head, hidden_dim=est.hidden_dim,
+    nets = MCANetworks(d, est.n_clusters_, head=est.head, hidden_dim=est.hidden_dim,
                        tau_attn=est.tau_attn, generator=generator).to(device)
     if est.neighbor_space == "image":
         img_nb = knn(Xt, n_neighbors=k_img, exclude_self=True, device=device)[1]
@@ -75,7 +76,7 @@ def _train(est, X, Xq, texts, *, device, generator):
     weights = dict(lambda_ent=est.lambda_ent, w_ins=est.w_ins, w_pro=est.w_pro,
                    w_sem=est.w_sem, tau_ins=est.tau_ins, tau_pro=est.tau_pro)
     n_batches = max(1, min(-(-n // est.batch_size), n // 2))  # batches of >= 2 (BatchNorm)
-    min_steps = 20 * est.n_clusters if est.min_steps == "auto" else est.min_steps
+    min_steps = 20 * est.n_clusters_ if est.min_steps == "auto" else est.min_steps
     n_epochs = max(est.epochs, -(-min_steps // n_batches))
     curve, terms, peaks = [], {}, []
     for _ in trange(n_epochs, desc="MCA epochs", disable=not est.verbose):
@@ -143,8 +144,20 @@ class MCAClustering(_BaseCLIPClustering):
 
     Parameters
     ----------
-    n_clusters : int, default=8
-        Number of clusters K.
+    n_clusters : int or "auto", default=8
+        Number of clusters K. ``"auto"`` chooses it from ``k_range`` by
+        ``k_selection`` before training, by k-means on the (centred) image
+        embeddings; the default semantic space then uses the chosen K (user guide:
+        "Choosing the number of clusters").
+    k_range : tuple (low, high), list of int or None, default=None
+        Candidates of ``n_clusters="auto"``: every K from ``low`` to ``high``, or the
+        listed K; ``None`` means 2 to ``min(100, n_samples // 10)``.
+    k_selection : {"davies_bouldin", "silhouette", "calinski_harabasz", \
+            "stability"}, default="davies_bouldin"
+        Criterion of ``n_clusters="auto"``, greater is better: minus the
+        Davies-Bouldin index (chosen by measurement on planted data), the mean cosine
+        silhouette on a sample, Calinski-Harabasz, or the adjusted Rand agreement of
+        k-means fitted on two halves of the data.
     semantic_space : estimator or None, default=None
         Object that selects the texts (protocol in :mod:`skclip.cluster._base`),
         cloned and fitted on ``X``. ``None`` builds
@@ -281,6 +294,10 @@ class MCAClustering(_BaseCLIPClustering):
         Mean of each loss term per epoch: ``"consistency"``, ``"entropy"`` (of both
         heads, subtracted with weight ``lambda_ent``) and, when their weight is not 0,
         ``"instance"``, ``"prototype"``, ``"semantic"``.
+    n_clusters_ : int
+        Number of clusters fitted: ``n_clusters``, or the K chosen by ``"auto"``.
+    k_selection_scores_ : dict of int to float
+        ``k_selection`` score of every scanned K (empty unless ``n_clusters="auto"``).
     n_iter_ : int
         Number of epochs run (``epochs``, or more for small data; see ``min_steps``).
     n_features_in_ : int
@@ -348,6 +365,8 @@ class MCAClustering(_BaseCLIPClustering):
         self,
         n_clusters=8,
         *,
+        k_range=None,
+        k_selection="davies_bouldin",
         semantic_space=None,
         text_source="nouns",
         head="mlp",
@@ -376,6 +395,8 @@ class MCAClustering(_BaseCLIPClustering):
         verbose=0,
     ):
         self.n_clusters = n_clusters
+        self.k_range = k_range
+        self.k_selection = k_selection
         self.semantic_space = semantic_space
         self.text_source = text_source
         self.head = head
@@ -410,7 +431,7 @@ class MCAClustering(_BaseCLIPClustering):
             vocabulary="wordnet",
             templates="photo",
             selection="mca",
-            n_centers=self.n_clusters,
+            n_centers=getattr(self, "n_clusters_", self.n_clusters),
             gamma_u=0.05,
             gamma_r=500,
             hier_min_depth=6,
@@ -442,9 +463,11 @@ class MCAClustering(_BaseCLIPClustering):
                 f"MCAClustering needs at least 2 samples to find image neighbours, got "
                 f"n_samples={X.shape[0]}."
             )
-        texts = self._texts(*self._fit_semantic_space(X))
         d = X.shape[1]
         center = self.center_modalities
+        resolve_n_clusters(self, centred_unit(X, X.mean(axis=0)) if center else X,
+                           spherical=True, device=self._device())
+        texts = self._texts(*self._fit_semantic_space(X))
         self.image_mean_ = X.mean(axis=0) if center else np.zeros(d, dtype=X.dtype)
         # one text has no direction relative to its own mean
         self.text_mean_ = (texts.mean(axis=0) if center and len(texts) > 1
@@ -465,7 +488,7 @@ class MCAClustering(_BaseCLIPClustering):
         proba = self._proba(X)
         labels = proba.argmax(axis=1)
         # used clusters first, so that labels_ are 0..r-1 and predict agrees
-        sizes = np.bincount(labels, minlength=self.n_clusters)
+        sizes = np.bincount(labels, minlength=self.n_clusters_)
         order = np.concatenate([np.flatnonzero(sizes > 0), np.flatnonzero(sizes == 0)])
         for head in (self.image_head_, self.text_head_):
             head.permute_clusters(torch.as_tensor(order))

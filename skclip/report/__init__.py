@@ -5,7 +5,7 @@ public so that a notebook can write the same report for any fitted clusterer.
 """
 
 from ._cache import EmbeddedImages, EmbeddingCache, embed_images
-from ._html import render_report, sizes_svg, thumbnail_data_uri
+from ._html import k_selection_svg, map_svg, render_report, sizes_svg, thumbnail_data_uri
 from ._outputs import (
     OUTPUT_FILES,
     prepare_output_dir,
@@ -28,6 +28,8 @@ __all__ = [
     "EmbeddingCache",
     "assignment_confidence",
     "embed_images",
+    "k_selection_svg",
+    "map_svg",
     "naming_vocabulary",
     "prepare_output_dir",
     "render_report",

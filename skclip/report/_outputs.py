@@ -135,6 +135,16 @@ def write_clusters_json(path, summary):
     return write_bytes(path, json.dumps(summary, indent=2, ensure_ascii=False), _ERRORS[1])
 
 
+def _k_selection(clusterer):
+    """``{"k_selection": ...}`` for a clusterer fitted with ``n_clusters="auto"``, else {}."""
+    scores = getattr(clusterer, "k_selection_scores_", None)
+    if not scores:
+        return {}
+    return {"k_selection": {
+        "criterion": clusterer.k_selection, "chosen": int(clusterer.n_clusters_),
+        "scores": [{"k": int(k), "score": float(v)} for k, v in sorted(scores.items())]}}
+
+
 def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns=5,
                  n_representatives=12):
     """Write ``assignments.csv``, ``clusters.json`` and ``report.html`` for a fitted clusterer.
@@ -144,8 +154,12 @@ def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns
     out : str or Path
         Existing output folder (see :func:`prepare_output_dir`).
     clusterer : fitted estimator
-        With ``labels_`` and ``n_clusters``; its ``semantic_space_``, when present,
-        names the clusters (see :func:`skclip.report.naming_vocabulary`).
+        With ``labels_`` and ``n_clusters`` (``n_clusters_`` when fitted with
+        ``n_clusters="auto"``: the chosen K and the score of every scanned K then go
+        into ``clusters.json`` under ``k_selection`` and the score curve to the top of
+        the report); its ``semantic_space_``, when present, names the clusters (see
+        :func:`skclip.report.naming_vocabulary`). The report also maps the images in
+        the space of its ``transform``.
     X : ndarray of shape (n_samples, n_features)
         The image embeddings it was fitted on.
     paths : sequence of str, default=None
@@ -180,6 +194,7 @@ def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns
     from ._summary import (
         CONFIDENCE_DEFINITION,
         assignment_confidence,
+        map_coordinates,
         naming_vocabulary,
         summarize_clusters,
     )
@@ -190,12 +205,14 @@ def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns
     names = [f"#{i}" for i in range(len(X))] if paths is None else [str(p) for p in paths]
     confidence = assignment_confidence(clusterer, X, labels)
     nouns, noun_embeddings = naming_vocabulary(clusterer, X)
+    n_clusters = int(getattr(clusterer, "n_clusters_", None) or clusterer.n_clusters)
     clusters = summarize_clusters(
-        X, labels, int(clusterer.n_clusters), paths=names, nouns=nouns,
+        X, labels, n_clusters, paths=names, nouns=nouns,
         noun_embeddings=noun_embeddings, confidence=confidence, n_nouns=n_nouns,
         n_representatives=n_representatives)
     summary = {"skclip_version": __version__, **(run or {}), "n_images": len(X),
-               "n_clusters": int(clusterer.n_clusters), "confidence": CONFIDENCE_DEFINITION,
+               "n_clusters": n_clusters, **_k_selection(clusterer),
+               "confidence": CONFIDENCE_DEFINITION,
                "naming_nouns": None if nouns is None else len(nouns),
                "clusters": clusters,
                "skipped": [{"path": str(p), "error": str(e)} for p, e in skipped]}
@@ -204,6 +221,7 @@ def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns
     texts = [_assignments_text(names, labels, confidence),
              json.dumps(summary, indent=2, ensure_ascii=False),
              render_report(summary, n_thumbnails=n_representatives,
-                           thumbnail=thumbnail_data_uri if paths is not None else lambda p: None)]
+                           thumbnail=thumbnail_data_uri if paths is not None else lambda p: None,
+                           projection=map_coordinates(clusterer, X, labels))]
     return [write_bytes(out / name, text, errors)
             for name, text, errors in zip(OUTPUT_FILES, texts, _ERRORS)]

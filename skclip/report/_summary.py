@@ -246,3 +246,76 @@ def summarize_clusters(X, labels, n_clusters, *, paths=None, nouns=None,
         entry["title"] = f"Cluster {k}" + (": " + ", ".join(names) if names else "")
         clusters.append(entry)
     return clusters
+
+
+#: Images drawn on the report's map at most (a uniform sample above it).
+MAP_MAX_POINTS = 3000
+#: Up to this many points the map is a t-SNE embedding, above it a PCA projection.
+TSNE_MAX_POINTS = 500
+
+
+def map_coordinates(clusterer, X, labels, *, max_points=MAP_MAX_POINTS, random_state=0):
+    """2-D positions of the images in the space the clusterer used, for the report's map.
+
+    The rows (a uniform sample of ``max_points`` when there are more) are sent through
+    ``clusterer.transform`` when it has one (the fused features of CAE and TAC, the
+    unit images of CLIP k-means), else used as they are, then projected: t-SNE up to
+    :data:`TSNE_MAX_POINTS` points, the first two principal components above.
+    Coordinates are scaled to ``[0, 1]``.
+
+    Parameters
+    ----------
+    clusterer : fitted estimator
+        Provides the space (``transform``), optional.
+    X : ndarray of shape (n_samples, n_features)
+        The image embeddings it was fitted on.
+    labels : array-like of shape (n_samples,)
+        Cluster of each image.
+    max_points : int, default=3000
+        Points drawn at most.
+    random_state : int, default=0
+        Seeds the sample and t-SNE.
+
+    Returns
+    -------
+    projection : dict
+        ``method`` ("tsne" or "pca"), ``rows`` (the drawn rows of ``X``), ``xy``
+        (ndarray of shape (len(rows), 2)) and ``labels`` of those rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclip.report._summary import map_coordinates
+    >>> X = np.random.RandomState(0).normal(size=(600, 8))
+    >>> m = map_coordinates(None, X, np.arange(600) % 3, max_points=550)
+    >>> m["method"], m["xy"].shape, float(m["xy"].min()), float(m["xy"].max())
+    ('pca', (550, 2), 0.0, 1.0)
+    """
+    X = np.asarray(X)
+    labels = np.asarray(labels)
+    rng = np.random.RandomState(random_state)
+    rows = np.arange(len(X))
+    if len(X) > max_points:
+        rows = np.sort(rng.choice(len(X), max_points, replace=False))
+    F = X[rows]
+    if hasattr(clusterer, "transform"):
+        try:
+            F = clusterer.transform(F)
+        except Exception:  # noqa: BLE001 - a map of the embeddings is still a map
+            F = X[rows]
+    F = np.asarray(F, dtype=np.float64)
+    F = F - F.mean(axis=0)
+    method = "tsne" if 4 <= len(F) <= TSNE_MAX_POINTS else "pca"
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        xy = TSNE(n_components=2, init="pca", random_state=random_state,
+                  perplexity=min(30.0, (len(F) - 1) / 3)).fit_transform(F)
+    else:
+        _, _, Vt = np.linalg.svd(F, full_matrices=False)
+        xy = F @ Vt[:2].T
+        if xy.shape[1] < 2:  # one feature (or one row): a line
+            xy = np.column_stack([xy, np.zeros(len(xy))])
+    span = np.ptp(xy, axis=0)
+    xy = (xy - xy.min(axis=0)) / np.where(span > 0, span, 1.0)
+    return {"method": method, "rows": rows, "xy": xy, "labels": labels[rows]}

@@ -87,9 +87,18 @@ class SemanticSpaceBuilder(
         selected like nouns, ``topk_captions`` per centre (TAC rule for ``"tac"``,
         nearest otherwise).
     n_centers : "auto" or int, default="auto"
-        Number of image centres; ``"auto"`` = round(n_samples / 300), at least 1
-        (TAC's table of centre counts, used by CAE). MCA passes its number of
-        clusters.
+        Number of image centres; ``"auto"`` = max(round(n_samples / 300),
+        ``min_centers``), at least 1 and at most n_samples. round(N/300) is TAC's
+        table of centre counts (used by CAE); ``min_centers`` makes it grow with the
+        number of clusters when there are fewer than 300 images per cluster. MCA
+        passes its number of clusters.
+    min_centers : int or None, default=None
+        Lower bound of ``n_centers="auto"``. The clusterers of :mod:`skclip.cluster`
+        set it to their ``n_clusters`` on their copy of the space when it is None,
+        so that every cluster can have a centre, and so nouns, of its own (with
+        round(N/300) centres and K > N/300 clusters, ``topk_nouns`` per centre
+        keeps fewer nouns than there are classes). On every dataset of TAC's table
+        round(N/300) is at least 1.7 K, so the bound changes nothing there.
     topk_nouns : int, default=5
         Nouns kept per centre (``"center_topk"``, ``"tac"``).
     topk_captions : int, default=5
@@ -213,6 +222,7 @@ class SemanticSpaceBuilder(
         "templates": [str, list, tuple],
         "selection": [StrOptions(_SELECTIONS), None],
         "n_centers": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "min_centers": [Interval(Integral, 1, None, closed="left"), None],
         "topk_nouns": [Interval(Integral, 1, None, closed="left")],
         "topk_captions": [Interval(Integral, 1, None, closed="left")],
         "gamma_r": [Interval(Integral, 1, None, closed="left")],
@@ -234,7 +244,8 @@ class SemanticSpaceBuilder(
     }
 
     def __init__(self, *, embedder=None, vocabulary="wordnet", noun_names=None, captions=None,
-                 templates="photo", selection="center_topk", n_centers="auto", topk_nouns=5,
+                 templates="photo", selection="center_topk", n_centers="auto", min_centers=None,
+                 topk_nouns=5,
                  topk_captions=5, gamma_r=500, gamma_u=0.05, hier_min_depth=6,
                  hier_prune_ancestors=False, hier_min_descendants=3, temperature=0.005,
                  kmeans_n_init=10, exact_vocabulary=False, candidate_pool="auto",
@@ -247,6 +258,7 @@ class SemanticSpaceBuilder(
         self.templates = templates
         self.selection = selection
         self.n_centers = n_centers
+        self.min_centers = min_centers
         self.topk_nouns = topk_nouns
         self.topk_captions = topk_captions
         self.gamma_r = gamma_r
@@ -348,7 +360,8 @@ class SemanticSpaceBuilder(
 
     def _n_centers(self, n_samples):
         if self.n_centers == "auto":  # TAC's table: round(N / 300) (167 for N = 50,000)
-            return max(1, math.floor(n_samples / 300 + 0.5))
+            n = max(1, math.floor(n_samples / 300 + 0.5), self.min_centers or 0)
+            return min(n, n_samples)
         if self.n_centers > n_samples:
             raise ValueError(
                 f"n_centers={self.n_centers} is larger than n_samples={n_samples}."

@@ -78,6 +78,11 @@ def test_balanced_ot_spreads_mass_over_texts(blobs):
     U = _unit(cae.noun_embeddings_.astype(np.float64) - cae.noun_mean_)
     P = softmax((cae.g_u_[None, :] - (1 - X @ U.T)) / cae.ot_eps, axis=1)
     np.testing.assert_allclose(P.mean(axis=0), 1.0 / len(U), atol=2e-3)
+    # the captions are transported from the queries normalise(x + x^u): balanced too
+    Q = _unit(X + _unit((P * (X @ U.T)) @ U))
+    V = _unit(cae.caption_embeddings_.astype(np.float64) - cae.caption_mean_)
+    P = softmax((cae.g_v_[None, :] - (1 - Q @ V.T)) / cae.ot_eps, axis=1)
+    np.testing.assert_allclose(P.mean(axis=0), 1.0 / len(V), atol=2e-3)
 
 
 def test_relax_columns_is_softmax_retrieval(blobs):
@@ -85,7 +90,7 @@ def test_relax_columns_is_softmax_retrieval(blobs):
     eps = 0.02
     for weighted in (False, True):
         cae = _fit(blobs, relax_columns=True, weight_by_similarity=weighted, ot_eps=eps,
-                   fusion="concat")
+                   fusion="concat", caption_query="image")
         assert not np.any(cae.g_u_) and not np.any(cae.g_v_)  # no Sinkhorn
         X = _unit(_unit(data.X[:50].astype(np.float64)) - cae.image_mean_)
         parts = [X]
@@ -171,15 +176,17 @@ def test_paper_float32_matches_float64_reference(blobs):
     assert not np.any(cae.image_mean_) and not np.any(cae.noun_mean_)
 
 
-def _reference_default(X, X_fit, U, V, eps, gamma):
-    """float64 numpy features of the default: centring, softmax plan rows, weighted sum."""
+def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True):
+    """float64 numpy features of the default: centring, softmax plan rows, captions
+    queried with the image and its noun counterpart, weighted sum."""
     X, X_fit = _unit(X.astype(np.float64)), _unit(X_fit.astype(np.float64))
     Xc = _unit(X - X_fit.mean(axis=0))
     parts = [Xc]
     for T in (U, V):
         T = _unit(T.astype(np.float64))
         Tc = _unit(T - T.mean(axis=0))
-        S = Xc @ Tc.T
+        Q = _unit(Xc + parts[1]) if hierarchical and len(parts) == 2 else Xc
+        S = Q @ Tc.T
         parts.append(_unit((softmax(S / eps, axis=1) * S) @ Tc))
     proto = _unit(sum(parts) / 3)
     W = softmax(np.stack([(z * proto).sum(1) for z in parts], axis=1) / gamma, axis=1)
@@ -201,6 +208,20 @@ def test_default_matches_numpy_reference(blobs, dtype, atol):
     np.testing.assert_allclose(cae.fusion_weights_, _reference_default(
         X_fit, X_fit, space.noun_embeddings, space.caption_embeddings, 0.01, 0.1)[1],
         atol=atol * 10)
+
+
+def test_caption_query_image_aligns_captions_with_the_image(blobs):
+    data, space = blobs
+    X = data.X[:300]
+    cae = CAEClustering(n_clusters=K, semantic_space=space, kmeans_n_init=2, random_state=0,
+                        device="cpu", caption_query="image").fit(X)
+    F_ref, _ = _reference_default(X, X, space.noun_embeddings, space.caption_embeddings,
+                                  eps=0.01, gamma=0.1, hierarchical=False)
+    np.testing.assert_allclose(cae.transform(X), F_ref, atol=2e-4)
+    # without nouns there is nothing to align under: the captions follow the image
+    a = _fit(blobs, use_nouns=False).transform(X)
+    b = _fit(blobs, use_nouns=False, caption_query="image").transform(X)
+    np.testing.assert_array_equal(a, b)
 
 
 def _into_cone(E, offset, share):

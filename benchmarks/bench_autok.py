@@ -1,0 +1,209 @@
+"""``n_clusters="auto"``: chosen K vs planted K per scenario, and the cost of the scan.
+
+    flock /tmp/skclip-bench.lock python benchmarks/bench_autok.py [--quick]
+        [--scenarios medium,k50-gap] [--methods kmeans,cae] [--criteria silhouette]
+        [--seeds 1] [--no-quality] [--scan-n 50000] [--scan-d 512] [--no-scan]
+        [--out-json FILE] [--out-md FILE]
+
+THIS IS PLANTED DATA, NOT A QUALITY CLAIM ABOUT REAL CLIP FEATURES.
+
+Quality: for every scenario of ``_scenarios.py`` (plus K=4 and K=20 variants and an
+imbalanced one without the gap), seed and method, the features the method clusters
+are computed once (CLIP k-means: the unit images; TAC and CAE: their fused
+features, ``transform(X)``, which do not depend on K), each criterion chooses K on them with
+:func:`skclip.cluster._autok.select_n_clusters` (exactly what ``n_clusters="auto"``
+runs), and the method's own final k-means (its ``n_init``, ``spherical``) is run at the
+chosen and at the planted K. Reported: chosen K, hit (within 10% of the planted K,
+within 1 below K=10), and ACC at chosen K minus ACC at planted K. The candidate range
+is the default ``2 .. min(100, n // 10)``, and ``(2, 300)`` where the planted K is
+above 100 (the default cannot reach K=200).
+
+Cost: on ``--scan-n`` x ``--scan-d`` planted data (K=50), the default scan of
+``2 .. 100`` against one ``CLIPKMeans`` fit at the chosen K (its defaults: n_init=20,
+Euclidean k-means), in the same run.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _scenarios as sc  # noqa: E402
+from _common import (  # noqa: E402
+    describe_machine, machine_info, markdown_table, print_table, set_threads, write_json,
+)
+
+EXTRA = {
+    "k4": sc._scenario("medium", False, n_clusters=4, note="K=4"),
+    "k4-gap": sc._scenario("medium", True, n_clusters=4, note="K=4"),
+    "k20": sc._scenario("medium", False, n_clusters=20, note="K=20"),
+    "k20-gap": sc._scenario("medium", True, n_clusters=20, note="K=20"),
+    "imbalance": sc._scenario("medium", False, imbalance=10.0, note="largest/smallest 10"),
+}
+QUICK = dict(scenarios=["medium", "medium-gap", "k4-gap"], methods=["kmeans"],
+             criteria=["davies_bouldin"], scan_n=5000, scan_d=64)
+# method -> (estimator settings of its final k-means: n_init, spherical)
+METHODS = {"kmeans": (20, False), "tac": (20, True), "cae": (20, True)}
+
+
+def _csv(text):
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def parse_args(argv=None):
+    from skclip.cluster._autok import K_SELECTIONS
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="small run: proves the script works")
+    p.add_argument("--scenarios", type=_csv, default=None)
+    p.add_argument("--methods", type=_csv, default=list(METHODS))
+    p.add_argument("--criteria", type=_csv, default=list(K_SELECTIONS))
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--no-quality", action="store_true")
+    p.add_argument("--no-scan", action="store_true")
+    p.add_argument("--scan-n", type=int, default=50_000)
+    p.add_argument("--scan-d", type=int, default=512)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out-json", default="benchmarks/out/bench_autok.json")
+    p.add_argument("--out-md", default=None)
+    args = p.parse_args(argv)
+    if args.quick:  # options left at their default take the quick values
+        for key, value in QUICK.items():
+            if getattr(args, key) == p.get_default(key):
+                setattr(args, key, value)
+    if args.scenarios is None:
+        args.scenarios = list(sc.SCENARIOS) + list(EXTRA)
+    return args
+
+
+def scenario_data(name, seed):
+    from skclip.datasets import make_clip_blobs
+
+    if name in EXTRA:
+        return make_clip_blobs(random_state=seed, **EXTRA[name]["params"])
+    return sc.scenario_data(name, seed)
+
+
+def features(method, data, k, seed):
+    """The features ``method`` clusters (computed once per scenario and seed)."""
+    if method == "kmeans":
+        X = np.asarray(data.X, dtype=np.float64)
+        return X / np.linalg.norm(X, axis=1, keepdims=True)
+    # with n_clusters="auto" the semantic space gets no min_centers hint (round(n / 300)
+    # selection centres, min_centers=1 here): these are the features the scan sees
+    est = sc.make_method(method, k, seed, data, params={"semantic_space": {"min_centers": 1}})
+    return est.fit(data.X).transform(data.X)
+
+
+def is_hit(chosen, planted):
+    return abs(chosen - planted) <= (1 if planted < 10 else 0.1 * planted)
+
+
+def quality_rows(args):
+    from skclip.cluster._autok import candidate_ks, select_n_clusters
+    from skclip.cluster._kmeans import kmeans
+    from skclip.metrics import clustering_accuracy
+
+    rows = []
+    for name in args.scenarios:
+        for seed in range(args.seeds):
+            data = scenario_data(name, seed)
+            K = int(data.y.max()) + 1
+            ks = candidate_ks((2, 300) if K > 100 else None, len(data.X))
+            for method in args.methods:
+                n_init, spherical = METHODS[method]
+                F = features(method, data, K, seed)
+                acc = {}
+
+                def acc_at(k):
+                    if k not in acc:
+                        res = kmeans(F, k, n_init=n_init, spherical=spherical,
+                                     device="cpu", random_state=seed)
+                        acc[k] = 100 * clustering_accuracy(data.y, res.labels)
+                    return acc[k]
+
+                for crit in args.criteria:
+                    t0 = time.perf_counter()
+                    k, scores = select_n_clusters(F, ks, criterion=crit, spherical=spherical,
+                                                  device="cpu", random_state=seed)
+                    scan_s = time.perf_counter() - t0
+                    row = dict(scenario=name, seed=seed, method=method, criterion=crit,
+                               planted_K=K, chosen_K=k, hit=bool(is_hit(k, K)),
+                               acc_chosen=acc_at(k), acc_planted=acc_at(K),
+                               scanned=len(scores), scan_s=scan_s)
+                    row["acc_delta"] = row["acc_chosen"] - row["acc_planted"]
+                    rows.append(row)
+                    print(f"{name:16s} s{seed} {method:6s} {crit:18s} K={K:3d} "
+                          f"chosen={k:3d} hit={row['hit']!s:5s} "
+                          f"dACC={row['acc_delta']:+6.1f} ({len(scores)} K, {scan_s:.1f} s)",
+                          flush=True)
+    return rows
+
+
+def summary_rows(rows):
+    out = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        for crit in dict.fromkeys(r["criterion"] for r in rows):
+            sel = [r for r in rows if r["method"] == method and r["criterion"] == crit]
+            if not sel:
+                continue
+            misses = sorted({f"{r['scenario']}({r['chosen_K']}/{r['planted_K']})"
+                             for r in sel if not r["hit"]})
+            out.append(dict(method=method, criterion=crit, runs=len(sel),
+                            hit_rate=100 * np.mean([r["hit"] for r in sel]),
+                            mean_acc_delta=float(np.mean([r["acc_delta"] for r in sel])),
+                            mean_scan_s=float(np.mean([r["scan_s"] for r in sel])),
+                            misses=", ".join(misses)))
+    return out
+
+
+def scan_cost(args):
+    from skclip.cluster import CLIPKMeans
+    from skclip.cluster._autok import candidate_ks, select_n_clusters
+    from skclip.datasets import make_clip_blobs
+
+    data = make_clip_blobs(n_samples=args.scan_n, n_clusters=50, n_features=args.scan_d,
+                           spread=0.6, random_state=0)
+    X = data.X / np.linalg.norm(data.X, axis=1, keepdims=True)
+    ks = candidate_ks(None, len(X))
+    t0 = time.perf_counter()
+    k, scores = select_n_clusters(X, ks, spherical=False, device="cpu", random_state=0)
+    scan_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    CLIPKMeans(k, device="cpu", random_state=0).fit(X)
+    fit_s = time.perf_counter() - t0
+    return dict(n=args.scan_n, d=args.scan_d, planted_K=50, k_range=f"{ks[0]}..{ks[-1]}",
+                chosen_K=k, scanned=len(scores), scan_s=scan_s, fit_s=fit_s,
+                ratio=scan_s / fit_s, target="<= 3x one fit")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    threads = set_threads(args.threads)
+    info = machine_info()
+    print(describe_machine(info), f"torch threads={threads}")
+    print("Planted data (make_clip_blobs): NOT a measure of quality on real CLIP features.")
+    result = {"machine": info, "args": vars(args)}
+    if not args.no_quality:
+        rows = quality_rows(args)
+        summary = summary_rows(rows)
+        print_table(summary, title="n_clusters='auto': hits (target >= 80%) and ACC at "
+                    "chosen K minus ACC at planted K (target >= -3)")
+        result.update(rows=rows, summary=summary)
+    if not args.no_scan:
+        cost = scan_cost(args)
+        print_table([cost], title="scan cost vs one CLIPKMeans fit at the chosen K")
+        result["scan_cost"] = cost
+    write_json(args.out_json, result)
+    if args.out_md:
+        parts = [markdown_table(result.get("summary", [])), markdown_table(
+            [result["scan_cost"]] if "scan_cost" in result else [])]
+        Path(args.out_md).write_text("\n\n".join(p for p in parts if p) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
