@@ -405,6 +405,22 @@ method, eps_scaling, device, verbose
     return _finish(res, tol, like_torch, out_dev, row_err=res[-1])
 
 
+def _rows_inputs(cost_rows, g, eps):
+    """Checked ``(C, g, like_torch)`` of the plan-row functions: C (n, m) and g (m,) as
+    tensors on the device of ``cost_rows`` (CPU for numpy), g in C's dtype."""
+    import torch
+
+    if not (isinstance(eps, numbers.Real) and math.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a positive finite number, got {eps!r}")
+    like_torch = isinstance(cost_rows, torch.Tensor)
+    dev = cost_rows.device if like_torch else torch.device("cpu")
+    C = _to_tensor(cost_rows, "cost_rows", dev, ndim=2)
+    g_t = _to_tensor(g, "g", dev, dtype=C.dtype, ndim=1)
+    if g_t.shape[0] != C.shape[1]:
+        raise ValueError(f"g has {g_t.shape[0]} entries but cost_rows has {C.shape[1]} columns")
+    return C, g_t, like_torch
+
+
 def plan_rows(cost_rows, g, eps):
     """Rows of the row-normalised plan for new points: ``softmax_j((g_j - C_ij) / eps)``.
 
@@ -436,14 +452,7 @@ def plan_rows(cost_rows, g, eps):
     """
     import torch
 
-    if not (isinstance(eps, numbers.Real) and math.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a positive finite number, got {eps!r}")
-    like_torch = isinstance(cost_rows, torch.Tensor)
-    dev = cost_rows.device if like_torch else torch.device("cpu")
-    C = _to_tensor(cost_rows, "cost_rows", dev, ndim=2)
-    g_t = _to_tensor(g, "g", dev, dtype=C.dtype, ndim=1)
-    if g_t.shape[0] != C.shape[1]:
-        raise ValueError(f"g has {g_t.shape[0]} entries but cost_rows has {C.shape[1]} columns")
+    C, g_t, like_torch = _rows_inputs(cost_rows, g, eps)
     P = torch.softmax(torch.add(g_t / eps, C, alpha=-1.0 / eps), dim=1)
     return P if like_torch else P.numpy()
 

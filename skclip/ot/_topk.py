@@ -17,8 +17,6 @@ again with four times as many columns, up to all of them (where it is 0), so eve
 row returned has outside mass ``<= tol``.
 """
 
-import math
-import numbers
 
 from ._loops import _flushed_exp_
 
@@ -143,20 +141,14 @@ def topk_plan_rows(cost_rows, g, eps, k, *, tol=1e-6):
     """
     import torch
 
-    from ._sinkhorn import _to_tensor
+    from ._sinkhorn import _rows_inputs
 
-    if not (isinstance(eps, numbers.Real) and math.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a positive finite number, got {eps!r}")
     if isinstance(k, bool) or int(k) != k or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if not (tol >= 0):
         raise ValueError(f"tol must be >= 0, got {tol!r}")
-    like_torch = isinstance(cost_rows, torch.Tensor)
-    dev = cost_rows.device if like_torch else torch.device("cpu")
-    C = _to_tensor(cost_rows, "cost_rows", dev, ndim=2)
-    g_t = _to_tensor(g, "g", dev, dtype=C.dtype, ndim=1)
-    if g_t.shape[0] != C.shape[1]:
-        raise ValueError(f"g has {g_t.shape[0]} entries but cost_rows has {C.shape[1]} columns")
+    C, g_t, like_torch = _rows_inputs(cost_rows, g, eps)
+    dev = C.device
     n = C.shape[0]
     groups = topk_rows_block(g_t[None, :] - C, eps, k, tol) if n else []
     m = C.shape[1]
