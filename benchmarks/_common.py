@@ -28,7 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = Path(__file__).resolve().parent
 
 __all__ = [
-    "REPO_ROOT", "add_common_args", "assets_dir", "git_commit", "machine_info",
+    "REPO_ROOT", "add_common_args", "rss_mb", "assets_dir", "git_commit", "machine_info",
     "markdown_table", "peak_rss_mb", "print_table", "set_threads", "speed_ratio",
     "time_call", "utc_now", "write_json",
 ]
@@ -292,6 +292,17 @@ def assets_dir(explicit=None):
         if cand and Path(cand).is_dir():
             return Path(cand)
     return None
+
+
+def rss_mb(field="VmHWM"):
+    """A memory field of this process from /proc/self/status, in MiB (NaN elsewhere):
+    ``"VmHWM"`` is the peak resident set, ``"VmRSS"`` the current one."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def unit_blobs(n, d, k, noise, seed=0):

@@ -24,7 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-from _common import BENCH_DIR, describe_machine, machine_info, print_table, unit_blobs, write_json
+from _common import (
+    BENCH_DIR, describe_machine, machine_info, print_table, rss_mb, unit_blobs, write_json,
+)
 
 
 def make_data(n, d, k, m, seed=0):
@@ -36,13 +38,6 @@ def make_data(n, d, k, m, seed=0):
     T = centers[np.arange(m) % k] + noise
     T /= np.linalg.norm(T, axis=1, keepdims=True)
     return X, y, T[: m // 2], T[m // 2 :]
-
-
-def _rss_mb(field):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def measure(spec):
@@ -77,7 +72,7 @@ def measure(spec):
         est = CAEClustering(n_clusters=k, semantic_space=Texts(), device=spec["device"],
                             random_state=seed, ot_iters=spec.get("ot_iters", 1000),
                             kmeans_n_init=spec.get("n_init", 20))
-    rss_before = _rss_mb("VmRSS")
+    rss_before = rss_mb("VmRSS")
     try:  # reset the peak-RSS counter so that it covers the fit only
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
@@ -95,7 +90,7 @@ def measure(spec):
         "fit_s": round(seconds, 3),
         "data_mb": round(X.nbytes / 2**20, 1),
         "rss_before_mb": round(rss_before, 1),
-        "peak_rss_mb": round(_rss_mb("VmHWM"), 1),
+        "peak_rss_mb": round(rss_mb("VmHWM"), 1),
         "acc": round(float(clustering_accuracy(y, labels)), 4),
     }
     out["fit_extra_mb"] = round(out["peak_rss_mb"] - rss_before, 1)

@@ -42,7 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's skclip
 from _common import (  # noqa: E402
-    BENCH_DIR, describe_machine, machine_info, print_table, write_json,
+    BENCH_DIR, describe_machine, machine_info, print_table, rss_mb, write_json,
 )
 
 
@@ -100,13 +100,6 @@ class _Timers:
         setattr(module, name, timed)
 
 
-def _rss_mb(field):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def measure(spec):
     """Child process: build data, fit CAE once with stage timers (JSON line)."""
     import numpy as np
@@ -138,7 +131,7 @@ def measure(spec):
     timers.wrap(_cae, "centred_unit", "centring")
     est = CAEClustering(n_clusters=spec["k"], semantic_space=Texts(), topk=spec["topk"],
                         kmeans_n_init=spec["n_init"], device=spec["device"], random_state=0)
-    rss_before = _rss_mb("VmRSS")
+    rss_before = rss_mb("VmRSS")
     try:  # reset the peak-RSS counter so that it covers the fit only
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
@@ -165,7 +158,7 @@ def measure(spec):
         "kmeans_n_iter": int(est.n_iter_),
         "data_s": round(data_s, 1),
         "data_mb": round(X.nbytes / 2**20, 1),
-        "peak_rss_mb": round(_rss_mb("VmHWM"), 1),
+        "peak_rss_mb": round(rss_mb("VmHWM"), 1),
         "rss_before_mb": round(rss_before, 1),
         "ari_truth": round(float(adjusted_rand_score(y, est.labels_)), 4),
         "certificate": est.ot_topk_.get("nouns"),
