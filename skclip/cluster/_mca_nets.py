@@ -116,7 +116,7 @@ class MCANetworks(nn.Module):
         self.attention = TextAttention(n_features, tau=tau_attn)
 
     @torch.no_grad()
-    def full_pass(self, X, Q, texts, txt_idx, block):
+    def full_pass(self, X, Q, texts, txt_idx, block, *, heads=True):
         """Image-head probabilities, attended text mixtures and attention peaks of all rows.
 
         ``X`` (N, d) are the head inputs, ``Q`` (N, d) the attention queries and
@@ -124,15 +124,17 @@ class MCANetworks(nn.Module):
         ``normalise(sum_j alpha_ij v_j)``, in the space of ``texts`` (before ``W_v``,
         so that pseudo-labels compare them with text centres of the same space); the
         peaks are ``max_j alpha_ij``. Runs in eval mode, memory O(block * n_t * d);
-        the training mode is restored afterwards.
+        the training mode is restored afterwards. ``heads=False`` skips the image
+        head (the probabilities are then None).
         """
         was_training = self.training
         self.eval()
         proba, mixtures, peaks = [], [], []
         for i in range(0, X.shape[0], block):
-            proba.append(torch.softmax(self.image_head(X[i : i + block])[1], dim=1))
+            if heads:
+                proba.append(torch.softmax(self.image_head(X[i : i + block])[1], dim=1))
             mix, alpha = self.attention.mixture(Q[i : i + block], texts[txt_idx[i : i + block]])
             mixtures.append(mix)
             peaks.append(alpha.max(dim=1).values)
         self.train(was_training)
-        return torch.cat(proba), torch.cat(mixtures), torch.cat(peaks)
+        return (torch.cat(proba) if heads else None), torch.cat(mixtures), torch.cat(peaks)

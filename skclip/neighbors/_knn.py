@@ -1,5 +1,8 @@
 """Exact inner-product k-nearest neighbours: blocked torch matmul + top-k, or faiss.
 
+A search of a set in itself (self excluded) computes each pair once
+(``_self_knn.py``).
+
 The project's one k-NN. Callers L2-normalise rows for cosine neighbours.
 Ties are broken towards the smaller index (torch backend), so results do not depend
 on the block size or the number of threads.
@@ -9,6 +12,7 @@ import numpy as np
 
 from .._arrays import to_tensor
 from .._config import resolve_device
+from ._self_knn import knn_self_symmetric
 
 
 def _faiss_available():
@@ -74,13 +78,14 @@ def _topk_block(S, k):
     """Top-k of each row of ``S``, ties resolved towards the smaller column index."""
     import torch
 
-    vals, idx = torch.topk(S, k, dim=1)
-    # Rows where the k-th value is shared with a column left out: the choice among
-    # equal values is arbitrary in topk, so redo those rows with a stable sort.
-    kth = vals[:, -1:]
-    n_eq_all = (S == kth).sum(dim=1)
-    n_eq_kept = (vals == kth).sum(dim=1)
-    redo = torch.nonzero(n_eq_all > n_eq_kept).flatten()
+    # One extra value shows the rows where the k-th value is shared with a column
+    # left out (the (k+1)-th largest equals the k-th): the choice among equal values
+    # is arbitrary in topk, so those rows are redone with a stable sort. (Counting the
+    # row's entries equal to the k-th value costs a full pass over S: twice the top-k.)
+    kk = min(k + 1, S.shape[1])
+    vals, idx = torch.topk(S, kk, dim=1)
+    redo = torch.nonzero(vals[:, kk - 1] == vals[:, k - 1]).flatten() if kk > k else vals[:0, 0]
+    vals, idx = vals[:, :k], idx[:, :k]
     if len(redo):
         order = torch.sort(S[redo], dim=1, descending=True, stable=True).indices[:, :k]
         idx[redo] = order
@@ -99,7 +104,8 @@ def _valid(sims, inds):
     return bool((inds >= 0).all()) and not bool(torch.isnan(sims).any())
 
 
-def _knn_torch(X, Y, k, self_search, block_size):
+def _knn_torch(X, Y, k, block_size):
+    """k-NN of the rows of ``X`` among the rows of ``Y`` (blocks of query rows)."""
     import torch
 
     n = X.shape[0]
@@ -110,9 +116,6 @@ def _knn_torch(X, Y, k, self_search, block_size):
     for start in range(0, n, block_size):
         stop = min(start + block_size, n)
         S = X[start:stop] @ Yt
-        if self_search:
-            r = torch.arange(stop - start, device=X.device)
-            S[r, r + start] = -torch.inf
         sims[start:stop], inds[start:stop] = _topk_block(S, k)
     return sims, inds
 
@@ -153,14 +156,16 @@ def knn(X, Y=None, n_neighbors=10, *, exclude_self=True, block_size=4096, device
         With ``Y=None``, drop each point from its own list.
     block_size : int, default=4096
         Query rows per block (torch backend), lowered so a block holds at most 2**26
-        scores; memory O(block_size * m).
+        scores; memory O(block_size * m). A search of ``X`` in itself uses square
+        blocks of about ``block_size`` rows (at least 64): memory O(block_size**2).
     device : str or torch.device, default="auto"
         Where the torch backend computes. "auto": the tensor's device for torch input,
         else CUDA when available, else CPU.
     backend : {"auto", "torch", "faiss"}, default="auto"
-        "auto" uses faiss (``IndexFlatIP``) when installed and computing on the CPU,
-        else torch.
-
+        "auto" searches ``X`` in itself (``Y=None``, ``exclude_self=True``) with
+        torch, computing each pair's product once for both of its points (half the
+        products of a plain search); other searches use faiss (``IndexFlatIP``)
+        when installed and computing on the CPU, else torch.
     Returns
     -------
     similarities : array of shape (n, k), float32
@@ -204,8 +209,9 @@ def knn(X, Y=None, n_neighbors=10, *, exclude_self=True, block_size=4096, device
         )
     if backend == "faiss" and not _faiss_available():
         raise ImportError("backend='faiss' requires faiss (pip install faiss-cpu)")
+    # a search of X in itself computes each pair once (half the products of faiss)
     use_faiss = backend == "faiss" or (
-        backend == "auto" and dev.type == "cpu" and _faiss_available()
+        backend == "auto" and not self_search and dev.type == "cpu" and _faiss_available()
     )
     sims = inds = None
     if use_faiss:  # faiss reads numpy: no tensor, and no copy of float32 input
@@ -215,7 +221,10 @@ def knn(X, Y=None, n_neighbors=10, *, exclude_self=True, block_size=4096, device
     if sims is None or (backend == "auto" and not _valid(sims, inds)):
         Xt = _as_tensor(X, "X", dev)
         Yt = Xt if Y is None else _as_tensor(Y, "Y", dev).to(Xt.dtype)
-        sims, inds = _knn_torch(Xt, Yt, k, self_search, int(block_size))
+        if self_search:
+            sims, inds = knn_self_symmetric(Xt, k, int(block_size))
+        else:
+            sims, inds = _knn_torch(Xt, Yt, k, int(block_size))
     if not _valid(sims, inds):  # never hand back index -1 or NaN scores as neighbours
         raise ValueError(
             "the inner products of X and Y overflow the float type (NaN similarities); "

@@ -270,3 +270,25 @@ def test_pseudo_label_mixtures_do_not_depend_on_the_value_map():
         torch.testing.assert_close(u, v)
     # the counterpart used in the losses does see W_v
     assert not torch.allclose(nets.attention(X, T[idx])[0], before[1])
+
+
+def test_full_pass_independent_of_block_and_heads():
+    # the per-epoch pass runs in cache-sized blocks: rows never mix, so any block size
+    # gives the same values, and heads=False (final attention peaks) the same attention
+    import torch
+
+    from skclip.cluster._mca_nets import MCANetworks
+
+    g = torch.Generator().manual_seed(1)
+    X = torch.nn.functional.normalize(torch.randn(30, 8, generator=g), dim=1)
+    T = torch.nn.functional.normalize(torch.randn(9, 8, generator=g), dim=1)
+    idx = torch.argsort(X @ T.T, dim=1, descending=True)[:, :4]
+    nets = MCANetworks(8, 3, head="mlp", hidden_dim=None, tau_attn=0.01, generator=g)
+    whole = nets.full_pass(X, X, T, idx, 30)
+    for block in (1, 7, 512):
+        for u, v in zip(whole, nets.full_pass(X, X, T, idx, block)):
+            torch.testing.assert_close(u, v, rtol=0, atol=1e-6)
+    no_heads = nets.full_pass(X, X, T, idx, 7, heads=False)
+    assert no_heads[0] is None
+    torch.testing.assert_close(no_heads[1], whole[1], rtol=0, atol=1e-6)
+    torch.testing.assert_close(no_heads[2], whole[2], rtol=0, atol=1e-6)

@@ -71,6 +71,26 @@ def test_ties_are_deterministic_and_favour_small_indices():
     assert not (i_f == np.arange(200)[:, None]).any()
 
 
+@pytest.mark.parametrize("n, k, block", [(31, 30, 5), (200, 20, 64), (300, 70, 64)])
+def test_self_search_computes_each_pair_once_exactly(n, k, block):
+    # small integers: every product is exact, so ties are real ties whatever the
+    # block shapes; blocks (of at least 64 rows) smaller than k leave rows to be
+    # filled by later blocks
+    rng = np.random.RandomState(4)
+    X = np.round(rng.randn(n, 6) * 1.5).astype(np.float32)
+    X[10:20] = X[0]
+    ref_s, ref_i = _brute(X, None, k, True)
+    sims, idx = knn(X, n_neighbors=k, block_size=block)  # auto: the symmetric search
+    np.testing.assert_array_equal(idx, ref_i)
+    np.testing.assert_array_equal(sims, ref_s.astype(np.float32))
+
+
+def test_self_search_overflow_is_an_error():
+    X = np.full((6, 3), 1e20, dtype=np.float32)
+    with pytest.raises(ValueError, match="overflow"):
+        knn(X, n_neighbors=2, backend="torch")
+
+
 def test_torch_in_torch_out():
     X = torch.from_numpy(_unit(np.random.RandomState(3), 40, 8))
     sims, idx = knn(X, n_neighbors=3)
