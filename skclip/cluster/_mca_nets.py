@@ -133,7 +133,8 @@ class MCANetworks(nn.Module):
         for i in range(0, X.shape[0], block):
             if heads:
                 proba.append(torch.softmax(self.image_head(X[i : i + block])[1], dim=1))
-            mix, alpha = self.attention.mixture(Q[i : i + block], texts[txt_idx[i : i + block]])
+            near = F.embedding(txt_idx[i : i + block], texts)  # texts[txt_idx[...]], faster
+            mix, alpha = self.attention.mixture(Q[i : i + block], near)
             mixtures.append(mix)
             peaks.append(alpha.max(dim=1).values)
         self.train(was_training)
