@@ -26,6 +26,9 @@ _BLOCK = 4096  # rows per block of the float64 image-head pass (predict_proba)
 # (block * n_txt_neighbors * d floats, 10 MB at 512 x 10 x 512) stay in cache; 30% less
 # CPU time per pass than 4096-row blocks on CPU, with bit-identical results
 _PASS_BLOCK = 512
+# min_steps="auto" never asks for more passes over the data than this (SIC's longest
+# schedule, 100 epochs)
+_MAX_AUTO_EPOCHS = 100
 
 
 def _adam(params, **kwargs):
@@ -81,7 +84,10 @@ def _train(est, X, Xq, texts, *, device, generator):
     weights = dict(lambda_ent=est.lambda_ent, w_ins=est.w_ins, w_pro=est.w_pro,
                    w_sem=est.w_sem, tau_ins=est.tau_ins, tau_pro=est.tau_pro)
     n_batches = max(1, min(-(-n // est.batch_size), n // 2))  # batches of >= 2 (BatchNorm)
-    min_steps = 20 * est.n_clusters_ if est.min_steps == "auto" else est.min_steps
+    if est.min_steps == "auto":  # 20 steps per cluster, in at most 100 passes over the data
+        min_steps = min(20 * est.n_clusters_, _MAX_AUTO_EPOCHS * n_batches)
+    else:
+        min_steps = est.min_steps
     n_epochs = max(est.epochs, -(-min_steps // n_batches))
     curve, terms, peaks = [], {}, []
     for _ in trange(n_epochs, desc="MCA epochs", disable=not est.verbose):
@@ -255,7 +261,12 @@ class MCAClustering(_BaseCLIPClustering):
         images of each cluster, so a K-way head needs a number of steps that grows
         with K for every cluster to be visited as often (on planted data with K=50
         and 3,000 images, 200 steps left the head at 49% ACC and still improving;
-        1,000 reached 81%). 0 disables it.
+        1,000 reached 81%), but in at most 100 passes over the data (SIC's longest
+        schedule): with few images per cluster (fewer than about
+        ``5 * batch_size``), 20 steps per cluster would revisit every image
+        hundreds of times (341 passes at K=200 with 6,000 images) for no gain
+        (planted data, K=200: 91.8% ACC after 100 passes, 91.2% after 341, at a
+        third of the time). 0 disables it.
     batch_size : int, default=512
         Mini-batch size. Deviation: SIC uses 128 with lr 1e-4; the default follows
         TAC's cluster-head training (batch 512, lr 1e-3), 4x fewer optimiser steps

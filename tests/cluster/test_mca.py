@@ -58,6 +58,18 @@ def test_min_steps_extends_training_on_small_data(blobs):
     assert MCAClustering(epochs=1, **kw).fit(blobs.X).n_iter_ == 27
 
 
+def test_auto_min_steps_caps_the_passes_over_the_data(blobs, monkeypatch):
+    # few images per cluster: 20 steps per cluster would be hundreds of epochs;
+    # "auto" stops at _MAX_AUTO_EPOCHS passes (100; lowered here to keep the test fast)
+    from skclip.cluster import _mca
+
+    monkeypatch.setattr(_mca, "_MAX_AUTO_EPOCHS", 2)
+    space = FixedTextSpace(blobs.text_embeddings)
+    kw = dict(n_clusters=4, semantic_space=space, batch_size=100, device="cpu", random_state=0)
+    assert MCAClustering(epochs=1, **kw).fit(blobs.X).n_iter_ == 2  # min(80, 2 * 3) steps
+    assert MCAClustering(epochs=3, **kw).fit(blobs.X).n_iter_ == 3  # epochs still a floor
+
+
 @pytest.mark.parametrize("n_samples, batch_size", [(2, 512), (3, 2), (7, 3)])
 def test_tiny_inputs_never_make_a_batch_of_one(n_samples, batch_size):
     X = np.random.RandomState(0).standard_normal((n_samples, 1))
