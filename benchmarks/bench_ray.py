@@ -19,10 +19,20 @@ sample
     ARI(sample-fit + predict, full fit), for CAE and MCA, sample sizes 10k/50k/200k, on
     ``make_clip_blobs`` data with and without a CLIP-like modality gap (when the
     generator offers ``modality_gap``), d=64 to keep the full fits affordable on 2
-    cores. Target: ARI >= 0.95 at the default ``--fit-sample``.
+    cores. Target: ARI >= 0.95 at the default ``--fit-sample``. ``--floor`` adds a
+    second full fit under another seed (the seed-to-seed agreement of full fits: what
+    a sample fit can be expected to reach at most); ``--spread 0.6`` gives "easy" data
+    on which full fits are stable. The default semantic space has round(n/300) centres,
+    so a sample fit selects its texts with fewer centres than the full fit;
+    ``--sample-centers collection|both`` also fits the samples with the full fit's
+    round(N/300) centres (at most m). Fit times are wall and CPU seconds of this
+    process (the CPU time is the fairer one on a loaded machine).
 
     python benchmarks/bench_ray.py --part engine --n-images 2000 --model ViT-B-32
-    python benchmarks/bench_ray.py --part sample --n-full 1000000 --mca-n-full 200000
+    python benchmarks/bench_ray.py --part sample --methods cae --n-full 1000000 --floor \
+        --sample-centers both
+    python benchmarks/bench_ray.py --part sample --methods mca --mca-n-full 100000 \
+        --sizes 10000,50000 --floor
     python benchmarks/bench_ray.py --quick          # CI smoke run (tiny model, 64 images, 20k rows)
 """
 
