@@ -217,10 +217,12 @@ def part_sample(args):
                     continue
                 # the semantic space of a sample fit has round(m / 300) centres (its own
                 # size); "collection" gives it the full fit's round(N / 300) (at most m)
-                centres = {"sample": [_auto_centers(m)],
-                           "collection": [min(m, _auto_centers(n_full))]}.get(
-                               args.sample_centers,
-                               [_auto_centers(m), min(m, _auto_centers(n_full))])
+                centres = []
+                if args.sample_centers in ("sample", "both"):
+                    centres.append(_auto_centers(m))
+                if args.sample_centers in ("collection", "both") and (
+                        args.collection_sizes is None or m in args.collection_sizes):
+                    centres.append(min(m, _auto_centers(n_full)))
                 for c in dict.fromkeys(centres):
                     est_m = est if c == _auto_centers(m) else _estimator(
                         method, data, args.seed, n_centers=c)
@@ -263,6 +265,9 @@ def parse_args(argv=None):
                    help="semantic-space centres of a sample fit: round(m/300) of the "
                         "sample (the default builder), round(N/300) of the collection, "
                         "or both")
+    p.add_argument("--collection-sizes", default=None,
+                   help="with --sample-centers collection|both: only these sample sizes "
+                        "get the collection's centre count (default: all)")
     p.add_argument("--floor", action="store_true",
                    help="also fit every method on all rows under seed+1 (seed-to-seed ARI)")
     args = p.parse_args(argv)
@@ -270,6 +275,8 @@ def parse_args(argv=None):
         args.n_images, args.model, args.n_full, args.mca_n_full = 64, "tiny", 20000, 6000
         args.sizes = "2000"
     args.sizes = [int(s) for s in args.sizes.split(",")]
+    if args.collection_sizes is not None:
+        args.collection_sizes = [int(s) for s in args.collection_sizes.split(",")]
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     return args
 
