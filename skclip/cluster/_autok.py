@@ -27,7 +27,7 @@ _DEFAULT_HIGH = 100  # default k_range: 2 .. min(100, n_samples // 10)
 _SCAN_ROWS = 10_000  # rows the scan's k-means sees (more when K is large)
 _ROWS_PER_K = 25  # ... at least this many per cluster of the largest candidate
 _SCORE_ROWS = 3_000  # rows the silhouette is computed on (memory O(rows^2))
-_SCAN_N_INIT = 1  # one k-means++ run per scanned K (3 restarts: same hits, 3x the cost)
+_SCAN_N_INIT = 1  # one k-means++ run per K (bench_autok: 3 restarts, as many hits, 3x the cost)
 _SCAN_MAX_ITER = 100  # Lloyd iterations per restart (a partition to score, not a result)
 _GRID = 12  # points per coarse-to-fine pass
 
