@@ -2,7 +2,7 @@
 
     flock /tmp/skclip-bench.lock python benchmarks/bench_autok.py [--quick]
         [--scenarios medium,k50-gap] [--methods kmeans,cae] [--criteria silhouette]
-        [--seeds 1] [--spaces auto,iterate,base] [--no-quality] [--scan-n 50000]
+        [--seeds 1] [--spaces auto,iterate,base] [--scan-n-init 1] [--no-quality] [--scan-n 50000]
         [--scan-d 512] [--no-scan] [--out-json FILE] [--out-md FILE]
 
 THIS IS PLANTED DATA, NOT A QUALITY CLAIM ABOUT REAL CLIP FEATURES.
@@ -79,6 +79,8 @@ def parse_args(argv=None):
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--spaces", type=_csv, default=["auto"],
                    help=f"how TAC/CAE build the space before K is known: {SPACES}")
+    p.add_argument("--scan-n-init", type=int, default=None,
+                   help="k-means restarts per scanned K (default: the library's)")
     p.add_argument("--no-quality", action="store_true")
     p.add_argument("--no-scan", action="store_true")
     p.add_argument("--scan-n", type=int, default=50_000)
@@ -210,7 +212,8 @@ def summary_rows(rows):
 
 def scan_cost(args):
     from skclip.cluster import CLIPKMeans
-    from skclip.cluster._autok import _SCAN_N_INIT, candidate_ks, select_n_clusters
+    from skclip.cluster import _autok
+    from skclip.cluster._autok import candidate_ks, select_n_clusters
     from skclip.datasets import make_clip_blobs
 
     data = make_clip_blobs(n_samples=args.scan_n, n_clusters=50, n_features=args.scan_d,
@@ -225,13 +228,17 @@ def scan_cost(args):
     CLIPKMeans(k, device="cpu", random_state=0).fit(X)
     fit_s = time.perf_counter() - t0
     return dict(n=args.scan_n, d=args.scan_d, planted_K=50, k_range=f"{ks[0]}..{ks[-1]}",
-                chosen_K=k, scanned=len(scores), scan_n_init=_SCAN_N_INIT, scan_s=scan_s,
+                chosen_K=k, scanned=len(scores), scan_n_init=_autok._SCAN_N_INIT, scan_s=scan_s,
                 fit_s=fit_s, ratio=scan_s / fit_s, target="<= 3x one fit",
                 load_1m=f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}")
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.scan_n_init is not None:  # a measurement knob, not a user parameter
+        import skclip.cluster._autok as autok
+
+        autok._SCAN_N_INIT = args.scan_n_init
     threads = set_threads(args.threads)
     info = machine_info()
     print(describe_machine(info), f"torch threads={threads}")
