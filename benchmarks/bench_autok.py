@@ -2,19 +2,30 @@
 
     flock /tmp/skclip-bench.lock python benchmarks/bench_autok.py [--quick]
         [--scenarios medium,k50-gap] [--methods kmeans,cae] [--criteria silhouette]
-        [--seeds 1] [--no-quality] [--scan-n 50000] [--scan-d 512] [--no-scan]
-        [--out-json FILE] [--out-md FILE]
+        [--seeds 1] [--spaces auto,iterate,base] [--scan-n-init 1] [--no-quality] [--scan-n 50000]
+        [--scan-d 512] [--no-scan] [--out-json FILE] [--out-md FILE]
 
 THIS IS PLANTED DATA, NOT A QUALITY CLAIM ABOUT REAL CLIP FEATURES.
 
 Quality: for every scenario of ``_scenarios.py`` (plus K=4 and K=20 variants and an
 imbalanced one without the gap), seed and method, the features the method clusters
-are computed once (CLIP k-means: the unit images; TAC and CAE: their fused
-features, ``transform(X)``, which do not depend on K), each criterion chooses K on them with
+are computed (CLIP k-means: the unit images; TAC and CAE: their fused features,
+``transform(X)``), each criterion chooses K on them with
 :func:`skclip.cluster._autok.select_n_clusters` (exactly what ``n_clusters="auto"``
 runs), and the method's own final k-means (its ``n_init``, ``spherical``) is run at the
-chosen and at the planted K. Reported: chosen K, hit (within 10% of the planted K,
-within 1 below K=10), and ACC at chosen K minus ACC at planted K. The candidate range
+chosen and at the planted K on the same features. TAC and CAE build a semantic space
+whose selection-centre count follows K (``min_centers``); ``--spaces`` says how it
+is built before K is known:
+
+* ``auto`` (what ``n_clusters="auto"`` does): ``min_centers`` = the largest candidate K;
+* ``iterate``: ``round(n / 300)`` centres, then rebuilt with ``min_centers`` = the chosen
+  K and rescanned until K is stable (at most 3 scans);
+* ``base``: ``round(n / 300)`` centres, one scan (the first implementation).
+
+Reported: chosen K, hit (within 10% of the planted K, within 1 below K=10), dACC =
+ACC at the chosen K minus ACC at the planted K on the same features (the cost of
+choosing K), and dACC_given = ACC of ``n_clusters="auto"`` minus ACC of the method
+fitted with the planted K (its space then has ``min_centers=K``). The candidate range
 is the default ``2 .. min(100, n // 10)``, and ``(2, 300)`` where the planted K is
 above 100 (the default cannot reach K=200).
 
@@ -24,6 +35,8 @@ Euclidean k-means), in the same run.
 """
 
 import argparse
+import itertools
+import os
 import sys
 import time
 from pathlib import Path
@@ -47,6 +60,8 @@ QUICK = dict(scenarios=["medium", "medium-gap", "k4-gap"], methods=["kmeans"],
              criteria=["davies_bouldin"], scan_n=5000, scan_d=64)
 # method -> (estimator settings of its final k-means: n_init, spherical)
 METHODS = {"kmeans": (20, False), "tac": (20, True), "cae": (20, True)}
+SPACES = ("auto", "iterate", "base")
+_MAX_PASSES = 3  # scans of --spaces iterate
 
 
 def _csv(text):
@@ -62,6 +77,10 @@ def parse_args(argv=None):
     p.add_argument("--methods", type=_csv, default=list(METHODS))
     p.add_argument("--criteria", type=_csv, default=list(K_SELECTIONS))
     p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--spaces", type=_csv, default=["auto"],
+                   help=f"how TAC/CAE build the space before K is known: {SPACES}")
+    p.add_argument("--scan-n-init", type=int, default=None,
+                   help="k-means restarts per scanned K (default: the library's)")
     p.add_argument("--no-quality", action="store_true")
     p.add_argument("--no-scan", action="store_true")
     p.add_argument("--scan-n", type=int, default=50_000)
@@ -87,15 +106,29 @@ def scenario_data(name, seed):
     return sc.scenario_data(name, seed)
 
 
-def features(method, data, k, seed):
-    """The features ``method`` clusters (computed once per scenario and seed)."""
+def features(method, data, k, seed, min_centers):
+    """The features ``method`` clusters, its semantic space built with ``min_centers``."""
     if method == "kmeans":
         X = np.asarray(data.X, dtype=np.float64)
         return X / np.linalg.norm(X, axis=1, keepdims=True)
-    # with n_clusters="auto" the semantic space gets no min_centers hint (round(n / 300)
-    # selection centres, min_centers=1 here): these are the features the scan sees
-    est = sc.make_method(method, k, seed, data, params={"semantic_space": {"min_centers": 1}})
+    est = sc.make_method(method, k, seed, data,
+                         params={"semantic_space": {"min_centers": min_centers}})
     return est.fit(data.X).transform(data.X)
+
+
+def choose(space, method, ks, scan, n):
+    """Chosen K, its features' key (min_centers) and the K of every scan."""
+    if method == "kmeans" or space == "auto":
+        hint = ks[-1]  # kmeans: no space; auto: a centre per cluster for every candidate
+        return scan(hint), hint, 1
+    base = max(1, int(n / 300 + 0.5))  # the builder's round(n / 300)
+    hint, k, passes = 1, scan(1), 1
+    while space == "iterate" and passes < _MAX_PASSES and max(base, k) != max(base, hint):
+        hint, previous = k, k
+        k, passes = scan(hint), passes + 1
+        if k == previous:
+            break
+    return k, hint, passes
 
 
 def is_hit(chosen, planted):
@@ -115,53 +148,71 @@ def quality_rows(args):
             ks = candidate_ks((2, 300) if K > 100 else None, len(data.X))
             for method in args.methods:
                 n_init, spherical = METHODS[method]
-                F = features(method, data, K, seed)
-                acc = {}
+                feats, acc = {}, {}
 
-                def acc_at(k):
-                    if k not in acc:
-                        res = kmeans(F, k, n_init=n_init, spherical=spherical,
+                def F_of(hint):
+                    if hint not in feats:
+                        feats[hint] = features(method, data, K, seed, hint)
+                    return feats[hint]
+
+                def acc_at(hint, k):
+                    if (hint, k) not in acc:
+                        res = kmeans(F_of(hint), k, n_init=n_init, spherical=spherical,
                                      device="cpu", random_state=seed)
-                        acc[k] = 100 * clustering_accuracy(data.y, res.labels)
-                    return acc[k]
+                        acc[hint, k] = 100 * clustering_accuracy(data.y, res.labels)
+                    return acc[hint, k]
 
-                for crit in args.criteria:
+                for crit, space in itertools.product(args.criteria, args.spaces):
+                    if method == "kmeans" and space != args.spaces[0]:
+                        continue  # no semantic space
+                    scanned = []
+
+                    def scan(hint):
+                        k, scores = select_n_clusters(
+                            F_of(hint), ks, criterion=crit, spherical=spherical,
+                            device="cpu", random_state=seed)
+                        scanned.append(len(scores))
+                        return k
+
                     t0 = time.perf_counter()
-                    k, scores = select_n_clusters(F, ks, criterion=crit, spherical=spherical,
-                                                  device="cpu", random_state=seed)
+                    k, hint, passes = choose(space, method, ks, scan, len(data.X))
                     scan_s = time.perf_counter() - t0
                     row = dict(scenario=name, seed=seed, method=method, criterion=crit,
-                               planted_K=K, chosen_K=k, hit=bool(is_hit(k, K)),
-                               acc_chosen=acc_at(k), acc_planted=acc_at(K),
-                               scanned=len(scores), scan_s=scan_s)
+                               space=space if method != "kmeans" else "-", planted_K=K,
+                               chosen_K=k, hit=bool(is_hit(k, K)), passes=passes,
+                               acc_chosen=acc_at(hint, k), acc_planted=acc_at(hint, K),
+                               acc_given=acc_at(K, K), scanned=sum(scanned), scan_s=scan_s)
                     row["acc_delta"] = row["acc_chosen"] - row["acc_planted"]
+                    row["acc_delta_given"] = row["acc_chosen"] - row["acc_given"]
                     rows.append(row)
-                    print(f"{name:16s} s{seed} {method:6s} {crit:18s} K={K:3d} "
-                          f"chosen={k:3d} hit={row['hit']!s:5s} "
-                          f"dACC={row['acc_delta']:+6.1f} ({len(scores)} K, {scan_s:.1f} s)",
-                          flush=True)
+                    print(f"{name:16s} s{seed} {method:6s} {crit:14s} {row['space']:7s} "
+                          f"K={K:3d} chosen={k:3d} hit={row['hit']!s:5s} "
+                          f"dACC={row['acc_delta']:+6.1f} given={row['acc_delta_given']:+6.1f}"
+                          f" ({passes} scans, {sum(scanned)} K, {scan_s:.1f} s)", flush=True)
     return rows
 
 
 def summary_rows(rows):
     out = []
-    for method in dict.fromkeys(r["method"] for r in rows):
-        for crit in dict.fromkeys(r["criterion"] for r in rows):
-            sel = [r for r in rows if r["method"] == method and r["criterion"] == crit]
-            if not sel:
-                continue
-            misses = sorted({f"{r['scenario']}({r['chosen_K']}/{r['planted_K']})"
-                             for r in sel if not r["hit"]})
-            out.append(dict(method=method, criterion=crit, runs=len(sel),
-                            hit_rate=100 * np.mean([r["hit"] for r in sel]),
-                            mean_acc_delta=float(np.mean([r["acc_delta"] for r in sel])),
-                            mean_scan_s=float(np.mean([r["scan_s"] for r in sel])),
-                            misses=", ".join(misses)))
+    keys = dict.fromkeys((r["method"], r["criterion"], r["space"]) for r in rows)
+    for method, crit, space in keys:
+        sel = [r for r in rows
+               if (r["method"], r["criterion"], r["space"]) == (method, crit, space)]
+        misses = sorted(f"{r['scenario']}/s{r['seed']}({r['chosen_K']}/{r['planted_K']})"
+                        for r in sel if not r["hit"])
+        out.append(dict(method=method, criterion=crit, space=space, runs=len(sel),
+                        hit_rate=100 * np.mean([r["hit"] for r in sel]),
+                        mean_acc_delta=float(np.mean([r["acc_delta"] for r in sel])),
+                        mean_acc_delta_given=float(np.mean([r["acc_delta_given"]
+                                                            for r in sel])),
+                        mean_scan_s=float(np.mean([r["scan_s"] for r in sel])),
+                        misses=", ".join(misses)))
     return out
 
 
 def scan_cost(args):
     from skclip.cluster import CLIPKMeans
+    from skclip.cluster import _autok
     from skclip.cluster._autok import candidate_ks, select_n_clusters
     from skclip.datasets import make_clip_blobs
 
@@ -169,6 +220,7 @@ def scan_cost(args):
                            spread=0.6, random_state=0)
     X = data.X / np.linalg.norm(data.X, axis=1, keepdims=True)
     ks = candidate_ks(None, len(X))
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     k, scores = select_n_clusters(X, ks, spherical=False, device="cpu", random_state=0)
     scan_s = time.perf_counter() - t0
@@ -176,12 +228,17 @@ def scan_cost(args):
     CLIPKMeans(k, device="cpu", random_state=0).fit(X)
     fit_s = time.perf_counter() - t0
     return dict(n=args.scan_n, d=args.scan_d, planted_K=50, k_range=f"{ks[0]}..{ks[-1]}",
-                chosen_K=k, scanned=len(scores), scan_s=scan_s, fit_s=fit_s,
-                ratio=scan_s / fit_s, target="<= 3x one fit")
+                chosen_K=k, scanned=len(scores), scan_n_init=_autok._SCAN_N_INIT, scan_s=scan_s,
+                fit_s=fit_s, ratio=scan_s / fit_s, target="<= 3x one fit",
+                load_1m=f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}")
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.scan_n_init is not None:  # a measurement knob, not a user parameter
+        import skclip.cluster._autok as autok
+
+        autok._SCAN_N_INIT = args.scan_n_init
     threads = set_threads(args.threads)
     info = machine_info()
     print(describe_machine(info), f"torch threads={threads}")

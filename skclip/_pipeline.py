@@ -43,8 +43,13 @@ def make_clip_pipeline(
         The clusterer: :class:`~skclip.CAEClustering`,
         :class:`~skclip.MCAClustering`, :class:`~skclip.TACClustering` or the
         :class:`~skclip.CLIPKMeans` baseline (which uses no text).
-    n_clusters : int, default=10
-        Number of clusters.
+    n_clusters : int or "auto", default=10
+        Number of clusters (``"auto"``: chosen at fit time, see ``k_range``).
+        ``"mca"`` selects one centre per cluster in its semantic space: an integer is
+        copied into ``clust__semantic_space__n_centers`` when the pipeline is built
+        (set both when you change ``clust__n_clusters`` later); with ``"auto"``,
+        ``n_centers`` stays ``"auto"`` and the fit raises its lower bound
+        ``min_centers`` to the chosen K.
     model : str, default="ViT-B-32"
         open_clip model name, for both image and text towers.
     pretrained : str or None, default="openai"

@@ -17,7 +17,10 @@ object that follows this small protocol:
 The clusterer ``clone``-s the object and fits the clone, so the parameter itself is
 never modified and nested parameters (``semantic_space__topk_nouns``) can be
 grid-searched. A clone whose ``min_centers`` parameter is None (the builder's)
-gets ``min_centers=n_clusters``: at least one selection centre per cluster. This is
+gets ``min_centers=n_clusters``: at least one selection centre per cluster. With
+``n_clusters="auto"`` the clusterers that build their space before K is chosen (TAC,
+CAE) hint the largest candidate of ``k_range`` (a centre per cluster for every K the
+scan can choose); MCA chooses K first and hints the chosen K. This is
 also how users plug in their own text space: any estimator
 with those fitted attributes works, e.g. one that returns precomputed embeddings.
 The text dimension must equal the image dimension; a mismatch means that the image
@@ -54,7 +57,7 @@ from sklearn.utils.validation import validate_data
 from .._arrays import unit_rows, validation_dtype
 from .._config import resolve_device
 from .._versions import VersionedPickleMixin
-from ._autok import K_SELECTIONS
+from ._autok import K_SELECTIONS, candidate_ks
 from ._kmeans import assign
 
 __all__ = ["_BaseCLIPClustering"]
@@ -171,31 +174,36 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
             f"{type(self).__name__} has no default semantic space; pass semantic_space=."
         )
 
-    def _fit_semantic_space(self, X):
+    def _fit_semantic_space(self, X, n_clusters=None):
         """Clone (or build) the semantic space, fit it on ``X`` and check its dims.
 
         Sets ``semantic_space_`` and returns ``(noun_embeddings, caption_embeddings)``
         as arrays of ``X``'s dtype with shapes ``(m, d)`` and ``(L, d)``.
+        ``n_clusters`` (the K already chosen, MCA) overrides the ``min_centers`` hint.
         """
         if self.semantic_space is None:
             space = self._default_semantic_space()
         else:
             space = clone(self.semantic_space)
-        self._hint_min_centers(space)
+        self._hint_min_centers(space, len(X) if n_clusters is None else None, n_clusters)
         space.fit(X)
         self.semantic_space_ = space
         nouns = self._space_embeddings(space, "noun_embeddings_", X, required=True)
         captions = self._space_embeddings(space, "caption_embeddings_", X, required=False)
         return nouns, captions
 
-    def _hint_min_centers(self, space):
+    def _hint_min_centers(self, space, n_samples, n_clusters=None):
         """At least one selection centre per cluster: ``min_centers = n_clusters``.
 
         Only on this clusterer's own copy of a space that has a ``min_centers``
-        parameter left at None (:class:`SemanticSpaceBuilder`), and only for an
-        integer ``n_clusters``.
+        parameter left at None (:class:`SemanticSpaceBuilder`). With
+        ``n_clusters="auto"`` and no K chosen yet: the largest candidate K of
+        ``k_range`` for ``n_samples`` rows (the space serves every K the scan can
+        choose, and does not change with the choice).
         """
-        k = getattr(self, "n_clusters", None)
+        k = self.n_clusters if n_clusters is None else n_clusters
+        if isinstance(k, str) and k == "auto":
+            k = max(candidate_ks(self.k_range, n_samples))
         if not isinstance(k, Integral) or "min_centers" not in space.get_params(deep=False):
             return
         if space.get_params(deep=False)["min_centers"] is None:

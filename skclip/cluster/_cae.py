@@ -63,7 +63,8 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         ``SemanticSpaceBuilder(vocabulary="wordnet", templates="tac7",
         selection="center_topk", n_centers="auto", topk_nouns=5, topk_captions=5)``:
         round(n/300) spherical k-means centres of the images [summary], at least
-        ``n_clusters`` (the clusterer sets the builder's ``min_centers``) [choice],
+        ``n_clusters`` (the clusterer sets the builder's ``min_centers``; with
+        ``"auto"``: the largest candidate of ``k_range``) [choice],
         the 5 nearest nouns (and captions) of each centre [summary], noun prompts
         from TAC's 7 templates [choice]. No caption corpus is shipped: captions are used only when the
         semantic space is given some (see Examples).

@@ -485,7 +485,7 @@ class MCAClustering(_BaseCLIPClustering):
         center = self.center_modalities
         resolve_n_clusters(self, centred_unit(X, X.mean(axis=0)) if center else X,
                            spherical=True, device=self._device())
-        texts = self._texts(*self._fit_semantic_space(X))
+        texts = self._texts(*self._fit_semantic_space(X, self.n_clusters_))
         self.image_mean_ = X.mean(axis=0) if center else np.zeros(d, dtype=X.dtype)
         # one text has no direction relative to its own mean
         self.text_mean_ = (texts.mean(axis=0) if center and len(texts) > 1

@@ -97,6 +97,9 @@ def test_estimators_choose_k(blobs, index):
     assert len(est.cluster_centers_) == 4
     assert labels.max() < 4
     assert np.array_equal(est.predict(blobs.X), labels) or index == 3
+    if index:  # TAC and CAE build their space before K is chosen: a centre per cluster
+        # for every candidate (the largest K of k_range); MCA chooses K first
+        assert est.semantic_space_.min_centers == (4 if index == 3 else 8)
 
 
 @pytest.mark.parametrize("index", range(4))
@@ -129,3 +132,16 @@ def test_clone_pipeline_and_grid_search(blobs):
     search.fit(blobs.X)
     assert search.best_params_ == {"clipkmeans__n_clusters": "auto"}
     assert search.best_estimator_[-1].n_clusters_ == 4
+
+
+def test_make_clip_pipeline_mca_space_follows_the_chosen_k():
+    from skclip import make_clip_pipeline
+
+    # "auto": the MCA builder's count is left to the fit, where MCA hints the chosen K
+    # (min_centers; test_estimators_choose_k); an integer is fixed at build
+    pipe = make_clip_pipeline("mca", n_clusters="auto", pretrained=None)
+    params = pipe.get_params()
+    assert params["clust__semantic_space__n_centers"] == "auto"
+    assert params["clust__semantic_space__min_centers"] is None
+    pipe = make_clip_pipeline("mca", n_clusters=7, pretrained=None)
+    assert pipe.get_params()["clust__semantic_space__n_centers"] == 7
