@@ -162,10 +162,10 @@ def knn(X, Y=None, n_neighbors=10, *, exclude_self=True, block_size=4096, device
         Where the torch backend computes. "auto": the tensor's device for torch input,
         else CUDA when available, else CPU.
     backend : {"auto", "torch", "faiss"}, default="auto"
-        "auto" searches ``X`` in itself (``Y=None``, ``exclude_self=True``) with
-        torch, computing each pair's product once for both of its points (half the
-        products of a plain search); other searches use faiss (``IndexFlatIP``)
-        when installed and computing on the CPU, else torch.
+        "auto" uses faiss (``IndexFlatIP``) when installed and computing on the CPU,
+        else torch. The torch backend searches ``X`` in itself (``Y=None``,
+        ``exclude_self=True``) computing each pair's product once for both of its
+        points (half the products of a plain search).
     Returns
     -------
     similarities : array of shape (n, k), float32
@@ -209,9 +209,8 @@ def knn(X, Y=None, n_neighbors=10, *, exclude_self=True, block_size=4096, device
         )
     if backend == "faiss" and not _faiss_available():
         raise ImportError("backend='faiss' requires faiss (pip install faiss-cpu)")
-    # a search of X in itself computes each pair once (half the products of faiss)
     use_faiss = backend == "faiss" or (
-        backend == "auto" and not self_search and dev.type == "cpu" and _faiss_available()
+        backend == "auto" and dev.type == "cpu" and _faiss_available()
     )
     sims = inds = None
     if use_faiss:  # faiss reads numpy: no tensor, and no copy of float32 input

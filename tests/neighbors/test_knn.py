@@ -80,7 +80,7 @@ def test_self_search_computes_each_pair_once_exactly(n, k, block):
     X = np.round(rng.randn(n, 6) * 1.5).astype(np.float32)
     X[10:20] = X[0]
     ref_s, ref_i = _brute(X, None, k, True)
-    sims, idx = knn(X, n_neighbors=k, block_size=block)  # auto: the symmetric search
+    sims, idx = knn(X, n_neighbors=k, block_size=block, backend="torch")  # symmetric
     np.testing.assert_array_equal(idx, ref_i)
     np.testing.assert_array_equal(sims, ref_s.astype(np.float32))
 
