@@ -19,10 +19,20 @@ sample
     ARI(sample-fit + predict, full fit), for CAE and MCA, sample sizes 10k/50k/200k, on
     ``make_clip_blobs`` data with and without a CLIP-like modality gap (when the
     generator offers ``modality_gap``), d=64 to keep the full fits affordable on 2
-    cores. Target: ARI >= 0.95 at the default ``--fit-sample``.
+    cores. Target: ARI >= 0.95 at the default ``--fit-sample``. ``--floor`` adds a
+    second full fit under another seed (the seed-to-seed agreement of full fits: what
+    a sample fit can be expected to reach at most); ``--spread 0.6`` gives "easy" data
+    on which full fits are stable. The default semantic space has round(n/300) centres,
+    so a sample fit selects its texts with fewer centres than the full fit;
+    ``--sample-centers collection|both`` also fits the samples with the full fit's
+    round(N/300) centres (at most m). Fit times are wall and CPU seconds of this
+    process (the CPU time is the fairer one on a loaded machine).
 
     python benchmarks/bench_ray.py --part engine --n-images 2000 --model ViT-B-32
-    python benchmarks/bench_ray.py --part sample --n-full 1000000 --mca-n-full 200000
+    python benchmarks/bench_ray.py --part sample --methods cae --n-full 1000000 --floor \
+        --sample-centers both
+    python benchmarks/bench_ray.py --part sample --methods mca --mca-n-full 100000 \
+        --sizes 10000,50000 --floor
     python benchmarks/bench_ray.py --quick          # CI smoke run (tiny model, 64 images, 20k rows)
 """
 
@@ -103,10 +113,10 @@ def part_engine(args, tmp):
 
 
 # --------------------------------------------------------------------------- sample
-def _data(n, gap, seed):
+def _data(n, gap, seed, spread=1.0):
     from skclip.datasets import make_clip_blobs
 
-    params = dict(n_samples=n, n_clusters=10, n_features=64, spread=1.0,
+    params = dict(n_samples=n, n_clusters=10, n_features=64, spread=spread,
                   center_similarity=0.7, anisotropy=1.0, imbalance=3.0,
                   n_texts_per_cluster=5, n_distractor_texts=200, n_hub_texts=10,
                   n_polysemous_texts=5, misaligned_fraction=0.1, random_state=seed)
@@ -116,12 +126,12 @@ def _data(n, gap, seed):
     return d, params
 
 
-def _estimator(method, data, seed):
+def _estimator(method, data, seed, n_centers="auto"):
     from skclip.cluster import CAEClustering, MCAClustering
     from skclip.semantic import SemanticSpaceBuilder
 
     space = SemanticSpaceBuilder(vocabulary=data.text_embeddings, noun_names=data.text_names,
-                                 random_state=seed)
+                                 n_centers=n_centers, random_state=seed)
     cls = {"cae": CAEClustering, "mca": MCAClustering}[method]
     return cls(n_clusters=10, semantic_space=space, device="cpu", random_state=seed)
 
@@ -142,6 +152,20 @@ def _dataset(ray, X):
                                 for s in range(0, len(X), step)])
 
 
+def _timed_fit(fn):
+    """``fn()`` with warnings silenced; (result, wall s, CPU s of this process)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = fn()
+    return out, round(time.perf_counter() - t0, 1), round(time.process_time() - c0, 1)
+
+
+def _auto_centers(n):
+    """``SemanticSpaceBuilder(n_centers="auto")`` at ``n`` images: round(n / 300)."""
+    return max(1, int(n / 300 + 0.5))
+
+
 def part_sample(args):
     import numpy as np
     import ray
@@ -155,63 +179,64 @@ def part_sample(args):
     variants = [("no gap", 0.0 if has_gap else None)]
     if has_gap:
         variants.append(("modality gap", args.gap))
+    variants = [v for v in variants if args.variants in ("both", "gap" if v[1] else "nogap")]
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
                  logging_level="warning")
     ray.data.DataContext.get_current().enable_progress_bars = False
     rows = []
+
+    def emit(row):
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
     # method by method, so that an interrupted run has both data variants of the first
     for method in args.methods:
         for vname, gap in variants:
             n_full = args.mca_n_full if method == "mca" else args.n_full
-            data, params = _data(n_full, gap, args.seed)
+            data, params = _data(n_full, gap, args.seed, spread=args.spread)
             X = np.ascontiguousarray(data.X, dtype=np.float32)
             est = _estimator(method, data, args.seed)
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                full = clone(est).fit(X)
-            t_full = time.perf_counter() - t0
+            base = {"data": vname, "spread": args.spread, "method": method, "n": n_full}
+            full, wall, cpu = _timed_fit(lambda: clone(est).fit(X))
             ref = np.asarray(full.labels_)
-            row0 = {"data": vname, "method": method, "n": n_full, "sample": "full",
-                    "fit_s": round(t_full, 1), "ari_vs_full": 1.0,
-                    "ari_vs_truth": round(ari(data.y, ref), 4)}
-            rows.append(row0)
-            print(json.dumps(row0), flush=True)
+            emit(dict(base, sample="full", centers=_auto_centers(n_full), fit_s=wall,
+                      fit_cpu_s=cpu, ari_vs_full=1.0, ari_vs_truth=round(ari(data.y, ref), 4)))
             if args.floor:
                 # the same full fit under another seed: how much two full fits agree is the
                 # most any sample fit can be expected to agree with one of them
-                t0 = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    other = clone(est).set_params(random_state=args.seed + 1).fit(X)
-                row1 = {"data": vname, "method": method, "n": n_full,
-                        "sample": "full, seed+1", "fit_s": round(time.perf_counter() - t0, 1),
-                        "ari_vs_full": round(ari(ref, other.labels_), 4),
-                        "ari_vs_truth": round(ari(data.y, other.labels_), 4)}
-                rows.append(row1)
-                print(json.dumps(row1), flush=True)
+                other, wall, cpu = _timed_fit(
+                    lambda: clone(est).set_params(random_state=args.seed + 1).fit(X))
+                emit(dict(base, sample="full, seed+1", centers=_auto_centers(n_full),
+                          fit_s=wall, fit_cpu_s=cpu,
+                          ari_vs_full=round(ari(ref, other.labels_), 4),
+                          ari_vs_truth=round(ari(data.y, other.labels_), 4)))
             ds = _dataset(ray, X).materialize()
             for m in args.sizes:
                 if m >= n_full:
                     continue
-                t0 = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    fitted = scale_fit(est, ds, sample_size=m, random_state=args.seed)
-                t_fit = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                labels = _predict_blocks(fitted, X)
-                t_pred = time.perf_counter() - t0
-                row = {"data": vname, "method": method, "n": n_full, "sample": m,
-                       "fit_s": round(t_fit, 1), "predict_s": round(t_pred, 1),
-                       "ari_vs_full": round(ari(ref, labels), 4),
-                       "ari_vs_truth": round(ari(data.y, labels), 4)}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+                # the semantic space of a sample fit has round(m / 300) centres (its own
+                # size); "collection" gives it the full fit's round(N / 300) (at most m)
+                centres = []
+                if args.sample_centers in ("sample", "both"):
+                    centres.append(_auto_centers(m))
+                if args.sample_centers in ("collection", "both") and (
+                        args.collection_sizes is None or m in args.collection_sizes):
+                    centres.append(min(m, _auto_centers(n_full)))
+                for c in dict.fromkeys(centres):
+                    est_m = est if c == _auto_centers(m) else _estimator(
+                        method, data, args.seed, n_centers=c)
+                    fitted, wall, cpu = _timed_fit(lambda: scale_fit(
+                        est_m, ds, sample_size=m, random_state=args.seed))
+                    t0 = time.perf_counter()
+                    labels = _predict_blocks(fitted, X)
+                    emit(dict(base, sample=m, centers=c, fit_s=wall, fit_cpu_s=cpu,
+                              predict_s=round(time.perf_counter() - t0, 1),
+                              ari_vs_full=round(ari(ref, labels), 4),
+                              ari_vs_truth=round(ari(data.y, labels), 4)))
             del ds
     print_table(rows, title="fit on a uniform sample + predict vs a full fit "
-                            "(make_clip_blobs, d=64, K=10)")
+                            f"(make_clip_blobs, d=64, K=10, spread {args.spread})")
     return {"rows": rows, "params": {k: v for k, v in params.items()
                                      if k not in ("n_samples", "modality_gap")},
             "modality_gap_available": has_gap, "gap": args.gap if has_gap else None,
@@ -232,6 +257,17 @@ def parse_args(argv=None):
     p.add_argument("--methods", default="cae,mca")
     p.add_argument("--gap", type=float, default=0.65, help="modality_gap of the gap variant")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--spread", type=float, default=1.0,
+                   help="make_clip_blobs spread (1.0: 'medium'; 0.6: 'easy')")
+    p.add_argument("--variants", choices=["both", "nogap", "gap"], default="both")
+    p.add_argument("--sample-centers", choices=["sample", "collection", "both"],
+                   default="sample",
+                   help="semantic-space centres of a sample fit: round(m/300) of the "
+                        "sample (the default builder), round(N/300) of the collection, "
+                        "or both")
+    p.add_argument("--collection-sizes", default=None,
+                   help="with --sample-centers collection|both: only these sample sizes "
+                        "get the collection's centre count (default: all)")
     p.add_argument("--floor", action="store_true",
                    help="also fit every method on all rows under seed+1 (seed-to-seed ARI)")
     args = p.parse_args(argv)
@@ -239,6 +275,8 @@ def parse_args(argv=None):
         args.n_images, args.model, args.n_full, args.mca_n_full = 64, "tiny", 20000, 6000
         args.sizes = "2000"
     args.sizes = [int(s) for s in args.sizes.split(",")]
+    if args.collection_sizes is not None:
+        args.collection_sizes = [int(s) for s in args.collection_sizes.split(",")]
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     return args
 

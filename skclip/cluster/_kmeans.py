@@ -156,7 +156,7 @@ def _device_for(X, device):
 
 def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++",
            spherical=False, max_points_per_centroid=256, block_size=8192, device="auto",
-           random_state=None, verbose=0):
+           random_state=None, verbose=0, refine_max_iter=None):
     """k-means clustering with k-means++ seeding and restarts, in torch.
 
     Large data are handled as faiss does: when there are more than
@@ -175,7 +175,10 @@ def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++"
     scikit-learn's ``MiniBatchKMeans`` picks the best of its ``n_init``
     initialisations on ``init_size`` rows. With many clusters the restarts differ
     little in quality (the inertia is a sum over many clusters), so this buys most
-    of their benefit at the cost of ~1 fit. Below that budget, nothing changes.
+    of their benefit at the cost of ~1 fit. When even the restarts on the subsample
+    would exceed that budget (``n_init * 16 * K^2 > 2**28``, i.e. K > 1,295 at
+    ``n_init=10``), only ``max(1, 2**28 // (16 * K^2))`` of them run, so that their
+    cost stays bounded. Below that budget, nothing changes.
 
     Parameters
     ----------
@@ -211,6 +214,15 @@ def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++"
         subsample, seeds and restarts are the same on every device.
     verbose : int, default=0
         Progress bars over the runs and the final assignment when > 0.
+    refine_max_iter : int or None, default=None
+        When the restarts ran on a subsample (large K, see above): at most this many
+        Lloyd iterations for the best run on all the training rows, which starts
+        from centres already converged on 16 rows per cluster. ``None``: ``max_iter``.
+        Lloyd's tail is long at large K (the tolerance bounds the centre shift summed
+        over all K centres): at 170,752 x 64 training rows and K = 667 the refinement
+        took 113 iterations, while after 10 the inertia was within 0.4 % of the
+        converged one. Meant for centres that only summarise the data (e.g. the
+        centres that select texts in :class:`skclip.semantic.SemanticSpaceBuilder`).
 
     Returns
     -------
@@ -245,6 +257,8 @@ def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++"
     if max_points_per_centroid is not None:
         max_points_per_centroid = _check_int(max_points_per_centroid,
                                              "max_points_per_centroid")
+    if refine_max_iter is not None:
+        refine_max_iter = _check_int(refine_max_iter, "refine_max_iter")
     if not (tol >= 0):
         raise ValueError(f"tol must be >= 0, got {tol!r}")
     if n < K:
@@ -270,9 +284,12 @@ def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++"
     if isinstance(init, str) and n_init > 1 and n_train > few and (
             n_init * n_train * K > _RESTART_BUDGET):
         r_idx = torch.randperm(n_train, generator=gen)[:few].sort().values
-        init = _fit(train[r_idx.to(train.device)], K, n_init, max_iter, tol, init,
+        runs = min(n_init, max(1, _RESTART_BUDGET // (few * K)))
+        init = _fit(train[r_idx.to(train.device)], K, runs, max_iter, tol, init,
                     spherical, block_size, gen, verbose)[0]
         n_init = 1
+        if refine_max_iter is not None:
+            max_iter = min(max_iter, refine_max_iter)
     centers, labels, inertia, n_iter = _fit(
         train, K, n_init, max_iter, tol, init, spherical, block_size, gen, verbose)
     if subsample:

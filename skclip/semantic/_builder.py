@@ -119,7 +119,9 @@ class SemanticSpaceBuilder(
     temperature : float, default=0.005
         Softmax temperature of ``transform`` (TAC's retrieval, tau = 0.005).
     kmeans_n_init : int, default=10
-        Restarts of the centre k-means.
+        Restarts of the centre k-means. With many images (and so many centres) the
+        restarts run on 16 images per centre and the best one is refined on all
+        images for at most 10 Lloyd iterations (the centres only pick texts).
     exact_vocabulary : bool, default=False
         With a template ensemble (``"tac7"``) and a rule that keeps the nouns nearest
         to the centres (``"center_topk"``; ``"sic"``/``"mca"`` with ``gamma_u=None``),
@@ -375,9 +377,11 @@ class SemanticSpaceBuilder(
         from ..cluster._kmeans import kmeans
 
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        # the centres only pick texts: at large K (many images) the final Lloyd run is
+        # a bounded refinement (10 iterations) of restarts converged on a subsample
         result = kmeans(
             Xn, self._n_centers(len(Xn)), n_init=self.kmeans_n_init, spherical=True,
-            device=device, random_state=seed, verbose=self.verbose,
+            device=device, random_state=seed, verbose=self.verbose, refine_max_iter=10,
         )
         return unit_rows(np.asarray(result.centers))
 

@@ -283,3 +283,40 @@ def test_memmap_subsampled_reads_blocks_without_a_copy(tmp_path):
     np.testing.assert_array_equal(res.labels, ref.labels)
     np.testing.assert_array_equal(labels, ref.labels)
     assert peak < 0.25 * X.nbytes, f"peak {peak} bytes for data of {X.nbytes}"
+
+
+@pytest.mark.parametrize("spherical", [False, True])
+def test_refine_max_iter_bounds_the_run_after_subsample_restarts(monkeypatch, spherical):
+    from skclip.cluster import _kmeans
+
+    X, y = _blobs(n=4000, d=16, k=40, std=3.0, seed=5)
+    monkeypatch.setattr(_kmeans, "_RESTART_BUDGET", 6 * 4000 * 40 - 1)
+    free = kmeans(X, 40, n_init=6, spherical=spherical, random_state=0)
+    capped = kmeans(X, 40, n_init=6, spherical=spherical, random_state=0, refine_max_iter=2)
+    assert capped.n_iter <= 2 < free.n_iter
+    assert capped.inertia <= free.inertia * 1.05
+    # without restarts on a subsample the parameter changes nothing, bit for bit
+    monkeypatch.setattr(_kmeans, "_RESTART_BUDGET", 2**28)
+    a = kmeans(X, 40, n_init=6, spherical=spherical, random_state=0)
+    b = kmeans(X, 40, n_init=6, spherical=spherical, random_state=0, refine_max_iter=2)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.n_iter == b.n_iter
+
+
+def test_restarts_on_the_subsample_stay_within_the_budget(monkeypatch):
+    from skclip.cluster import _kmeans
+
+    X, y = _blobs(n=4000, d=16, k=40, std=1.0, seed=5)
+    seen = []
+    fit = _kmeans._fit
+    monkeypatch.setattr(_kmeans, "_fit", lambda Xt, K, n_init, *a: seen.append(
+        (len(Xt), n_init)) or fit(Xt, K, n_init, *a))
+    # 640 rows x 40 centres per restart: a budget of 2.5 restarts runs 2 of the 6
+    monkeypatch.setattr(_kmeans, "_RESTART_BUDGET", int(2.5 * 640 * 40))
+    kmeans(X, 40, n_init=6, random_state=0)
+    assert seen == [(640, 2), (4000, 1)]
+
+
+def test_bad_refine_max_iter():
+    with pytest.raises(ValueError, match="refine_max_iter"):
+        kmeans(np.ones((4, 2)), 2, refine_max_iter=0)
