@@ -2,8 +2,9 @@
 
     flock /tmp/skclip-bench.lock python benchmarks/bench_autok.py [--quick]
         [--scenarios medium,k50-gap] [--methods kmeans,cae] [--criteria silhouette]
-        [--seeds 1] [--spaces auto,iterate,base] [--scan-n-init 1] [--no-quality] [--scan-n 50000]
-        [--scan-d 512] [--no-scan] [--out-json FILE] [--out-md FILE]
+        [--seeds 1] [--spaces auto,iterate,base] [--scan-n-init 1] [--n-samples N]
+        [--no-quality] [--scan-n 50000] [--scan-d 512] [--no-scan] [--out-json FILE]
+        [--out-md FILE]
 
 THIS IS PLANTED DATA, NOT A QUALITY CLAIM ABOUT REAL CLIP FEATURES.
 
@@ -81,6 +82,8 @@ def parse_args(argv=None):
                    help=f"how TAC/CAE build the space before K is known: {SPACES}")
     p.add_argument("--scan-n-init", type=int, default=None,
                    help="k-means restarts per scanned K (default: the library's)")
+    p.add_argument("--n-samples", type=int, default=None,
+                   help="images per scenario instead of its own size (captions: a third)")
     p.add_argument("--no-quality", action="store_true")
     p.add_argument("--no-scan", action="store_true")
     p.add_argument("--scan-n", type=int, default=50_000)
@@ -98,12 +101,15 @@ def parse_args(argv=None):
     return args
 
 
-def scenario_data(name, seed):
+def scenario_data(name, seed, n_samples=None):
     from skclip.datasets import make_clip_blobs
 
     if name in EXTRA:
-        return make_clip_blobs(random_state=seed, **EXTRA[name]["params"])
-    return sc.scenario_data(name, seed)
+        params = dict(EXTRA[name]["params"])
+        if n_samples is not None:  # as _scenarios.scenario_data: captions follow
+            params.update(n_samples=n_samples, n_captions=n_samples // 3)
+        return make_clip_blobs(random_state=seed, **params)
+    return sc.scenario_data(name, seed, n_samples=n_samples)
 
 
 def features(method, data, k, seed, min_centers):
@@ -143,7 +149,7 @@ def quality_rows(args):
     rows = []
     for name in args.scenarios:
         for seed in range(args.seeds):
-            data = scenario_data(name, seed)
+            data = scenario_data(name, seed, args.n_samples)
             K = int(data.y.max()) + 1
             ks = candidate_ks((2, 300) if K > 100 else None, len(data.X))
             for method in args.methods:

@@ -30,6 +30,7 @@ so these recalls are a pessimistic estimate. The exhaustive option
 import argparse
 import json
 import math
+import re
 import os
 import subprocess
 import sys
@@ -83,6 +84,22 @@ def run_cli(args, env, log):
     lines = [ln for ln in proc.stderr.replace("\r", "\n").splitlines() if ln.strip()]
     warnings = [ln for ln in lines if "Warning" in ln or "warn(" in ln]
     return seconds, warnings, lines
+
+
+_BAR = re.compile(r"^(?P<desc>[^:|]+): +100%\|.*\| *(?P<n>[\d,]+)/[\d,]+ \[(?P<t>[\d:]+)<")
+
+
+def stage_seconds(lines):
+    """Elapsed seconds of each finished progress bar (the last report of each stage)."""
+    out = {}
+    for line in lines:
+        m = _BAR.match(line.strip())
+        if m:
+            secs = 0
+            for part in m["t"].split(":"):
+                secs = 60 * secs + int(part)
+            out[m["desc"].strip()] = secs
+    return out
 
 
 def pool_recall(model, ckpt, images, n_nouns, seed=0):
@@ -184,9 +201,9 @@ def main():
     print(describe_machine(info))
     print(f"load average before {load_before}, after {load_after} (1, 5, 15 min)")
     print_table(rows, title=f"skclip cluster, {args.n_images} images, {model}, WordNet, CPU")
-    stages = [ln for ln in cold_lines if ln.startswith(("ranking", "encoding", "Embedding"))]
-    print("stages seen (last line of each progress bar):",
-          *sorted({ln.split(":")[0] for ln in stages}), sep="\n  ")
+    stages = stage_seconds(cold_lines)
+    print("stages of the cold run (seconds, from the progress bars; 1-s resolution):",
+          *(f"{sec:5d}  {desc}" for desc, sec in stages.items()), sep="\n  ")
     recall_rows, recall_info = [], None
     if args.recall_nouns:
         recall_rows, recall_info = pool_recall(model, ckpt, sorted(map(str, images)),
@@ -198,7 +215,7 @@ def main():
               f"{recall_info['mean_cos_ranking_vs_ensemble']:.3f}")
     write_json(args.out_json, {
         "benchmark": "cold_start", "model": model, "n_images": args.n_images,
-        "n_clusters": args.n_clusters, "rows": rows, "same_assignments_cold_warm": same,
+        "n_clusters": args.n_clusters, "rows": rows, "cold_stages_s": stages, "same_assignments_cold_warm": same,
         "warnings": cold_warnings + warm_warnings, "load_before": load_before,
         "load_after": load_after, "recall": recall_rows, "recall_info": recall_info,
         "machine": info, "quick": args.quick,

@@ -19,8 +19,13 @@ candidates are then a superset of the kept nouns. The pool is generous
 everything instead. The ranking only chooses candidates, so on a CPU with native bfloat16 arithmetic
 (AVX512-BF16 or AMX) a :class:`~skclip.CLIPEmbedder` ranks in bfloat16: about 2.4x
 faster than float32 on a 2-core AMD EPYC, with ranking embeddings within a cosine of
-1e-4 of the float32 ones; the candidates' ensembles are encoded in the embedder's
-own precision as before. TAC's rule ranks nouns by tiny differences of a softmax over
+1e-4 of the float32 ones. The candidates' ensembles are then encoded in bfloat16 too,
+and only the candidates that can enter the selection are encoded again in the
+embedder's own precision (:func:`certify_selection`): a candidate whose bfloat16 score
+is more than a margin below the k-th best of every centre cannot be kept, the margin
+being four times the largest bfloat16 score error seen on the re-encoded candidates
+(widened and repeated while it is not). The kept nouns and their embeddings are those
+of the full-precision ensemble. TAC's rule ranks nouns by tiny differences of a softmax over
 centres, which one prompt does not predict well enough, and the uniqueness filter
 averages the whole vocabulary: both are always encoded exhaustively.
 
@@ -31,7 +36,7 @@ disk cache of an earlier exhaustive run.
 
 import numpy as np
 
-from ._filters import topk_per_center
+from ._filters import best_excess, topk_per_center
 from ._text_cache import embed_texts, lookup_texts
 
 #: The one prompt per noun of the ranking stage (shared prefix, so cheap to encode).
@@ -39,6 +44,8 @@ RANKING_TEMPLATE = "a photo of a {}."
 _POOL_MIN = 1024
 _POOL_FACTOR = 32
 _MAX_POOL_FRACTION = 0.5  # above this share of the vocabulary, encode everything
+_MARGIN = 5e-3  # first cosine margin of certify_selection (bfloat16 errors: ~1e-3)
+_SAFETY = 4.0  # margin / largest score error seen: 2 (the proof) x 2 (rows not seen)
 
 
 def kept_per_center(builder):
@@ -101,6 +108,60 @@ def candidate_nouns(centers, ranking, per_center, *, device="cpu"):
     return np.unique(top)
 
 
+def certify_selection(centers, approx, encode_exact, k, *, margin=_MARGIN, device="cpu"):
+    """Exact embeddings for the rows of ``approx`` that can be among a centre's top ``k``.
+
+    ``approx`` holds approximate unit rows (e.g. bfloat16 encodings); ``encode_exact``
+    maps row indices to their exact unit rows. If every score error
+    ``|cos(c, exact) - cos(c, approx)|`` is at most ``delta``, a row whose approximate
+    score is more than ``2 * delta`` below the approximate k-th best of every centre
+    is below the exact k-th best too, so it cannot be selected. The rows within
+    ``margin`` of some centre's k-th best are encoded exactly; ``delta`` is estimated
+    as twice the largest error seen on them, and the margin is widened (and more rows
+    encoded) until ``margin >= 4 * largest error``.
+
+    Returns
+    -------
+    embeddings : ndarray of shape (m, d), float32
+        ``approx`` with the exact rows put in: selecting the top ``k`` of every centre
+        from it gives the selection of the exact embeddings.
+    exact_rows : ndarray of int
+        The rows encoded exactly (ascending).
+    margin : float
+        The final margin.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclip.semantic._candidates import certify_selection
+    >>> rng = np.random.default_rng(0)
+    >>> exact = rng.standard_normal((500, 16)).astype(np.float32)
+    >>> exact /= np.linalg.norm(exact, axis=1, keepdims=True)
+    >>> approx = exact + 1e-3 * rng.standard_normal(exact.shape).astype(np.float32)
+    >>> E, rows, margin = certify_selection(exact[:2], approx, lambda i: exact[i], k=5)
+    >>> len(rows) < 100, bool(np.array_equal(E[rows], exact[rows]))
+    (True, True)
+    """
+    C = np.ascontiguousarray(centers, dtype=np.float32)
+    E = np.array(approx, dtype=np.float32, copy=True)
+    if len(C) == 0 or len(E) == 0:
+        return E, np.zeros(0, dtype=np.int64), float(margin)
+    top, _ = topk_per_center(C, E, k, device=device)
+    kth = np.einsum("ad,ad->a", C, E[top[:, -1]])
+    excess = best_excess(C, E, kth, device=device)
+    done = np.zeros(len(E), dtype=bool)
+    while True:
+        new = np.flatnonzero((excess >= -margin) & ~done)
+        if len(new):
+            E[new] = encode_exact(new)
+            done[new] = True
+        rows = np.flatnonzero(done)
+        error = float(np.abs(C @ (E[rows] - approx[rows]).T).max()) if len(rows) else 0.0
+        if margin >= _SAFETY * error or done.all():
+            return E, rows, float(margin)
+        margin = _SAFETY * error
+
+
 def embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, device="cpu"):
     """Embed ``rows`` (a :class:`TextSet`): exhaustively, or the candidates near ``centers``.
 
@@ -130,13 +191,25 @@ def embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, devi
             enc, names, templates, check_dim=check_dim,
             desc=f"encoding {len(unique):,} nouns x {len(templates)} templates", **opts)
         return rows
+    fast = ranking_encoder(enc)
     ranking = embed_texts(
-        ranking_encoder(enc), unique, (RANKING_TEMPLATE,), check_dim=check_dim,
+        fast, unique, (RANKING_TEMPLATE,), check_dim=check_dim,
         desc=f"ranking {len(unique):,} nouns (1 prompt each)", **opts)
     keep = candidate_nouns(centers, ranking, per_center, device=device)
     chosen = {unique[i] for i in keep}
     subset = rows.subset([i for i, name in enumerate(names) if name in chosen])
+    precision = "" if fast is enc else " (bfloat16)"
     subset.embeddings = embed_texts(
-        enc, subset.names, templates,
-        desc=f"encoding {len(keep):,} candidate nouns x {len(templates)} templates", **opts)
+        fast, subset.names, templates,
+        desc=f"encoding {len(keep):,} candidate nouns x {len(templates)} templates{precision}",
+        **opts)
+    if fast is not enc:
+        def encode_exact(idx):
+            return embed_texts(
+                enc, [subset.names[i] for i in idx], templates,
+                desc=f"re-encoding {len(idx):,} nouns near the selection x {len(templates)} "
+                     "templates", **opts)
+
+        subset.embeddings, _, _ = certify_selection(
+            centers, subset.embeddings, encode_exact, kept_per_center(builder), device=device)
     return subset

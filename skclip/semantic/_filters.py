@@ -48,6 +48,30 @@ def topk_per_center(centers, emb, k, *, device="cpu"):
     return top.astype(np.int64), best[:, 0].astype(np.float64)
 
 
+def best_excess(centers, emb, thresholds, *, device="cpu"):
+    """``max_a (cos(c_a, u_j) - thresholds[a])`` for every row ``u_j`` of ``emb``.
+
+    How far each row is above (or below, when negative) the score it would need to
+    enter the selection of its most favourable centre; computed in blocks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclip.semantic._filters import best_excess
+    >>> emb = np.eye(3, dtype=np.float32)
+    >>> best_excess(emb[:2], emb, np.array([0.5, 0.25])).round(2)
+    array([ 0.5 ,  0.75, -0.25])
+    """
+    import torch
+
+    U = _as_tensor(emb, device)
+    C = _as_tensor(centers, device)
+    t = _as_tensor(thresholds, device)
+    step = max(1, _BLOCK_ELEMENTS // max(1, len(centers)))
+    out = [(U[s : s + step] @ C.T - t).max(dim=1).values.cpu() for s in range(0, len(U), step)]
+    return torch.cat(out).numpy().astype(np.float64)
+
+
 def select_center_topk(centers, emb, k, *, device="cpu"):
     """CAE's rule: the union over centres of each centre's top-``k`` rows.
 

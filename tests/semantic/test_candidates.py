@@ -76,6 +76,56 @@ def test_two_stage_equals_exhaustive_and_encodes_far_fewer_prompts(selection, rn
     assert enc.prompts[0] == _candidates.RANKING_TEMPLATE.format(nouns[0])
 
 
+class NoisyTwin(BagOfWordsEncoder):
+    """A low-precision twin: the same prompts, rows perturbed by ``noise`` (like bfloat16)."""
+
+    def __init__(self, noise):
+        super().__init__(pretrained=f"bow-weights-noisy-{noise}")
+        self.noise = noise
+
+    def encode_text(self, texts):
+        E = super().encode_text(texts)
+        seeds = [int.from_bytes(hashlib.blake2b(t.encode(), digest_size=4).digest(), "little")
+                 for t in texts]
+        noise = np.stack([np.random.RandomState(s).standard_normal(DIM) for s in seeds])
+        return unit_rows(E + self.noise * noise.astype(np.float32))
+
+
+@pytest.mark.parametrize("noise", [1e-4, 2e-2])
+def test_low_precision_candidates_give_the_exact_selection(noise, rng, monkeypatch):
+    nouns = _words(3000)
+    enc, twin = BagOfWordsEncoder(), NoisyTwin(noise)
+    monkeypatch.setattr(_candidates, "ranking_encoder", lambda e: twin)
+    X = _images(enc, nouns, rng)
+    common = dict(vocabulary=nouns, templates="tac7", n_centers=3, topk_nouns=5,
+                  candidate_pool=300, cache=False, random_state=0)
+    fast = SemanticSpaceBuilder(embedder=enc, **common).fit(X)
+    n_exact_prompts = len(enc.prompts)
+    exact = SemanticSpaceBuilder(embedder=enc, exact_vocabulary=True, **common).fit(X)
+    assert fast.nouns_ == exact.nouns_
+    np.testing.assert_allclose(fast.noun_embeddings_, exact.noun_embeddings_, atol=1e-6)
+    np.testing.assert_allclose(fast.noun_scores_, exact.noun_scores_, atol=1e-6)
+    assert len(twin.prompts) == len(nouns) + 7 * fast.n_candidates_
+    # only the candidates near the selection are encoded at full precision
+    assert 7 * len(fast.nouns_) <= n_exact_prompts < 7 * fast.n_candidates_
+
+
+def test_certify_selection_widens_its_margin_until_the_errors_fit():
+    rng = np.random.RandomState(0)
+    exact = unit_rows(rng.standard_normal((2000, DIM)).astype(np.float32))
+    approx = unit_rows(exact + 0.005 * rng.standard_normal(exact.shape).astype(np.float32))
+    C = exact[:4]
+    E, rows, margin = _candidates.certify_selection(C, approx, lambda i: exact[i], k=10,
+                                                    margin=1e-4)
+    error = np.abs(C @ (exact[rows] - approx[rows]).T).max()
+    assert margin >= 4 * error > 1e-4  # widened from the first margin
+    np.testing.assert_array_equal(E[rows], exact[rows])
+    top_exact = np.sort(np.argsort(-(C @ exact.T), axis=1)[:, :10], axis=1)
+    top_cert = np.sort(np.argsort(-(C @ E.T), axis=1)[:, :10], axis=1)
+    np.testing.assert_array_equal(top_cert, top_exact)
+    assert len(rows) < len(exact) // 4
+
+
 def test_two_stage_applies_only_where_it_is_exact(rng):
     nouns = _words(400)
     enc = BagOfWordsEncoder()
