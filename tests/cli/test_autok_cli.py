@@ -33,7 +33,7 @@ def auto_run(tmp_path_factory):
 def test_auto_writes_chosen_k_and_curve(auto_run):
     rows, summary, page = read_outputs(auto_run)
     sel = summary["k_selection"]
-    assert sel["criterion"] == "davies_bouldin"
+    assert sel["criterion"] == "silhouette"  # CAE's default
     assert sel["chosen"] == summary["n_clusters"] == len(summary["clusters"])
     assert [s["k"] for s in sel["scores"]] == list(range(2, 10))
     best = max(sel["scores"], key=lambda s: s["score"])
