@@ -39,7 +39,7 @@ def test_auto_writes_chosen_k_and_curve(auto_run):
     best = max(sel["scores"], key=lambda s: s["score"])
     assert best["k"] == sel["chosen"]
     # the curve (one circle per scanned K) and the map (one per image) come first
-    assert page.index("aria-label=\"davies_bouldin by K\"") < page.index("map of the images")
+    assert page.index("aria-label=\"silhouette by K\"") < page.index("map of the images")
     assert page.index("map of the images") < page.index('<section class="cluster"')
     assert page.count("<circle") == len(sel["scores"]) + len(rows)
     links = set(re.findall(r'<a href="#cluster-(\d+)"><g ', page))
