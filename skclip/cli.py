@@ -108,7 +108,8 @@ def build_parser():
                         "instead of a folder; a .npy array (n_images x dim) is memory-mapped, "
                         "not loaded, so it may be larger than the memory")
     c.add_argument("--n-clusters", "-k", type=_n_clusters, required=True, metavar="K|auto",
-                   help="number of clusters, or 'auto' to choose it (Davies-Bouldin scan; the "
+                   help="number of clusters, or 'auto' to choose it (a scan scored by the "
+                        "method's criterion: silhouette for cae, Davies-Bouldin for mca; the "
                         "score curve goes into clusters.json and report.html)")
     c.add_argument("--k-range", type=_k_range, default=None, metavar="LOW:HIGH",
                    help="candidates of --n-clusters auto (default: 2:min(100, images/10))")
@@ -338,7 +339,8 @@ def _cmd_cluster(args):
     from .report import write_report
 
     k = args.n_clusters
-    what = "a number of clusters chosen by Davies-Bouldin" if k == "auto" else f"{k} clusters"
+    what = (f"a number of clusters chosen by {clusterer.k_selection}" if k == "auto"
+            else f"{k} clusters")
     _say(args, f"clustering {len(X)} images into {what} ({args.method})")
     clusterer.fit(X)
     if k == "auto":

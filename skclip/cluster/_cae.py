@@ -51,12 +51,12 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
     k_range : tuple (low, high), list of int or None, default=None
         Candidates of ``n_clusters="auto"``: every K from ``low`` to ``high``, or the
         listed K; ``None`` means 2 to ``min(100, n_samples // 10)``.
-    k_selection : {"davies_bouldin", "silhouette", "calinski_harabasz", \
-            "stability"}, default="davies_bouldin"
-        Criterion of ``n_clusters="auto"``, greater is better: minus the
-        Davies-Bouldin index (chosen by measurement on planted data), the mean cosine
-        silhouette on a sample, Calinski-Harabasz, or the adjusted Rand agreement of
-        k-means fitted on two halves of the data.
+    k_selection : {"silhouette", "davies_bouldin", "calinski_harabasz", \
+            "stability"}, default="silhouette"
+        Criterion of ``n_clusters="auto"``, greater is better: the mean cosine
+        silhouette on a sample (chosen by measurement on planted data, on the fused
+        features), minus the Davies-Bouldin index, Calinski-Harabasz, or the adjusted
+        Rand agreement of k-means fitted on two halves of the data.
     semantic_space : estimator or None, default=None
         Object that selects the texts (see :mod:`skclip.cluster._base` for the
         protocol). It is cloned and fitted on ``X``. ``None`` builds
@@ -282,7 +282,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         n_clusters=8,
         *,
         k_range=None,
-        k_selection="davies_bouldin",
+        k_selection="silhouette",
         semantic_space=None,
         use_nouns=True,
         use_captions=True,

@@ -33,13 +33,13 @@ def auto_run(tmp_path_factory):
 def test_auto_writes_chosen_k_and_curve(auto_run):
     rows, summary, page = read_outputs(auto_run)
     sel = summary["k_selection"]
-    assert sel["criterion"] == "davies_bouldin"
+    assert sel["criterion"] == "silhouette"  # CAE's default
     assert sel["chosen"] == summary["n_clusters"] == len(summary["clusters"])
     assert [s["k"] for s in sel["scores"]] == list(range(2, 10))
     best = max(sel["scores"], key=lambda s: s["score"])
     assert best["k"] == sel["chosen"]
     # the curve (one circle per scanned K) and the map (one per image) come first
-    assert page.index("aria-label=\"davies_bouldin by K\"") < page.index("map of the images")
+    assert page.index("aria-label=\"silhouette by K\"") < page.index("map of the images")
     assert page.index("map of the images") < page.index('<section class="cluster"')
     assert page.count("<circle") == len(sel["scores"]) + len(rows)
     links = set(re.findall(r'<a href="#cluster-(\d+)"><g ', page))
