@@ -245,9 +245,11 @@ def _solve(logits, n, m, a, b, eps, max_iter, tol, relax_columns, return_plan, b
         logits, n, m, a, b, block, max_iter, tol, check_every, verbose, proto
     )
     plan = None
-    if return_plan:  # rebuilt as w_i E_ij v_j, exactly as the loop saw it
+    if return_plan:  # exp(-C/eps + beta + f/eps) v, from the potentials returned
         plan = proto.new_empty((n, m))
         for rows in blocks:
-            _row_normalise(logits, rows, beta, plan[rows])
-            plan[rows].mul_(torch.exp(logw[rows])[:, None]).mul_(v[None, :])
+            out = plan[rows]
+            logits(rows, beta, out)
+            out.add_((rmax[rows] + logw[rows])[:, None])
+            _flushed_exp_(out).mul_(v[None, :])
     return plan, eps * (rmax + logw), eps * (beta + torch.log(v)), it, err
