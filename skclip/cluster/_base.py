@@ -17,7 +17,9 @@ object that follows this small protocol:
 The clusterer ``clone``-s the object and fits the clone, so the parameter itself is
 never modified and nested parameters (``semantic_space__topk_nouns``) can be
 grid-searched. A clone whose ``min_centers`` parameter is None (the builder's)
-gets ``min_centers=n_clusters``: at least one selection centre per cluster. With
+gets ``min_centers=n_clusters``: at least one selection centre per cluster (TAC,
+MCA). CAE asks for an over-complete set: one centre per 30 images, at most 100, and
+never fewer than ``n_clusters`` (``CAEClustering._min_centers_for``). With
 ``n_clusters="auto"`` the clusterers that build their space before K is chosen (TAC,
 CAE) hint the largest candidate of ``k_range`` (a centre per cluster for every K the
 scan can choose); MCA chooses K first and hints the chosen K. This is
@@ -196,18 +198,30 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
         """At least one selection centre per cluster: ``min_centers = n_clusters``.
 
         Only on this clusterer's own copy of a space that has a ``min_centers``
-        parameter left at None (:class:`SemanticSpaceBuilder`). With
+        parameter left at None (:class:`SemanticSpaceBuilder`). An integer
+        ``n_clusters`` given to the clusterer becomes ``self._min_centers_for(K,
+        n_samples)`` (K itself unless a subclass asks for more). With
         ``n_clusters="auto"`` and no K chosen yet: the largest candidate K of
         ``k_range`` for ``n_samples`` rows (the space serves every K the scan can
-        choose, and does not change with the choice).
+        choose, and does not change with the choice). ``n_clusters`` (a K already
+        chosen, MCA) is hinted as it is.
         """
         k = self.n_clusters if n_clusters is None else n_clusters
         if isinstance(k, str) and k == "auto":
             k = max(candidate_ks(self.k_range, n_samples))
+        elif n_clusters is None and isinstance(k, Integral):
+            k = self._min_centers_for(int(k), n_samples)
         if not isinstance(k, Integral) or "min_centers" not in space.get_params(deep=False):
             return
         if space.get_params(deep=False)["min_centers"] is None:
             space.set_params(min_centers=int(k))
+
+    def _min_centers_for(self, n_clusters, n_samples):
+        """Selection centres asked for ``n_clusters`` clusters of ``n_samples`` images.
+
+        One per cluster here; subclasses may ask for more (CAE).
+        """
+        return n_clusters
 
     @staticmethod
     def _space_embeddings(space, attr, X, required):

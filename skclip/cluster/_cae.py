@@ -24,6 +24,11 @@ _DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
 # topk="auto": certified top-64 rows above this many texts per set, dense rows below
 # (where the dense product costs no more than the top-k search).
 _TOPK_AUTO, _TOPK_AUTO_MIN_TEXTS = 64, 2048
+# selection centres for an integer n_clusters: one per 30 images (a centre is the mean
+# of enough images to be stable, and 200 images get 6 centres: the noun candidates of
+# a cold start stay few), at most 100 (TAC's round(N/300) takes over from N = 30,000),
+# never fewer than n_clusters
+_IMAGES_PER_CENTRE, _MAX_CENTRES = 30, 100
 
 
 class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
@@ -63,8 +68,13 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         ``SemanticSpaceBuilder(vocabulary="wordnet", templates="tac7",
         selection="center_topk", n_centers="auto", topk_nouns=5, topk_captions=5)``:
         round(n/300) spherical k-means centres of the images [summary], at least
-        ``n_clusters`` (the clusterer sets the builder's ``min_centers``; with
-        ``"auto"``: the largest candidate of ``k_range``) [choice],
+        ``max(n_clusters, min(100, n // 30))`` (the clusterer sets the builder's
+        ``min_centers``; with ``"auto"``: the largest candidate of ``k_range``)
+        [measured]: an over-complete cover, several centres per cluster, gives
+        small, stretched or badly split classes nouns of their own (the images'
+        k-means with K centres misses some); one centre per 30 images keeps each
+        centre a stable mean and the text candidates of small collections few
+        (200 images: 6 centres; 1,000: 33; 3,000 to 30,000: 100; then n/300),
         the 5 nearest nouns (and captions) of each centre [summary], noun prompts
         from TAC's 7 templates [choice]. No caption corpus is shipped: captions are used only when the
         semantic space is given some (see Examples).
@@ -329,6 +339,14 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+
+    def _min_centers_for(self, n_clusters, n_samples):
+        """An over-complete set of selection centres: ``min(100, n_samples // 30)``.
+
+        Never fewer than ``n_clusters``; the builder's ``n_centers="auto"`` then
+        takes ``max(round(n_samples / 300), this)``.
+        """
+        return max(n_clusters, min(_MAX_CENTRES, n_samples // _IMAGES_PER_CENTRE))
 
     def _default_semantic_space(self):
         from ..semantic import SemanticSpaceBuilder
