@@ -371,9 +371,9 @@ def test_damaged_or_unwritable_wordnet_cache(wordnet, tmp_path, monkeypatch):
 
     calls = []
 
-    def parse(wn):  # the real parse takes seconds; the cache logic is what is tested
+    def parse(pointer):  # the real parse takes seconds; the cache logic is what is tested
         calls.append(1)
-        return {"version": wn.get_version(), "synsets": ["dog.n.01"]}
+        return {"version": "3.0", "synsets": ["dog.n.01"]}
 
     monkeypatch.setattr(_wordnet, "_parse_nouns", parse)
     monkeypatch.setattr(_wordnet, "_NOUNS", {})

@@ -60,6 +60,34 @@ def test_depths_and_ancestors_match_nltk(wordnet, nouns, rng):
         assert set(nouns.ancestors(i)) == expected
 
 
+def test_parse_matches_nltk(wordnet, nouns, rng):
+    """The direct file parser gives nltk's synset names, lemma names and sense ranks."""
+    from skclip.semantic._wordnet_parse import _morphy, _read_exceptions, _read_index, _lines
+
+    pointer = _wordnet_files._locate(None)
+    index = _read_index(_lines(pointer, "index.noun"))
+    exceptions = _read_exceptions(_lines(pointer, "noun.exc"))
+    # records whose lemma has base forms of its own ("glasses" -> "glass"): the order
+    # of wn.synsets() then spans several index entries
+    inflected = [i for i, n in enumerate(nouns.names)
+                 if len(_morphy(n.replace(" ", "_").lower(), index, exceptions)) > 1]
+    assert len(inflected) > 100
+    picks = np.concatenate([rng.choice(len(nouns), 150, replace=False),
+                            rng.choice(inflected, 100, replace=False)])
+    for i in picks:
+        syn = wordnet.synset(nouns.synsets[i])  # nltk finds the same name
+        s = nouns.synset_index[i]
+        assert tuple(syn.lemma_names()) == nouns.all_lemmas[s]
+        for lemma, rank in zip(nouns.all_lemmas[s], _ranks_of(nouns, s)):
+            order = {x.name(): r for r, x in enumerate(wordnet.synsets(lemma, "n"))}
+            assert rank == order.get(syn.name(), len(order)), (lemma, syn.name())
+
+
+def _ranks_of(nouns, s):
+    rows = np.flatnonzero(nouns.synset_index == s)
+    return [int(nouns.sense_ranks[r]) for r in rows]
+
+
 def test_sense_ranks(nouns):
     ranks = {syn: r for name, syn, r in zip(nouns.names, nouns.synsets, nouns.sense_ranks)
              if name == "dog"}
@@ -207,6 +235,12 @@ def test_nltk_zip_data_is_found_first(wordnet, tmp_path, monkeypatch):
     system = _wordnet_files._locate(source)
     assert _wordnet_files._content_key(pointer) == _wordnet_files._content_key(system)
     assert load_wordnet() is load_wordnet(source)
+    # the direct parser reads the zip entry too (no noun.exc in it: no exceptions)
+    from skclip.semantic._wordnet_parse import parse_noun_files
+
+    parsed = parse_noun_files(pointer)
+    assert parsed["version"] == "3.0" and len(parsed["synsets"]) == 82115
+    assert parsed["synsets"][:2] == ["entity.n.01", "physical_entity.n.01"]
 
 
 def test_parsed_vocabulary_is_cached_on_disk(wordnet, monkeypatch):
@@ -218,13 +252,12 @@ def test_parsed_vocabulary_is_cached_on_disk(wordnet, monkeypatch):
         "indices": np.array([0], dtype=np.int32),
     }
 
-    def parse(wn):
-        assert wn == "reader"
-        calls.append(wn)
+    def parse(pointer):
+        assert (pointer.join("data.noun")).open()  # the located database
+        calls.append(pointer)
         return fake
 
     monkeypatch.setattr(_wordnet, "_parse_nouns", parse)
-    monkeypatch.setattr(_wordnet, "load_wordnet", lambda path=None: "reader")
     monkeypatch.setattr(_wordnet, "_NOUNS", {})
     monkeypatch.setattr(_wordnet, "_PARSE_VERSION", "test-fake")  # a key of its own
     first = wordnet_nouns()
