@@ -62,6 +62,10 @@ SCENARIOS = {
     "k200-gap": _scenario("medium", True, n_samples=6000, n_clusters=200,
                           note="K=200, 30 images per class"),
 }
+# held-out generator settings (make_clip_blobs overrides, ``blobs=`` of run_scenario):
+# never used to choose a default, only to check one chosen on SCENARIOS
+HELD_OUT = {"G1": dict(anisotropy=1.5, caption_detail=0.3, text_spread=0.25),
+            "G2": dict(anisotropy=3.0, caption_detail=0.8, center_similarity=0.3)}
 # --quick: the scenarios' own sizes (with fewer images, n_centers="auto" selects too
 # few texts for 10 classes and every text method falls below k-means)
 QUICK_SCENARIOS = ("medium", "medium-gap", "hard-gap")
@@ -90,17 +94,22 @@ TEXT_FREE = {"CLIPKMeans"}
 METRICS = ("ACC", "NMI", "ARI")
 
 
-def scenario_data(name, seed, n_samples=None):
+def scenario_data(name, seed, n_samples=None, blobs=None):
     """The data of scenario ``name`` for ``seed`` (a ``make_clip_blobs`` Bunch).
 
     ``n_samples`` replaces the scenario's size (captions follow: a third of it);
-    it is raised to 20 images per class at least.
+    it is raised to 20 images per class at least. ``blobs``: ``make_clip_blobs``
+    parameters that replace the scenario's, or the name of a :data:`HELD_OUT` setting.
     """
     from skclip.datasets import make_clip_blobs
 
     if name not in SCENARIOS:
         raise KeyError(f"unknown scenario {name!r}; choose from {sorted(SCENARIOS)}")
-    params = dict(SCENARIOS[name]["params"])
+    if isinstance(blobs, str):
+        if blobs not in HELD_OUT:
+            raise KeyError(f"unknown setting {blobs!r}; choose from {sorted(HELD_OUT)}")
+        blobs = HELD_OUT[blobs]
+    params = dict(SCENARIOS[name]["params"], **(blobs or {}))
     if n_samples is not None:
         params["n_samples"] = max(int(n_samples), 20 * params["n_clusters"])
         params["n_captions"] = params["n_samples"] // 3
@@ -168,19 +177,25 @@ def score_method(method, data, seed, *, params=None, device="cpu"):
         elapsed = time.perf_counter() - t0
     report = clustering_report(data.y, labels)
     seen = sorted({f"{w.category.__name__}: {str(w.message)[:120]}" for w in caught})
-    return {**{m: float(report[m]) for m in METRICS}, "fit_s": elapsed, "warnings": seen}
+    out = {**{m: float(report[m]) for m in METRICS}, "fit_s": elapsed, "warnings": seen}
+    space = getattr(est, "semantic_space_", None)  # selection centres and nouns kept
+    if getattr(space, "centers_", None) is not None:
+        out.update(centres=len(space.centers_), nouns=len(space.nouns_))
+    return out
 
 
 def run_scenario(name, seed=0, methods=("kmeans", "tac"), *, n_samples=None, params=None,
-                 device="cpu", errors="raise"):
+                 device="cpu", errors="raise", blobs=None):
     """Scores of ``methods`` on scenario ``name`` for one ``seed``.
 
-    Returns ``{method: {"ACC", "NMI", "ARI" (in %), "fit_s", "warnings"}}``; with
+    Returns ``{method: {"ACC", "NMI", "ARI" (in %), "fit_s", "warnings"}}`` (text
+    methods also ``"centres"`` and ``"nouns"``, the selection's sizes); with
     ``errors="record"`` a failing method gives ``{"error": "..."}`` instead of raising.
+    ``blobs``: see :func:`scenario_data`.
     """
     if errors not in ("raise", "record"):
         raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
-    data = scenario_data(name, seed, n_samples)
+    data = scenario_data(name, seed, n_samples, blobs)
     out = {}
     for method in methods:
         try:

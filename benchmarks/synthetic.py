@@ -2,7 +2,7 @@
 
     python benchmarks/synthetic.py [--quick] [--scenarios easy,medium-gap]
         [--methods kmeans,tac,cae] [--seeds 3 | --seed-list 0,4] [--n-samples N]
-        [--params JSON] [--out-json FILE] [--out-md FILE] [--list]
+        [--params JSON] [--blobs G1|G2|JSON] [--out-json FILE] [--out-md FILE] [--list]
 
 THIS IS PLANTED DATA, NOT A QUALITY CLAIM ABOUT REAL CLIP FEATURES. The scenarios
 (``_scenarios.py``, ``--list``) are calls of ``skclip.datasets.make_clip_blobs``
@@ -13,7 +13,10 @@ ablations (fusion variants, softmax instead of balanced OT, without captions or
 nouns), MCA default. Scores: ACC / NMI / ARI in % (``skclip.metrics``), mean ± std
 over seeds. ``--params`` overrides method parameters, e.g.
 ``'{"cae": {"fusion": "weighted_sum"}}'``, or defines a variant:
-``'{"cae-x": {"class": "CAEClustering", "gamma": 1.0}}'`` with ``--methods cae-x``.
+``'{"cae-x": {"class": "CAEClustering", "gamma": 1.0}}'`` with ``--methods cae-x``;
+``'{"semantic_space": {"min_centers": 10}}'`` fixes the text methods' selection
+centres. ``--blobs G1`` (or ``G2``) runs a held-out generator setting (never used to
+choose a default), ``--blobs JSON`` any ``make_clip_blobs`` overrides.
 """
 
 import argparse
@@ -51,6 +54,8 @@ def parse_args(argv=None):
                    help="images per scenario (default: the scenario's own); at least "
                         "20 per class")
     p.add_argument("--params", default="{}", help="JSON overrides per method (see above)")
+    p.add_argument("--blobs", default=None,
+                   help="held-out setting (G1, G2) or JSON make_clip_blobs overrides")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out-json", default=None, metavar="PATH")
@@ -64,6 +69,13 @@ def parse_args(argv=None):
         p.error(f"--params is not valid JSON: {exc}")
     if not isinstance(args.params, dict):
         p.error("--params must be a JSON object")
+    if args.blobs and args.blobs not in sc.HELD_OUT:
+        try:
+            args.blobs = json.loads(args.blobs)
+        except json.JSONDecodeError as exc:
+            p.error(f"--blobs is neither {sorted(sc.HELD_OUT)} nor valid JSON: {exc}")
+        if not isinstance(args.blobs, dict):
+            p.error("--blobs must be G1, G2 or a JSON object")
     scenarios = args.scenarios or ("all" if not args.quick else ",".join(sc.QUICK_SCENARIOS))
     args.scenarios = list(sc.SCENARIOS) if scenarios == "all" else _csv(scenarios)
     unknown = sorted(set(args.scenarios) - set(sc.SCENARIOS))
@@ -101,7 +113,7 @@ def run(args):
             t0 = time.perf_counter()
             scores = sc.run_scenario(name, seed, args.methods, n_samples=args.n_samples,
                                      params=args.params, device=args.device,
-                                     errors="record")
+                                     errors="record", blobs=args.blobs)
             for m, s in scores.items():
                 per_method[m].append({"seed": seed, **s})
             if not args.quiet:
@@ -185,7 +197,7 @@ def main(argv=None):
     print(f"\n{elapsed / 60:.1f} min. {BANNER}")
     payload = {"benchmark": "synthetic-scenarios", "seeds": args.seeds,
                "methods": args.methods, "params": args.params,
-               "n_samples": args.n_samples, "elapsed_s": elapsed,
+               "n_samples": args.n_samples, "blobs": args.blobs, "elapsed_s": elapsed,
                "scenarios": {n: {"make_clip_blobs": sc.SCENARIOS[n]["params"],
                                  "methods": results[n]} for n in results},
                "machine": info}

@@ -66,6 +66,11 @@ def test_scenarios_are_defined_and_callable():
     out = sc.run_scenario("easy", 0, ["kmeans"], n_samples=200,
                           params={"kmeans": {"bad": 1}}, errors="record")
     assert "no parameter" in out["kmeans"]["error"]
+    # held-out generator settings replace the scenario's make_clip_blobs parameters
+    base, held = sc.scenario_data("easy", 0, 200), sc.scenario_data("easy", 0, 200, "G2")
+    assert base.X.shape == held.X.shape and not (base.X == held.X).all()
+    with pytest.raises(KeyError, match="unknown setting"):
+        sc.scenario_data("easy", 0, 200, blobs="G9")
 
 
 @pytest.mark.parametrize("name", ["medium", "medium-gap"])

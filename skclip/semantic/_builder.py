@@ -94,7 +94,9 @@ class SemanticSpaceBuilder(
         passes its number of clusters.
     min_centers : int or None, default=None
         Lower bound of ``n_centers="auto"``. The clusterers of :mod:`skclip.cluster`
-        set it to their ``n_clusters`` on their copy of the space when it is None,
+        set it to their ``n_clusters`` on their copy of the space when it is None
+        (:class:`~skclip.CAEClustering`: ``max(n_clusters, min(100, n_samples //
+        30))``, an over-complete cover of the images),
         so that every cluster can have a centre, and so nouns, of its own (with
         round(N/300) centres and K > N/300 clusters, ``topk_nouns`` per centre
         keeps fewer nouns than there are classes). On every dataset of TAC's table
