@@ -7,8 +7,8 @@ most 2 ACC points below k-means on the images, not below TAC (no training), and
 
 * ``hard``, ``imbalance-gap``, ``k50-gap``: the over-complete semantic space (one
   selection centre per 30 images, at most 100, at least K; TAC keeps max(K,
-  round(N/300))); with K centres CAE was at or below TAC (hard 85.8 vs 89.0,
-  imbalance-gap 64.9 vs 61.4, k50-gap 90.6 vs 93.0; with round(N/300) = 10 centres
+  round(N/300))); with K centres CAE was within a few points of TAC (hard 85.8 vs
+  89.0, imbalance-gap 64.9 vs 61.4, k50-gap 90.6 vs 93.0; with round(N/300) = 10 centres
   at K = 50 every text method fell 20 to 30 points below k-means);
 * ``medium`` (no gap) and ``hard-gap``: the fusion with per-image captions;
 * ``imbalance-gap`` again: captions aligned under the nouns; aligned with the image
