@@ -128,7 +128,7 @@ class SemanticSpaceBuilder(
         With a template ensemble (``"tac7"``) and a rule that keeps the nouns nearest
         to the centres (``"center_topk"``; ``"sic"``/``"mca"`` with ``gamma_u=None``),
         the vocabulary is embedded in two stages: every noun with one
-        prompt (``"a photo of a {}."``) to rank it, then the full ensemble for the
+        prompt (``"a photo of a {}"``) to rank it, then the full ensemble for the
         ``candidate_pool`` best-ranked nouns of each centre only (about 100x fewer
         prompts for WordNet). The selection equals the exhaustive one whenever the
         nouns it keeps are among the candidates. True encodes the whole vocabulary
