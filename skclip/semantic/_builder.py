@@ -135,8 +135,10 @@ class SemanticSpaceBuilder(
         with every template (slow on a CPU; cached afterwards). Exhaustive embeddings
         found in the cache or in ``vocabulary_cache`` are always used.
     candidate_pool : "auto" or int, default="auto"
-        Candidates per centre of the two-stage embedding; ``"auto"`` = max(1024, 32 x
-        the nouns the rule keeps per centre). When the candidates would exceed half of
+        Candidates per centre of the two-stage embedding; ``"auto"``: 1,024 per centre
+        for up to 5 centres, then ``ceil(5120 / n_centers)`` (nearby centres share
+        most of their candidates), never fewer than 32 x the nouns the rule keeps
+        per centre. When the candidates would exceed half of
         the vocabulary the whole vocabulary is encoded instead.
     vocabulary_cache : str or path-like, default=None
         A vocabulary file written by ``skclip vocab build --out FILE`` (or

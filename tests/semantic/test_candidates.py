@@ -145,6 +145,18 @@ def test_two_stage_applies_only_where_it_is_exact(rng):
         assert (space.n_candidates_ < space.vocabulary_size_) == two_stage, extra
 
 
+def test_default_pool_shares_a_budget_between_many_centres():
+    """1,024 candidates per centre up to 5 centres, then 5,120 shared, at least 32 k."""
+    builder = SemanticSpaceBuilder(templates="tac7", topk_nouns=5)
+    per = [_candidates.candidates_per_center(builder, n, 119_034, 7)
+           for n in (1, 5, 6, 10, 33, 100)]
+    assert per == [1024, 1024, 854, 512, 160, 160]
+    wide = SemanticSpaceBuilder(templates="tac7", topk_nouns=50)
+    assert _candidates.candidates_per_center(wide, 1, 119_034, 7) == 1600
+    # 100 centres of 160 stay two-stage on WordNet; on a small vocabulary they do not
+    assert _candidates.candidates_per_center(builder, 100, 20_000, 7) is None
+
+
 def test_cached_exhaustive_embeddings_are_preferred(rng, tmp_path):
     nouns = _words(600)
     enc = BagOfWordsEncoder()
