@@ -86,6 +86,8 @@ def parse_args(argv=None):
                    help="images per scenario instead of its own size (captions: a third)")
     p.add_argument("--scan-rows", type=int, default=None,
                    help="rows the scan's k-means sees (a measurement knob; default: the library's)")
+    p.add_argument("--refine-grid", type=int, default=None,
+                   help="K per refinement pass (a measurement knob; default: the library's)")
     p.add_argument("--repeats", type=int, default=3,
                    help="scan and fit timings: median of this many runs")
     p.add_argument("--no-quality", action="store_true")
@@ -242,7 +244,8 @@ def scan_cost(args):
     scan_s, fit_s = float(np.median(scan_times)), float(np.median(fit_times))
     return dict(n=args.scan_n, d=args.scan_d, planted_K=50, k_range=f"{ks[0]}..{ks[-1]}",
                 chosen_K=k, scanned=len(scores), scan_n_init=_autok._SCAN_N_INIT,
-                scan_rows=_autok._SCAN_ROWS, repeats=len(scan_times), scan_s=scan_s,
+                scan_rows=_autok._SCAN_ROWS, refine_grid=_autok._REFINE_GRID,
+                repeats=len(scan_times), scan_s=scan_s,
                 fit_s=fit_s, ratio=scan_s / fit_s, target="<= 3x one fit",
                 load_1m=f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}")
 
@@ -257,6 +260,10 @@ def main(argv=None):
         import skclip.cluster._autok as autok
 
         autok._SCAN_ROWS = args.scan_rows
+    if args.refine_grid is not None:  # a measurement knob, not a user parameter
+        import skclip.cluster._autok as autok
+
+        autok._REFINE_GRID = args.refine_grid
     threads = set_threads(args.threads)
     info = machine_info()
     print(describe_machine(info), f"torch threads={threads}")

@@ -4,7 +4,8 @@ The clusterers call :func:`resolve_n_clusters` with the features they are about 
 cluster (CLIP k-means: the unit image rows; TAC and CAE: their fused features,
 computed once; MCA: its centred image space). With an integer ``n_clusters`` it only
 records it. With ``"auto"`` it scans the candidate K of ``k_range``: k-means (the
-project's one, :func:`skclip.cluster._kmeans.kmeans`, one k-means++ run per K) on a random
+project's one, :func:`skclip.cluster._kmeans.kmeans`, one run per K, seeded by the
+first K centres of a single k-means++ seeding to the largest K) on a random
 subsample of the rows, each partition scored by the ``k_selection`` criterion
 (greater is better), coarse-to-fine: a geometric grid over the range first, then the
 candidates between the neighbours of the best K, until every K near the best has
@@ -18,19 +19,19 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._config import torch_generator
-from ._kmeans import assign, kmeans
+from ._kmeans import assign, kmeans, kmeans_plusplus
 
 __all__ = ["K_SELECTIONS", "candidate_ks", "resolve_n_clusters", "select_n_clusters"]
 
 K_SELECTIONS = ("davies_bouldin", "silhouette", "calinski_harabasz", "stability")
 _DEFAULT_HIGH = 100  # default k_range: 2 .. min(100, n_samples // 10)
-_SCAN_ROWS = 5_000  # rows the scan's k-means sees (more when K is large; bench_autok:
-# 5,000 and 10,000 chose alike at 20,000 images, 5,000 at half the scan cost)
+_SCAN_ROWS = 10_000  # rows the scan's k-means sees (more when K is large)
 _ROWS_PER_K = 25  # ... at least this many per cluster of the largest candidate
 _SCORE_ROWS = 3_000  # rows the silhouette is computed on (memory O(rows^2))
 _SCAN_N_INIT = 1  # one k-means++ run per K (bench_autok: 3 restarts, as many hits, 3x the cost)
 _SCAN_MAX_ITER = 100  # Lloyd iterations per restart (a partition to score, not a result)
-_GRID = 12  # points per coarse-to-fine pass
+_GRID = 12  # points of the coarse pass over the range
+_REFINE_GRID = 6  # points per refinement pass (passes repeat until the best K's neighbours are scored)
 
 
 def candidate_ks(k_range, n_samples):
@@ -150,7 +151,7 @@ def select_n_clusters(F, ks, *, criterion="davies_bouldin", spherical=True, devi
     gen = torch_generator(rng)
     Z = _scan_rows(F, max(ks), gen)
     seed = int(rng.randint(np.iinfo(np.int32).max))
-    score = _make_scorer(criterion, Z, spherical, device, gen, seed)
+    score = _make_scorer(criterion, Z, spherical, device, gen, seed, max(ks))
     scores = {}
     bar = tqdm(desc="choosing K", unit="K", disable=not verbose, leave=False)
     todo = _grid(ks)
@@ -176,11 +177,12 @@ def _scan_rows(F, k_max, gen):
     return np.asarray(F[idx])
 
 
-def _grid(ks):
-    """At most ``_GRID`` candidates spread geometrically over ``ks`` (ends included)."""
-    if len(ks) <= _GRID:
+def _grid(ks, points=None):
+    """At most ``points`` (``_GRID``) candidates spread geometrically over ``ks`` (ends included)."""
+    points = _GRID if points is None else points
+    if len(ks) <= points:
         return list(ks)
-    targets = np.geomspace(ks[0], ks[-1], _GRID)
+    targets = np.geomspace(ks[0], ks[-1], points)
     picks = {ks[int(np.argmin(np.abs(np.asarray(ks) - t)))] for t in targets}
     return sorted(picks)
 
@@ -193,13 +195,24 @@ def _refine(ks, scores):
     low = done[i - 1] if i > 0 else ks[0] - 1
     high = done[i + 1] if i + 1 < len(done) else ks[-1] + 1
     between = [k for k in ks if low < k < high and k not in scores]
-    return _grid(between)
+    return _grid(between, _REFINE_GRID)
 
 
 # -- criteria -----------------------------------------------------------------------
-def _make_scorer(criterion, Z, spherical, device, gen, seed):
+def _make_scorer(criterion, Z, spherical, device, gen, seed, k_max):
     """``score(k) -> float`` for one criterion on the scan rows ``Z``."""
+    # one k-means++ seeding to the largest K: its first k centres seed the run at k
+    # (k-means++ is sequential), so the scan seeds once instead of once per K
+    seeds = None
+    if _SCAN_N_INIT == 1 and criterion != "stability":
+        seeds = kmeans_plusplus(Z, k_max, spherical=spherical, device=device,
+                                random_state=seed)
+
     def labels_of(k, rows=Z):
+        if seeds is not None:
+            return np.asarray(kmeans(rows, k, init=seeds[:k], max_iter=_SCAN_MAX_ITER,
+                                     spherical=spherical, device=device,
+                                     random_state=seed).labels)
         return np.asarray(kmeans(rows, k, n_init=_SCAN_N_INIT, max_iter=_SCAN_MAX_ITER,
                                  spherical=spherical, device=device,
                                  random_state=seed).labels)

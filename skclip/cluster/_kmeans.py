@@ -386,3 +386,50 @@ def assign(X, centers, *, spherical=False, block_size=8192, device="auto"):
     if like_torch:
         return labels.to(X.device), dist.to(X.device)
     return labels.numpy(), dist.numpy()
+
+
+def kmeans_plusplus(X, n_clusters, *, spherical=False, block_size=8192, device="auto",
+                    random_state=None):
+    """One greedy k-means++ seeding of ``n_clusters`` centres (rows of ``X``).
+
+    The seeding of :func:`kmeans` (``2 + log(n_clusters)`` candidates per step). Its
+    first ``k`` centres are a k-means++ seeding for ``k`` clusters too (each step
+    depends only on the centres before it), so one call to the largest K seeds a whole
+    scan over K (:mod:`skclip.cluster._autok`).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_clusters : int
+    spherical : bool, default=False
+        Seed on the L2-normalised rows (as ``kmeans(spherical=True)``).
+    block_size : int, default=8192
+    device : str or torch.device, default="auto"
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclip.cluster._kmeans import kmeans, kmeans_plusplus
+    >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
+    >>> C = kmeans_plusplus(X, 2, random_state=0)
+    >>> kmeans(X, 2, init=C).inertia < 0.02
+    True
+    """
+    dev = _device_for(X, device)
+    Xt = _as_tensor(_as_data(X), "X", dev)
+    K = _check_int(n_clusters, "n_clusters")
+    if Xt.shape[0] < K:
+        raise ValueError(f"n_samples={Xt.shape[0]} should be >= n_clusters={K}")
+    if spherical:
+        Xt = _normalise(Xt)
+    import torch
+
+    x_sq = torch.einsum("ij,ij->i", Xt, Xt)
+    gen = torch_generator(check_random_state(random_state))
+    centers = _kmeans_plusplus(Xt, x_sq, K, 1, gen, _check_int(block_size, "block_size"))[0]
+    return centers.cpu().numpy()
