@@ -252,18 +252,12 @@ def scan_cost(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.scan_n_init is not None:  # a measurement knob, not a user parameter
-        import skclip.cluster._autok as autok
+    import skclip.cluster._autok as autok
 
-        autok._SCAN_N_INIT = args.scan_n_init
-    if args.scan_rows is not None:  # a measurement knob, not a user parameter
-        import skclip.cluster._autok as autok
-
-        autok._SCAN_ROWS = args.scan_rows
-    if args.refine_grid is not None:  # a measurement knob, not a user parameter
-        import skclip.cluster._autok as autok
-
-        autok._REFINE_GRID = args.refine_grid
+    knobs = {"scan_n_init": "_SCAN_N_INIT", "scan_rows": "_SCAN_ROWS", "refine_grid": "_REFINE_GRID"}
+    for arg, constant in knobs.items():  # measurement knobs, not user parameters
+        if getattr(args, arg) is not None:
+            setattr(autok, constant, getattr(args, arg))
     threads = set_threads(args.threads)
     info = machine_info()
     print(describe_machine(info), f"torch threads={threads}")

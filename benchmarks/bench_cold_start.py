@@ -106,8 +106,9 @@ def pool_recall(model, ckpt, images, n_nouns, seed=0):
     """Recall of the two-stage candidates against the exhaustive CAE rule (random subset)."""
     from skclip.cluster._kmeans import kmeans
     from skclip.embed import CLIPEmbedder
-    from skclip.semantic import TEMPLATES, _candidates, wordnet_nouns
-    from skclip.semantic._candidates import RANKING_TEMPLATE, candidate_nouns, ranking_encoder
+    from skclip.semantic import TEMPLATES, SemanticSpaceBuilder, wordnet_nouns
+    from skclip.semantic._candidates import (
+        RANKING_TEMPLATE, candidate_nouns, candidates_per_center, ranking_encoder)
     from skclip.semantic._filters import select_center_topk
     from skclip.semantic._text_cache import embed_texts
 
@@ -121,11 +122,11 @@ def pool_recall(model, ckpt, images, n_nouns, seed=0):
     t1 = time.perf_counter()
     E = embed_texts(enc, nouns, TEMPLATES["tac7"], cache=False)
     t2 = time.perf_counter()
+    rule = SemanticSpaceBuilder(templates="tac7", topk_nouns=TOPK)  # CAE's selection
     rows = []
     for n_centres in (1, 2, 5, 10):
         # the library's default pool per centre for this many centres, scaled to the subset
-        lib_per = max(_candidates._POOL_FACTOR * TOPK,
-                      min(_candidates._POOL_MIN, -(-_candidates._POOL_TOTAL // n_centres)))
+        lib_per = candidates_per_center(rule, n_centres, WORDNET_NOUNS, len(TEMPLATES["tac7"]))
         per = max(TOPK, math.ceil(lib_per * n_nouns / WORDNET_NOUNS))
         C = np.asarray(kmeans(X, n_centres, n_init=3, spherical=True, random_state=0).centers)
         C = C / np.linalg.norm(C, axis=1, keepdims=True)

@@ -40,6 +40,17 @@ def _csv(text):
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _json_object(parser, option, text):
+    """``text`` parsed as a JSON object, or a parser error naming ``option``."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        parser.error(f"{option} is not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        parser.error(f"{option} must be a JSON object")
+    return value
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,19 +74,9 @@ def parse_args(argv=None):
     p.add_argument("--list", action="store_true", help="list scenarios and methods, then exit")
     p.add_argument("--quiet", action="store_true", help="no per-run lines")
     args = p.parse_args(argv)
-    try:
-        args.params = json.loads(args.params)
-    except json.JSONDecodeError as exc:
-        p.error(f"--params is not valid JSON: {exc}")
-    if not isinstance(args.params, dict):
-        p.error("--params must be a JSON object")
+    args.params = _json_object(p, "--params", args.params)
     if args.blobs and args.blobs not in sc.HELD_OUT:
-        try:
-            args.blobs = json.loads(args.blobs)
-        except json.JSONDecodeError as exc:
-            p.error(f"--blobs is neither {sorted(sc.HELD_OUT)} nor valid JSON: {exc}")
-        if not isinstance(args.blobs, dict):
-            p.error("--blobs must be G1, G2 or a JSON object")
+        args.blobs = _json_object(p, f"--blobs (or one of {sorted(sc.HELD_OUT)})", args.blobs)
     scenarios = args.scenarios or ("all" if not args.quick else ",".join(sc.QUICK_SCENARIOS))
     args.scenarios = list(sc.SCENARIOS) if scenarios == "all" else _csv(scenarios)
     unknown = sorted(set(args.scenarios) - set(sc.SCENARIOS))

@@ -209,12 +209,9 @@ def _make_scorer(criterion, Z, spherical, device, gen, seed, k_max):
                                 random_state=seed)
 
     def labels_of(k, rows=Z):
-        if seeds is not None:
-            return np.asarray(kmeans(rows, k, init=seeds[:k], max_iter=_SCAN_MAX_ITER,
-                                     spherical=spherical, device=device,
-                                     random_state=seed).labels)
-        return np.asarray(kmeans(rows, k, n_init=_SCAN_N_INIT, max_iter=_SCAN_MAX_ITER,
-                                 spherical=spherical, device=device,
+        init = "k-means++" if seeds is None else seeds[:k]  # an array: n_init is ignored
+        return np.asarray(kmeans(rows, k, n_init=_SCAN_N_INIT, init=init,
+                                 max_iter=_SCAN_MAX_ITER, spherical=spherical, device=device,
                                  random_state=seed).labels)
 
     if criterion == "silhouette":

@@ -420,6 +420,8 @@ def kmeans_plusplus(X, n_clusters, *, spherical=False, block_size=8192, device="
     >>> kmeans(X, 2, init=C).inertia < 0.02
     True
     """
+    import torch
+
     dev = _device_for(X, device)
     Xt = _as_tensor(_as_data(X), "X", dev)
     K = _check_int(n_clusters, "n_clusters")
@@ -427,8 +429,6 @@ def kmeans_plusplus(X, n_clusters, *, spherical=False, block_size=8192, device="
         raise ValueError(f"n_samples={Xt.shape[0]} should be >= n_clusters={K}")
     if spherical:
         Xt = _normalise(Xt)
-    import torch
-
     x_sq = torch.einsum("ij,ij->i", Xt, Xt)
     gen = torch_generator(check_random_state(random_state))
     centers = _kmeans_plusplus(Xt, x_sq, K, 1, gen, _check_int(block_size, "block_size"))[0]

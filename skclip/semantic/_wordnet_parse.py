@@ -42,26 +42,35 @@ def _lines(pointer, name):
     return data.splitlines()
 
 
+def _records(lines):
+    """``(line number, fields)`` of the data lines (the licence header skipped)."""
+    for number, line in enumerate(lines, 1):
+        if line and not line[0].isspace():  # the licence header is indented
+            yield number, line.split("|", 1)[0].split()
+
+
+def _malformed(name, number, exc):
+    return ValueError(f"WordNet file {name}, line {number}, is not in the WordNet 3.0 "
+                      f"database format ({type(exc).__name__}: {exc})")
+
+
 def _read_data(lines):
     """Offsets, lemma names and parent offsets of every synset, in file order."""
-    offsets, lemmas, parents, version = [], [], [], None
-    for line in lines:
-        if not line or line[0].isspace():  # the licence header
-            if version is None and (m := _VERSION.search(line)):
-                version = m.group(1)
-            continue
-        fields = line.split("|", 1)[0].split()
-        offsets.append(int(fields[0]))
-        n_words = int(fields[3], 16)
-        words = fields[4 : 4 + 2 * n_words : 2]
-        lemmas.append(tuple(_MARKER.sub("", w) for w in words))
-        at = 4 + 2 * n_words
-        n_pointers = int(fields[at])
-        up = []
-        for p in range(at + 1, at + 1 + 4 * n_pointers, 4):
+    offsets, lemmas, parents = [], [], []
+    version = next((m.group(1) for line in lines if line[:1].isspace()
+                    for m in [_VERSION.search(line)] if m), None)
+    for number, fields in _records(lines):
+        try:
+            n_words = int(fields[3], 16)
+            at = 4 + 2 * n_words
+            n_pointers = int(fields[at])
             # nltk's hypernyms()/instance_hypernyms(): semantic pointers only (0000)
-            if fields[p] in ("@", "@i") and fields[p + 3] == "0000":
-                up.append(int(fields[p + 1]))
+            up = [int(fields[p + 1]) for p in range(at + 1, at + 1 + 4 * n_pointers, 4)
+                  if fields[p] in ("@", "@i") and fields[p + 3] == "0000"]
+            offsets.append(int(fields[0]))
+        except (ValueError, IndexError) as exc:
+            raise _malformed("data.noun", number, exc) from exc
+        lemmas.append(tuple(_MARKER.sub("", w) for w in fields[4:at:2]))
         parents.append(up)
     return offsets, lemmas, parents, version
 
@@ -69,13 +78,16 @@ def _read_data(lines):
 def _read_index(lines):
     """``lemma -> [offset, ...]`` in sense order."""
     index = {}
-    for line in lines:
-        if not line or line[0].isspace():
-            continue
-        fields = line.split()
-        n_synsets, n_pointers = int(fields[2]), int(fields[3])
-        start = 4 + n_pointers + 2
-        index[fields[0]] = [int(o) for o in fields[start : start + n_synsets]]
+    for number, fields in _records(lines):
+        try:
+            n_synsets, n_pointers = int(fields[2]), int(fields[3])
+            start = 4 + n_pointers + 2
+            index[fields[0]] = [int(o) for o in fields[start : start + n_synsets]]
+            if len(index[fields[0]]) != n_synsets:
+                raise ValueError(f"{n_synsets} senses announced, "
+                                 f"{len(index[fields[0]])} offsets given")
+        except (ValueError, IndexError) as exc:
+            raise _malformed("index.noun", number, exc) from exc
     return index
 
 
@@ -151,6 +163,9 @@ def parse_noun_files(pointer):
     names = []
     for off, names_i in zip(offsets, lemmas):
         first = names_i[0].lower()
+        if off not in index.get(first, ()):
+            raise ValueError(f"WordNet's index.noun does not list synset {off:08d} under "
+                             f"its lemma {first!r}: data.noun and index.noun do not match")
         names.append(f"{first}.n.{index[first].index(off) + 1:02d}")
     orders = {}
     ranks = []
@@ -167,7 +182,11 @@ def parse_noun_files(pointer):
                 orders[key] = order
             rank.append(order.get(off, len(order)))
         ranks.append(tuple(rank))
-    parents = [[row[o] for o in up] for up in parent_offsets]
+    try:
+        parents = [[row[o] for o in up] for up in parent_offsets]
+    except KeyError as exc:
+        raise ValueError(f"a hypernym pointer of data.noun names the missing synset "
+                         f"{exc.args[0]:08d}") from None
     depths, indptr, indices = _ancestors_and_depths(parents)
     return {
         "version": version,

@@ -83,6 +83,16 @@ def test_parse_matches_nltk(wordnet, nouns, rng):
             assert rank == order.get(syn.name(), len(order)), (lemma, syn.name())
 
 
+def test_malformed_database_lines_are_named():
+    from skclip.semantic._wordnet_parse import _read_data, _read_index
+
+    header = "  1 This software and database is being provided"
+    with pytest.raises(ValueError, match=r"data.noun, line 2, is not in the WordNet 3.0"):
+        _read_data([header, "00001740 03 n zz entity 0 000 | gloss"])
+    with pytest.raises(ValueError, match=r"index.noun, line 1"):
+        _read_index(["dog n 2 1 @ 2 1 02084071"])
+
+
 def _ranks_of(nouns, s):
     rows = np.flatnonzero(nouns.synset_index == s)
     return [int(nouns.sense_ranks[r]) for r in rows]
