@@ -151,7 +151,7 @@ def naming_vocabulary(clusterer, X):
         if getattr(space, "n_candidates_", 0) < getattr(space, "vocabulary_size_", 0):
             # a two-stage space encoded the whole vocabulary with one prompt only (its
             # ranking stage, cached): name with those rather than encode every template
-            from ..semantic._candidates import RANKING_TEMPLATE
+            from ..semantic._templates import RANKING_TEMPLATE
 
             naming.set_params(templates=[RANKING_TEMPLATE])
         space = naming.fit(X)
