@@ -29,7 +29,6 @@ def column_potential(X, T, *, eps, max_iter, tol, relax_columns, block_size, dev
         eps=eps,
         max_iter=max_iter,
         tol=tol,
-        relax_columns=relax_columns,
         return_plan=False,
         block_size=block_size,
         topk=topk,
