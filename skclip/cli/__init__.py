@@ -21,7 +21,7 @@ from ._common import EXIT_ERROR, EXIT_OK, CLIError
 from ._embed import add_embed_parser
 from ._vocab import add_vocab_parser
 
-__all__ = ["build_parser", "main"]
+__all__ = ["main"]
 
 
 def build_parser():
