@@ -60,7 +60,7 @@ from .._arrays import unit_rows, validation_dtype
 from .._config import resolve_device
 from .._versions import VersionedPickleMixin
 from ._autok import K_SELECTIONS, candidate_ks
-from ._kmeans import assign
+from ..kmeans import assign
 
 __all__ = ["_BaseCLIPClustering"]
 
