@@ -42,6 +42,14 @@ class KMeansResult:
         ``spherical=True``.
     n_iter : int
         Lloyd iterations of the best run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclip.kmeans import kmeans
+    >>> res = kmeans(np.array([[0.0], [0.2], [4.0]]), 2, random_state=0)
+    >>> res.labels.tolist(), res.centers.shape, res.n_iter >= 1
+    ([0, 0, 1], (2, 1), True)
     """
 
     centers: object
