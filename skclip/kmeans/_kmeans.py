@@ -9,7 +9,6 @@ cosine k-means on L2-normalised rows with renormalised centres and minimises
 import math
 from dataclasses import dataclass
 
-import numpy as np
 from sklearn.utils import check_random_state
 
 from .._arrays import as_tensor, compute_dtype, numeric_2d, unit_rows

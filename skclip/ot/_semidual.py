@@ -30,8 +30,6 @@ Imaging Sci. 2016 (semi-dual, quasi-Newton); Nocedal & Wright, Numerical Optimiz
 Alg. 7.4 (L-BFGS two-loop recursion).
 """
 
-import math
-
 from ._kernel import TAU, colsum, flushed_exp_, progress
 
 
