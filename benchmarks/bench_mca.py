@@ -112,7 +112,7 @@ def run(n, d, k, n_texts, threads, seed=0):
     import torch
 
     from skclip.cluster import MCAClustering
-    from skclip.cluster._kmeans import kmeans
+    from skclip.kmeans import kmeans
     from skclip.datasets import make_clip_blobs
     from skclip.metrics import clustering_accuracy
     from skclip.semantic import SemanticSpaceBuilder

@@ -47,7 +47,7 @@ from .._arrays import unit_rows, validation_dtype
 from .._config import resolve_device
 from .._versions import VersionedPickleMixin
 from ._autok import K_SELECTIONS, candidate_ks
-from ._kmeans import assign
+from ..kmeans import assign
 
 __all__ = ["_BaseCLIPClustering"]
 
@@ -237,8 +237,7 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
             return np.zeros((0, X.shape[1]), dtype=X.dtype)
         if required and not np.all(np.isfinite(emb)):
             raise ValueError(f"{name}.{attr} contains NaN or infinity.")
-        norms = np.linalg.norm(emb, axis=1, keepdims=True)
-        return emb / np.maximum(norms, np.finfo(X.dtype).tiny)
+        return unit_rows(emb, tol=None, floor=np.finfo(X.dtype).tiny, summation="norm")
 
     # -- device ----------------------------------------------------------------
     def _device(self):

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering, _NearestCentreMixin
 from ._fusion import fused_features
-from ._kmeans import kmeans
+from ..kmeans import kmeans
 
 _KMEANS_CONSTRAINTS = {
     "n_init": [Interval(Integral, 1, None, closed="left")],

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering, _NearestCentreMixin
 from ._fusion import centred_unit, column_potential, fused_features, hierarchical_queries
-from ._kmeans import kmeans
+from ..kmeans import kmeans
 
 _DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
 # topk="auto": certified top-64 rows above this many texts per set, dense rows below

@@ -303,7 +303,7 @@ class SemanticSpaceBuilder(
         """Spherical k-means centres of the images (unit rows), or none."""
         if self.selection in (None, "none"):
             return np.zeros((0, Xn.shape[1]), dtype=np.float32)
-        from ..cluster._kmeans import kmeans
+        from ..kmeans import kmeans
 
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         # the centres only pick texts: at large K (many images) the final Lloyd run is

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("torch")
 
 from skclip.cluster import MCAClustering  # noqa: E402
-from skclip.cluster._kmeans import kmeans  # noqa: E402
+from skclip.kmeans import kmeans  # noqa: E402
 from skclip.datasets import make_clip_blobs  # noqa: E402
 from skclip.metrics import clustering_accuracy  # noqa: E402
 from tests._spaces import DataAnchoredSpace, FixedTextSpace  # noqa: E402
