@@ -6,7 +6,11 @@ public so that a notebook can write the same report for any fitted clusterer.
 
 from ._cache import EmbeddedImages, EmbeddingCache, embed_images
 from ._html import k_selection_svg, map_svg, render_report, sizes_svg, thumbnail_data_uri
+from ._hierarchy import Taxonomy, build_hierarchy
+from ._model_bundle import ClusterModel, load_model, save_model
+from ._outliers import OUTLIER_RULE, outlier_thresholds
 from ._outputs import (
+    MODEL_FILES,
     OUTPUT_FILES,
     prepare_output_dir,
     write_assignments,
@@ -23,7 +27,15 @@ from ._summary import (
 
 __all__ = [
     "CONFIDENCE_DEFINITION",
+    "ClusterModel",
+    "MODEL_FILES",
+    "OUTLIER_RULE",
     "OUTPUT_FILES",
+    "Taxonomy",
+    "build_hierarchy",
+    "load_model",
+    "outlier_thresholds",
+    "save_model",
     "EmbeddedImages",
     "EmbeddingCache",
     "assignment_confidence",
