@@ -141,10 +141,11 @@ def build_hierarchy(ids, centres, sizes, names, *, synsets=None, taxonomy=None,
     if len(leaves) == 1:
         return leaves[0]
     from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import pdist
 
     C = np.asarray(centres, dtype=np.float64)
     C = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-12)
-    Z = linkage(C, method="average", metric="cosine")
+    Z = linkage(np.clip(pdist(C, "cosine"), 0.0, None), method="average")
     nodes = list(leaves)
     below = [[i] for i in range(len(leaves))]
     for a, b, _, _ in Z:

@@ -55,6 +55,8 @@ class ClusterModel:
         The current cluster ids, increasing.
     names : dict of int to str
         Names given with :meth:`rename`.
+    run : dict or None
+        Run metadata of ``clusters.json`` (set by :func:`skclip.report.write_report`).
     edits : list of dict
         What was done, in order (``{"op": "merge", "ids": [...], "into": id}``,
         ``{"op": "rename", "id": id, "name": str}``, ``{"op": "split", "id": id,
@@ -81,6 +83,7 @@ class ClusterModel:
         self.embedder = None if embedder is None else dict(embedder)
         self.whisker = whisker
         self.skclip_version = __version__
+        self.run = None
 
     # -- construction -----------------------------------------------------------------
     @classmethod

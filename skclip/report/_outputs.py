@@ -208,6 +208,7 @@ def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns
     model = clusterer
     if not isinstance(model, ClusterModel):
         model = ClusterModel.from_fitted(clusterer, X, embedder=embedder)
+    model.run = dict(run or {})
     summary, assigned, names = run_summary(
         model, X, paths=paths, skipped=skipped, run=run, n_nouns=n_nouns,
         n_representatives=n_representatives)
@@ -227,4 +228,6 @@ def _model_files(model, X):
     from ._model_bundle import dump_model
 
     return {MODEL_FILES[0]: lambda fh: dump_model(model, fh),
-            MODEL_FILES[1]: lambda fh: np.save(fh, np.asarray(X, dtype=np.float32))}
+            # the dtype of the fit (float32 for CLIP), so that the model sees the same rows
+            MODEL_FILES[1]: lambda fh: np.save(
+                fh, X if X.dtype in (np.float32, np.float64) else X.astype(np.float32))}
