@@ -4,7 +4,7 @@
 given, to the folder's :class:`ClusterModel` (``model.joblib``) on the fitted
 embeddings (``embeddings.npy``); then ``assignments.csv``, ``clusters.json``,
 ``report.html``, ``model.joblib`` and ``embeddings.npy`` are replaced together
-(:func:`skclip._commit.replace_files`). A bad edit (an unknown id, a merge of a
+(:func:`skclip._atomic.replace_files`). A bad edit (an unknown id, a merge of a
 cluster with itself, a split into fewer than 2 parts) raises before anything is
 written, and an interrupted edit leaves the folder as it was or as it would be after
 the edit, never a mix.
@@ -29,7 +29,7 @@ def read_cluster_folder(folder):
     ----------
     folder : str or Path
         A folder written by ``skclip cluster`` (an interrupted edit in it is settled
-        first, see :func:`skclip._commit.recover`).
+        first, see :func:`skclip._atomic.recover`).
 
     Returns
     -------
@@ -46,7 +46,7 @@ def read_cluster_folder(folder):
         Written by another skclip version, or its files disagree.
     """
     from .. import __version__
-    from .._commit import recover
+    from .._atomic import recover
     from ._model_bundle import load_model
     from ._outputs import MODEL_FILES, OUTPUT_FILES
 

@@ -69,7 +69,7 @@ def export_clusters(folder, to, *, mode="link"):
     [('0', 3), ('1', 3), ('outliers', 0)]
     """
     from .._atomic import atomic_directory
-    from .._commit import recover
+    from .._atomic import recover
 
     if mode not in ("link", "copy"):
         raise ValueError(f"mode must be 'link' or 'copy', got {mode!r}")

@@ -55,7 +55,7 @@ def prepare_output_dir(out, *, overwrite=False):
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"output path {str(out)!r} exists and is not a folder")
     if out.is_dir():
-        from .._commit import recover
+        from .._atomic import recover
 
         recover(out)  # an interrupted write: finish it or undo it
     if out.is_dir() and any(out.iterdir()) and not overwrite:
@@ -146,7 +146,7 @@ def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns
                  n_representatives=12, embedder=None, save_model=False):
     """Write ``assignments.csv``, ``clusters.json`` and ``report.html`` for a fitted clusterer.
 
-    The files are replaced together (:func:`skclip._commit.replace_files`): an
+    The files are replaced together (:func:`skclip._atomic.replace_files`): an
     interrupted call leaves the folder's old files or the new ones, never a mix.
 
     Parameters
@@ -198,7 +198,7 @@ def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns
     >>> sum(c["size"] for c in json.loads(files[1].read_text())["clusters"])
     20
     """
-    from .._commit import replace_files
+    from .._atomic import replace_files
     from ._html import render_report, thumbnail_data_uri
     from ._model_bundle import ClusterModel
     from ._run_summary import run_summary
