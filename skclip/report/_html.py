@@ -326,6 +326,6 @@ def render_report(summary, *, n_thumbnails=12, thumbnail=thumbnail_data_uri, pro
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>skclip: {len(clusters)} clusters</title><style>{_CSS}{CSS}</style></head><body>"
         f"<header><h1>skclip clusters</h1><p>{esc(' · '.join(facts))}</p></header><main>"
-        f'{no_structure_html(summary.get("k_selection"))}{_plots(summary, projection)}'
+        f'{no_structure_html(summary.get("k_selection"))}{tree}{_plots(summary, projection)}'
         f'<figure class="sizes">{sizes_svg(sizes, ids=ids)}<figcaption>Cluster sizes (click a bar to '
-        f"jump to its cluster)</figcaption></figure>{tree}{aside}{body}</main></body></html>\n")
+        f"jump to its cluster)</figcaption></figure>{aside}{body}</main></body></html>\n")

@@ -28,7 +28,7 @@ def _node(node, depth):
                 f'<span class="n">cluster {k} · {node["size"]}</span></li>')
     inner = "".join(_node(c, depth + 1) for c in node["children"])
     name = esc(str(node["name"] or node["id"]))
-    return (f'<li><details{" open" if depth < 2 else ""}><summary><span class="sup">{name}'
+    return (f'<li><details{" open" if depth < 4 else ""}><summary><span class="sup">{name}'
             f'</span> <span class="n">{len(_leaves(node))} clusters · {node["size"]} images'
             f"</span></summary><ul>{inner}</ul></details></li>")
 
@@ -38,7 +38,7 @@ def _leaves(node):
 
 
 def hierarchy_html(root):
-    """The super-cluster tree as nested, collapsible lists (two levels open).
+    """The super-cluster tree as nested, collapsible lists (three levels open).
 
     Examples
     --------
@@ -51,10 +51,9 @@ def hierarchy_html(root):
     """
     if root is None:
         return ""
-    body = _node(root, 1) if root["children"] else _node(root, 1)
-    return ('<details class="tree" open><summary>Super-clusters (clusters grouped by the '
+    return ('<details class="tree" id="hierarchy" open><summary>Super-clusters (clusters grouped by the '
             'similarity of their centres; click a name to fold or unfold it)</summary>'
-            f"<ul>{body}</ul></details>")
+            f"<ul>{_node(root, 1)}</ul></details>")
 
 
 def no_structure_html(k_selection):

@@ -251,9 +251,9 @@ def test_tree_renders_in_chromium(fitted, tmp_path):
     assert dom.count('<details class="tree"') == 1
     assert dom.count('<a href="#cluster-') >= 2 * sum(1 for c in summary["clusters"] if c["size"])
     shot = tmp_path / "tree.png"
-    _run_chromium(binary, tmp_path, f"--screenshot={shot}", "--window-size=1000,1100", url)
+    _run_chromium(binary, tmp_path, f"--screenshot={shot}", "--window-size=1000,700", url)
     with Image.open(shot) as im:
-        assert im.size == (1000, 1100)
+        assert im.size == (1000, 700)
         colours = im.convert("RGB").getcolors(maxcolors=1 << 16)
     assert colours is None or len(colours) > 50  # not blank
     keep = os.environ.get("SKCLIP_TREE_SCREENSHOT_TO")  # docs/_static/report_tree_screenshot.png
