@@ -27,7 +27,7 @@ import numpy as np
 __all__ = ["NULL_MARGIN", "NoClusterStructureWarning", "null_reference", "null_sample"]
 
 #: relative improvement over the null score that counts as cluster structure
-NULL_MARGIN = 0.25
+NULL_MARGIN = 0.1
 #: smallest |null score| the improvement is divided by, per criterion (greater is better)
 NULL_FLOOR = {"silhouette": 0.02, "davies_bouldin": 0.1, "calinski_harabasz": 1.0,
               "stability": 0.05}

@@ -69,7 +69,7 @@ def read_outputs(out):
     with (out / "assignments.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     summary = json.loads((out / "clusters.json").read_text())
-    assert list(rows[0]) == ["path", "cluster", "confidence"]
+    assert list(rows[0]) == ["path", "cluster", "confidence", "outlier"]
     paths = [r["path"] for r in rows]
     assert len(paths) == len(set(paths)) == summary["n_images"]
     k = summary["n_clusters"]
