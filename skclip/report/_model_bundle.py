@@ -264,7 +264,7 @@ class ClusterModel:
 
         Spherical k-means (20 restarts) on the members' features in the clustered space.
         """
-        from ..cluster._kmeans import kmeans
+        from ..kmeans import kmeans
 
         cluster_id, n_parts = int(cluster_id), int(n_parts)
         self._check_ids([cluster_id])
