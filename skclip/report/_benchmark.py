@@ -106,6 +106,11 @@ def run_benchmark(X, y, methods, seeds, make_estimator, *, record=None, verbose=
 def summarize_runs(runs):
     """Mean and (population) standard deviation over seeds per (dataset, method).
 
+    Parameters
+    ----------
+    runs : list of dict
+        From :func:`run_benchmark`.
+
     Returns
     -------
     summary : dict
@@ -250,6 +255,15 @@ def benchmark_markdown(protocols, runs):
 def write_benchmark_results(out, protocols, runs):
     """Write ``out/results.json`` (protocols and every run) and ``out/results.md``.
 
+    Parameters
+    ----------
+    out : str or Path
+        The output folder (created when missing).
+    protocols : list of dict
+        Per dataset, as for :func:`benchmark_markdown`.
+    runs : list of dict
+        From :func:`run_benchmark`.
+
     Returns
     -------
     files : list of Path
@@ -294,6 +308,18 @@ def weights_sha256(model, pretrained):
 
     A local checkpoint is hashed as it is; an open_clip tag is hashed through the file
     open_clip downloaded (found in its cache; None when it cannot be found).
+
+    Parameters
+    ----------
+    model : str
+        open_clip model name.
+    pretrained : str, path-like or None
+        open_clip tag, checkpoint path, or None (random weights).
+
+    Returns
+    -------
+    digest : str or None
+        Hex SHA-256 of the weights file.
 
     Examples
     --------

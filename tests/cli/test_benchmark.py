@@ -43,13 +43,13 @@ def common(tiny_model_name, nouns_file):
 def test_every_method_end_to_end(tmp_path, common):
     data = _tree(tmp_path / "imgs", ["red", "green", "blue"], 6)
     out = tmp_path / "out"
-    rc = main(["benchmark", "folder", "--data", str(data), "--out", str(out), "--seeds", "2",
+    rc = main(["benchmark", "folder", "--data", str(data), "--out", str(out), "--seeds", "1",
                *common])
     assert rc == 0
     payload = json.loads((out / "results.json").read_text())
     runs = payload["runs"]
     assert [(r["method"], r["seed"]) for r in runs] == [
-        (m, s) for m in ("kmeans", "tac", "cae", "mca") for s in (0, 1)]
+        (m, 0) for m in ("kmeans", "tac", "cae", "mca")]
     for r in runs:
         assert RUN_FIELDS <= set(r), RUN_FIELDS - set(r)
         assert r["n"] == 18 and r["n_clusters"] == 3 and r["split"] == "all"
@@ -57,7 +57,7 @@ def test_every_method_end_to_end(tmp_path, common):
         assert r["pretrained"] is None and r["weights_sha256"] is None
         assert {"skclip", "torch", "sklearn", "numpy"} <= set(r["versions"])
     protocol = payload["protocols"][0]
-    assert protocol["embedding"]["n_embedded"] == 18 and protocol["seeds"] == [0, 1]
+    assert protocol["embedding"]["n_embedded"] == 18 and protocol["seeds"] == [0]
     md = (out / "results.md").read_text()
     assert "| Method | skclip ACC | skclip NMI | skclip ARI | fit s |" in md
     for label in ("CLIP k-means", "TAC (no train)", "CAE", "MCA"):
