@@ -331,21 +331,34 @@ def weights_sha256(model, pretrained):
         return None
     path = Path(os.fspath(pretrained)).expanduser()
     if not path.is_file():
-        try:
-            from open_clip.pretrained import download_pretrained, get_pretrained_cfg
-
-            from ..embed._model import _offline_unless_reachable
-
-            cfg = get_pretrained_cfg(str(model), str(pretrained))
-            with _offline_unless_reachable():
-                found = download_pretrained(cfg) if cfg else ""
-        except Exception:  # not downloaded, no network: nothing to hash
+        path = _cached_weights_file(str(model), str(pretrained))
+        if path is None:
             return None
-        if not found or not Path(found).is_file():
-            return None
-        path = Path(found)
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _cached_weights_file(model, tag):
+    """The file open_clip keeps for a pretrained tag, looked up without downloading."""
+    try:
+        from open_clip.pretrained import download_pretrained, get_pretrained_cfg
+
+        cfg = get_pretrained_cfg(model, tag)
+        if not cfg:
+            return None
+        if cfg.get("hf_hub"):
+            from huggingface_hub import constants
+
+            offline, constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE, True
+            try:  # offline: the cached file, or an error (never a download)
+                found = download_pretrained({"hf_hub": cfg["hf_hub"]})
+            finally:
+                constants.HF_HUB_OFFLINE = offline
+        else:
+            found = Path("~/.cache/clip").expanduser() / os.path.basename(cfg.get("url", ""))
+    except Exception:  # not in the cache, no hub client: nothing to hash
+        return None
+    return Path(found) if found and Path(found).is_file() else None

@@ -1,5 +1,6 @@
 """``skclip benchmark`` end to end on tiny class-folder trees with a tiny random CLIP model."""
 
+import hashlib
 import json
 import urllib.error
 
@@ -9,7 +10,7 @@ from PIL import Image
 
 from skclip.cli import main
 from skclip.datasets import benchmark_dataset_info, make_clip_blobs, save_features
-from skclip.report import benchmark_markdown, summarize_runs
+from skclip.report import benchmark_markdown, summarize_runs, weights_sha256
 
 NOUNS = ["cat", "dog", "car", "truck", "ship", "plane", "bird", "frog"]
 RUN_FIELDS = {"dataset", "split", "n", "method", "seed", "ACC", "NMI", "ARI", "seconds",
@@ -67,21 +68,47 @@ def test_every_method_end_to_end(tmp_path, common):
     assert main(["benchmark", "folder", "--data", str(data), "--out", str(out), *common]) == 1
 
 
-def test_limit_seeds_and_published_columns(tmp_path, common, capsys):
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory, tiny_model_name):
+    """A saved checkpoint: unlike random weights, its embeddings are cached."""
+    import open_clip
+    import torch
+
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    torch.save(open_clip.create_model(tiny_model_name, pretrained=None).state_dict(), path)
+    return path
+
+
+def test_limit_seeds_cache_and_weights_hash(tmp_path, common, tiny_ckpt, capsys):
+    common = list(common)
+    common[common.index("none")] = str(tiny_ckpt)
     classes = benchmark_dataset_info("cifar10").class_names
     data = _tree(tmp_path / "cifar" / "test", classes, 3)
     out = tmp_path / "out"
-    rc = main(["benchmark", "cifar10", "--data", str(tmp_path / "cifar"), "--out", str(out),
-               "--methods", "kmeans", "--seeds", "0,3", "--limit", "2", *common])
-    assert rc == 0, capsys.readouterr().err
-    runs = json.loads((out / "results.json").read_text())["runs"]
+    argv = ["benchmark", "cifar10", "--data", str(tmp_path / "cifar"), "--out", str(out),
+            "--methods", "kmeans", "--seeds", "0,3", "--limit", "2", *common]
+    assert main(argv) == 0, capsys.readouterr().err
+    payload = json.loads((out / "results.json").read_text())
+    runs = payload["runs"]
     assert [r["seed"] for r in runs] == [0, 3] and {r["n"] for r in runs} == {20}
     assert {r["dataset"] for r in runs} == {"cifar10"} and runs[0]["split"] == "test"
+    assert runs[0]["weights_sha256"] == hashlib.sha256(tiny_ckpt.read_bytes()).hexdigest()
+    assert payload["protocols"][0]["data"] == str(data)
     md = (out / "results.md").read_text()
     assert "at most 2 images per class (--limit)" in md
     # the tiny model is not the published backbone: no published numbers beside it
     assert "74.2 / 70.3 / 61.6" not in md and "this run used" in md
-    assert data.is_dir()
+    # embedded once: a second run reads every embedding from the cache
+    assert main(argv + ["--overwrite"]) == 0
+    stats = json.loads((out / "results.json").read_text())["protocols"][0]["embedding"]
+    assert (stats["n_cached"], stats["n_embedded"]) == (20, 0)
+
+
+def test_weights_hash_without_weights_file(tmp_path):
+    assert weights_sha256("ViT-B-32", None) is None
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"weights")
+    assert weights_sha256("any", f) == hashlib.sha256(b"weights").hexdigest()
 
 
 def test_features_file_with_the_published_backbone(tmp_path):
