@@ -184,6 +184,8 @@ def _section(p, summary, methods):
              f"- seeds: {', '.join(map(str, seeds))} (mean ± std over seeds)",
              "- metrics in %: ACC (Hungarian matching of clusters to classes), NMI, ARI; "
              "each method is fitted on the clustered images alone, labels only score it",
+             "- fit s: seconds per fit, mean over seeds (the first fit of a text method "
+             "also encodes the vocabulary)",
              ""]
     published, note = _published_for(p)
     head = ["Method", "skclip ACC", "skclip NMI", "skclip ARI", "fit s",
