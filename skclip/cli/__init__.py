@@ -1,10 +1,10 @@
-"""The ``skclip`` command line: ``skclip cluster`` (the main job), ``skclip embed`` and
-``skclip vocab build``.
+"""The ``skclip`` command line: ``skclip cluster`` (the main job), ``skclip embed``,
+``skclip vocab build`` and ``skclip benchmark``.
 
 Kept thin: argument parsing and calls into the library. Importing this package does not
 import torch, so ``skclip --help`` and ``skclip --version`` answer at once. One module
-per command (``_cluster``, ``_embed``, ``_vocab``), what they share in ``_common`` and
-the ``--engine ray`` driver in ``_ray``.
+per command (``_cluster``, ``_embed``, ``_vocab``, ``_benchmark``), what they share in
+``_common`` and the ``--engine ray`` driver in ``_ray``.
 
 Exit status: 0 on success, 1 for a problem with the inputs, the model or the output
 folder (one line says which; ``SKCLIP_DEBUG=1`` shows the traceback), 2 for a malformed
@@ -16,6 +16,7 @@ import os
 import sys
 
 from .. import __version__
+from ._benchmark import add_benchmark_parser
 from ._cluster import add_cluster_parser
 from ._common import EXIT_ERROR, EXIT_OK, CLIError
 from ._embed import add_embed_parser
@@ -34,6 +35,7 @@ def build_parser():
     add_cluster_parser(sub)
     add_embed_parser(sub)
     add_vocab_parser(sub)
+    add_benchmark_parser(sub)
     return parser
 
 

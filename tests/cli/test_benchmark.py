@@ -46,7 +46,7 @@ def test_every_method_end_to_end(tmp_path, common):
     out = tmp_path / "out"
     rc = main(["benchmark", "folder", "--data", str(data), "--out", str(out), "--seeds", "1",
                *common])
-    assert rc == 0
+    assert rc == 0, (out / "results.md").read_text() if (out / "results.md").is_file() else rc
     payload = json.loads((out / "results.json").read_text())
     runs = payload["runs"]
     assert [(r["method"], r["seed"]) for r in runs] == [
@@ -180,3 +180,12 @@ def test_summary_and_markdown_record_errors():
     md = benchmark_markdown([{"dataset": "folder", "split": "all", "seeds": [0, 1]}], runs)
     assert "| CLIP k-means | 70.0 ± 10.0 | 50.0 ± 0.0 | 40.0 ± 0.0 | 1.00 | – |" in md
     assert "| MCA | error | error | error | – | – |" in md and "- mca: error: ValueError: x" in md
+
+
+def test_command_line_names_match_the_library():
+    from skclip.cli import _benchmark
+    from skclip.datasets import BENCHMARK_DATASETS
+    from skclip.report import BENCHMARK_METHODS
+
+    assert _benchmark._DATASETS == BENCHMARK_DATASETS
+    assert _benchmark._METHODS == BENCHMARK_METHODS
