@@ -12,7 +12,9 @@ from skclip.cli import main
 from skclip.datasets import benchmark_dataset_info, make_clip_blobs, save_features
 from skclip.report import benchmark_markdown, summarize_runs, weights_sha256
 
-NOUNS = ["cat", "dog", "car", "truck", "ship", "plane", "bird", "frog"]
+NOUNS = ["cat", "dog", "car", "truck", "ship", "plane", "bird", "frog", "horse", "deer",
+         "flower", "tree", "house", "road", "river", "chair", "table", "apple", "boat",
+         "mountain", "cloud", "fish", "bridge", "lamp"]
 RUN_FIELDS = {"dataset", "split", "n", "method", "seed", "ACC", "NMI", "ARI", "seconds",
               "versions", "model", "pretrained", "weights_sha256", "n_clusters"}
 
@@ -35,13 +37,26 @@ def nouns_file(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory, tiny_model_name):
+    """Fixed random weights: the same embeddings in every run, and cached ones."""
+    import open_clip
+    import torch
+
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        torch.save(open_clip.create_model(tiny_model_name, pretrained=None).state_dict(), path)
+    return path
+
+
 @pytest.fixture
-def common(tiny_model_name, nouns_file):
-    return ["--model", tiny_model_name, "--pretrained", "none", "--vocabulary", str(nouns_file),
-            "--device", "cpu", "--batch-size", "8", "--quiet"]
+def common(tiny_model_name, nouns_file, tiny_ckpt):
+    return ["--model", tiny_model_name, "--pretrained", str(tiny_ckpt), "--vocabulary",
+            str(nouns_file), "--device", "cpu", "--batch-size", "8", "--quiet"]
 
 
-def test_every_method_end_to_end(tmp_path, common):
+def test_every_method_end_to_end(tmp_path, common, tiny_ckpt):
     data = _tree(tmp_path / "imgs", ["red", "green", "blue"], 6)
     out = tmp_path / "out"
     rc = main(["benchmark", "folder", "--data", str(data), "--out", str(out), "--seeds", "1",
@@ -55,7 +70,7 @@ def test_every_method_end_to_end(tmp_path, common):
         assert RUN_FIELDS <= set(r), RUN_FIELDS - set(r)
         assert r["n"] == 18 and r["n_clusters"] == 3 and r["split"] == "all"
         assert 0 <= r["ACC"] <= 100 and r["seconds"] >= 0
-        assert r["pretrained"] is None and r["weights_sha256"] is None
+        assert r["pretrained"] == str(tiny_ckpt) and len(r["weights_sha256"]) == 64
         assert {"skclip", "torch", "sklearn", "numpy"} <= set(r["versions"])
     protocol = payload["protocols"][0]
     assert protocol["embedding"]["n_embedded"] == 18 and protocol["seeds"] == [0]
@@ -68,20 +83,7 @@ def test_every_method_end_to_end(tmp_path, common):
     assert main(["benchmark", "folder", "--data", str(data), "--out", str(out), *common]) == 1
 
 
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory, tiny_model_name):
-    """A saved checkpoint: unlike random weights, its embeddings are cached."""
-    import open_clip
-    import torch
-
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    torch.save(open_clip.create_model(tiny_model_name, pretrained=None).state_dict(), path)
-    return path
-
-
 def test_limit_seeds_cache_and_weights_hash(tmp_path, common, tiny_ckpt, capsys):
-    common = list(common)
-    common[common.index("none")] = str(tiny_ckpt)
     classes = benchmark_dataset_info("cifar10").class_names
     data = _tree(tmp_path / "cifar" / "test", classes, 3)
     out = tmp_path / "out"
