@@ -172,11 +172,19 @@ def _published_for(p):
     return table, None
 
 
+def _split_note(p):
+    from ..datasets import BENCHMARK_DATASETS, benchmark_dataset_info
+
+    dataset, note = p.get("dataset"), SPLIT_NOTES.get(p.get("dataset"), "as given")
+    if dataset in BENCHMARK_DATASETS and p.get("split") != benchmark_dataset_info(dataset).split:
+        return f"not the published protocol's split, which is {note}"
+    return note
+
+
 def _section(p, summary, methods):
     title = p.get("title") or p.get("dataset")
     seeds = p.get("seeds", [])
-    lines = [f"## {title}", "",
-             f"- split: {p.get('split')}: {SPLIT_NOTES.get(p.get('dataset'), 'as given')}",
+    lines = [f"## {title}", "", f"- split: {p.get('split')}: {_split_note(p)}",
              f"- images: {p.get('n')} ({p.get('n_classes')} classes); K = {p.get('n_clusters')}"
              " (the number of classes)" + (f"; at most {p['limit']} images per class (--limit)"
                                            if p.get("limit") else ""),

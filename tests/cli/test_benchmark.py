@@ -180,6 +180,9 @@ def test_summary_and_markdown_record_errors():
     assert summary[("folder", "kmeans")]["ACC"] == (70.0, 10.0)
     assert summary[("folder", "mca")] == {"error": "ValueError: x"}
     md = benchmark_markdown([{"dataset": "folder", "split": "all", "seeds": [0, 1]}], runs)
+    assert "- split: all: every image of the class-folder tree" in md
+    other = benchmark_markdown([{"dataset": "cifar10", "split": "train", "seeds": [0]}], [])
+    assert "- split: train: not the published protocol's split, which is the test split" in other
     assert "| CLIP k-means | 70.0 ± 10.0 | 50.0 ± 0.0 | 40.0 ± 0.0 | 1.00 | – |" in md
     assert "| MCA | error | error | error | – | – |" in md and "- mca: error: ValueError: x" in md
 
