@@ -259,7 +259,10 @@ def benchmark_markdown(protocols, runs):
     versions = next((r.get("versions") for r in runs if r.get("versions")), None)
     if versions:
         lines.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".")
-    return "\n".join(lines).rstrip() + "\n"
+    text = "\n".join(lines)
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.rstrip() + "\n"
 
 
 def write_benchmark_results(out, protocols, runs):
