@@ -74,7 +74,7 @@ REAL = dict(n_features=64, center_similarity=0.2, text_spread=0.2, n_texts_per_c
             n_generic_texts=10, n_styles=4, style_strength=0.6, n_style_captions=40)
 
 
-def _real(gap, n_samples=1000, note="", **extra):
+def _real(gap, n_samples=2000, note="", **extra):
     params = dict(REAL, n_samples=n_samples, n_captions=n_samples // 3,
                   modality_gap=CLIP_GAP if gap else 0.0)
     params.update(extra)
