@@ -132,19 +132,43 @@ class _Trace:
 
         return wrapped
 
-    def pseudo(self, original):
+    def full_pass(self, original):
+        """Keep the image-head probabilities of the epoch's full pass."""
+        def wrapped(nets, *args, **kwargs):
+            out = original(nets, *args, **kwargs)
+            if out[0] is not None:
+                self._proba = out[0]
+            return out
+
+        return wrapped
+
+    def _record(self, labels, proba):
         from skclip.metrics import clustering_accuracy
 
+        head = proba.argmax(dim=1).cpu().numpy()
+        self.epochs.append({
+            "pseudo_acc": 100.0 * clustering_accuracy(self.y, labels.cpu().numpy()),
+            "head_acc": 100.0 * clustering_accuracy(self.y, head),
+        })
+        self._nearest.append(getattr(self, "_last", None))
+        self._heads.append(head)
+
+    def pseudo(self, original):
+        """SIC's centre-based pseudo-labels (``pseudo_labels="counterpart"/"image"``)."""
         def wrapped(proba, X, counterparts, texts, **kwargs):
             labels, h = original(proba, X, counterparts, texts, **kwargs)
-            head = proba.argmax(dim=1).cpu().numpy()
-            self.epochs.append({
-                "pseudo_acc": 100.0 * clustering_accuracy(self.y, labels.cpu().numpy()),
-                "head_acc": 100.0 * clustering_accuracy(self.y, head),
-            })
-            self._nearest.append(getattr(self, "_last", None))
-            self._heads.append(head)
+            self._record(labels, proba)
             return labels, h
+
+        return wrapped
+
+    def text_step(self, original):
+        """Pseudo-labels from the text clusters (``pseudo_labels="text-clusters"``)."""
+        def wrapped(counterparts, centres):
+            labels, new = original(counterparts, centres)
+            self._last = None
+            self._record(labels, self._proba)
+            return labels, new
 
         return wrapped
 
@@ -170,21 +194,29 @@ class _Trace:
 def fit_traced(data, seed, params, space):
     """Fit MCA (``params`` over the defaults) on ``data``: final ACC and the per-epoch trace."""
     from skclip.cluster import MCAClustering, _mca_losses
+    from skclip.cluster._mca_nets import MCANetworks
     from skclip.metrics import clustering_report
 
     k = int(data.y.max()) + 1
     est = MCAClustering(n_clusters=k, semantic_space=space, random_state=seed, device="cpu",
                         **params)
     trace = _Trace(data.y)
-    saved = _mca_losses.semantic_centres, _mca_losses.semantic_pseudo_labels
-    _mca_losses.semantic_centres = trace.centres(saved[0])
-    _mca_losses.semantic_pseudo_labels = trace.pseudo(saved[1])
+    patches = [(_mca_losses, "semantic_centres", trace.centres),
+               (_mca_losses, "semantic_pseudo_labels", trace.pseudo),
+               (_mca_losses, "text_cluster_step", trace.text_step),
+               (MCANetworks, "full_pass", trace.full_pass)]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches
+             if hasattr(owner, name)]
+    for owner, name, wrap in patches:
+        if hasattr(owner, name):
+            setattr(owner, name, wrap(getattr(owner, name)))
     try:
         t0 = time.perf_counter()
         est.fit(data.X)
         elapsed = time.perf_counter() - t0
     finally:
-        _mca_losses.semantic_centres, _mca_losses.semantic_pseudo_labels = saved
+        for owner, name, original in saved:
+            setattr(owner, name, original)
     report = clustering_report(data.y, est.labels_)
     return {"ACC": float(report["ACC"]), "NMI": float(report["NMI"]),
             "fit_s": elapsed, "epochs": est.n_iter_,
@@ -233,7 +265,7 @@ def _trace_rows(results, variant="default"):
         rows.append({"scenario": r["scenario"], "seed": r["seed"],
                      "pseudo ACC by epoch": " ".join(f"{tr[i]['pseudo_acc']:.0f}" for i in picks),
                      "head ACC by epoch": " ".join(f"{tr[i]['head_acc']:.0f}" for i in picks),
-                     "centre purity": " ".join(f"{tr[i]['centre_purity']:.0f}" for i in picks),
+                     "centre purity": " ".join(f"{tr[i].get('centre_purity', float('nan')):.0f}" for i in picks),
                      "epochs": " ".join(str(i + 1) for i in picks),
                      "final": f"{r['variants'][variant]['ACC']:.1f}"})
     return rows
