@@ -5,6 +5,9 @@ import sys
 import warnings
 from numbers import Integral
 
+import uuid
+
+import joblib
 import numpy as np
 import torch
 import sklearn
@@ -15,6 +18,8 @@ from tqdm.auto import tqdm
 
 from .._config import resolve_device
 from .._versions import VersionedPickleMixin
+from ..exceptions import RandomWeightsWarning
+from ._embeddings import TEXT_PARAMS, CLIPEmbeddings
 from ._images import DroppedImage, as_image_inputs
 from ._model import embedding_dim, load_clip
 from ._pixels import PixelDataset, PixelFinisher, collate_pixels
@@ -24,11 +29,14 @@ __all__ = ["CLIPEmbedder"]
 
 _INTERNAL_DIRS = (
     os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep,
+    os.path.dirname(os.path.abspath(joblib.__file__)) + os.sep,  # Pipeline(memory=...)
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,  # skclip/
 )
 
 
 _RANDOM_WEIGHTS_WARNED = set()  # models already reported: the notice is given once per process
+_PROCESS = uuid.uuid4().hex  # tells a pickle written by this process from one written elsewhere
+_PROCESS_KEY = "_skclip_process"
 
 
 def _caller_stacklevel():
@@ -57,8 +65,9 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
     pretrained : str, path-like or None, default="openai"
         An open_clip pretrained tag, a local checkpoint file (e.g. a
         ``torch.save(model.state_dict())``), or None for random weights (a
-        ``UserWarning`` says so, once per model and process; for tests and speed
-        measurements).
+        :class:`~skclip.exceptions.RandomWeightsWarning` says so, once per model and
+        process; for tests and speed measurements). Random weights are not pickled:
+        an embedder unpickled in another process draws new ones, and warns.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU; resolved at each call and
         never written back.
@@ -80,7 +89,8 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
         send uint8 pixels and the final scaling and normalisation run on ``device``.
     on_error : {"raise", "skip", "warn"}, default="raise"
         What to do with an unreadable or corrupt image: raise a ``ValueError`` naming
-        it, or drop it (silently, or with one ``UserWarning`` per call). Dropped
+        it (and that ``on_error="skip"`` drops it), or drop it (silently, or with one
+        ``UserWarning`` per call). Dropped
         inputs are listed in ``dropped_``.
     cache_dir : str or path-like, default=None
         Where open_clip downloads pretrained weights; None keeps open_clip's default.
@@ -181,7 +191,7 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
             warnings.warn(
                 f"CLIPEmbedder(model={self.model!r}, pretrained=None) uses random weights: "
                 "its embeddings carry no meaning (fine for tests and speed measurements).",
-                UserWarning,
+                RandomWeightsWarning,
                 stacklevel=_caller_stacklevel(),
             )
         loaded, _ = self._load()
@@ -229,9 +239,12 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
 
         Returns
         -------
-        X_new : ndarray of shape (n_readable, `embedding_dim_`), dtype float32
+        X_new : CLIPEmbeddings of shape (n_readable, `embedding_dim_`), dtype float32
             L2-normalised image embeddings, one row per readable input, in input order
-            (``kept_indices_`` maps rows to inputs; ``dropped_`` lists the others).
+            (``kept_indices_`` maps rows to inputs; ``dropped_`` lists the others). An
+            ndarray that records this embedder's model and weights, so that a
+            clusterer after it in a ``Pipeline`` encodes its texts with the same model
+            (see :class:`~skclip.embed.CLIPEmbeddings`).
         """
         items, sources = as_image_inputs(X)
         self._ensure_fitted()
@@ -249,7 +262,8 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
                 UserWarning,
                 stacklevel=_caller_stacklevel(),
             )
-        return embeddings
+        params = self.get_params(deep=False)
+        return CLIPEmbeddings(embeddings, {k: params[k] for k in TEXT_PARAMS})
 
     def fit_transform(self, X, y=None):
         """Load the model and embed ``X`` (reading the inputs once).
@@ -264,7 +278,7 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
 
         Returns
         -------
-        X_new : ndarray of shape (n_readable, `embedding_dim_`), dtype float32
+        X_new : CLIPEmbeddings of shape (n_readable, `embedding_dim_`), dtype float32
             L2-normalised image embeddings, as :meth:`transform` returns them.
         """
         # transform validates X, so fit need not list a folder (or consume an iterator) too
@@ -293,7 +307,9 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
                 idx, pixels, failed = finish(batch)
                 for i, reason in failed:
                     if self.on_error == "raise":
-                        raise ValueError(f"cannot read image {sources[i]!r}: {reason}")
+                        raise ValueError(
+                            f"cannot read image {sources[i]!r}: {reason} (on_error='skip' "
+                            "drops unreadable images and lists them in dropped_)")
                     dropped.append(DroppedImage(int(i), sources[i], reason))
                 if pixels is not None:
                     emb = model.encode_image(pixels)
@@ -351,6 +367,27 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
         self._ensure_fitted()
         prefix = self.__class__.__name__.lower()
         return np.asarray([f"{prefix}{i}" for i in range(self.embedding_dim_)], dtype=object)
+
+    # -- persistence: random weights do not survive a trip to another process ------
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state[_PROCESS_KEY] = _PROCESS
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        written_by = state.pop(_PROCESS_KEY, None)
+        super().__setstate__(state)
+        if state.get("pretrained", "") is None and written_by != _PROCESS:
+            warnings.warn(
+                f"this CLIPEmbedder(model={self.model!r}, pretrained=None) was pickled in "
+                "another process: random weights are not stored, so new ones are drawn "
+                "here and its embeddings do not match those the pipeline was fitted on "
+                "(the predictions are meaningless). Use a checkpoint file as pretrained= "
+                "(e.g. torch.save(model.state_dict(), PATH)) to reload a model exactly.",
+                RandomWeightsWarning,
+                stacklevel=2,
+            )
 
     def __sklearn_is_fitted__(self):
         # Stateless with respect to the data: transform loads the model when needed.
