@@ -58,7 +58,7 @@ from sklearn.utils.validation import validate_data
 from .._arrays import unit_rows, validation_dtype
 from .._config import resolve_device
 from .._versions import VersionedPickleMixin
-from ..embed._embeddings import text_embedder_for
+from ..embed._embedder import text_embedder_for
 from ..exceptions import WeightsUnavailableError
 from ._autok import K_SELECTIONS, candidate_ks
 from ..kmeans import assign

@@ -1,16 +1,11 @@
 """CLIPEmbedder: images (and texts) to L2-normalised CLIP embeddings."""
 
 import os
-import sys
 import warnings
 from numbers import Integral
 
-import uuid
-
-import joblib
 import numpy as np
 import torch
-import sklearn
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -18,34 +13,22 @@ from tqdm.auto import tqdm
 
 from .._config import resolve_device
 from .._versions import VersionedPickleMixin
-from ..exceptions import RandomWeightsWarning
 from ._embeddings import TEXT_PARAMS, CLIPEmbeddings
 from ._images import DroppedImage, as_image_inputs
 from ._model import embedding_dim, load_clip
+from ._notices import (
+    RANDOM_WEIGHTS_WARNED,
+    caller_stacklevel,
+    check_reload,
+    stamp,
+    warn_random_weights,
+)
 from ._pixels import PixelDataset, PixelFinisher, collate_pixels
 from ._text import encode_texts
 
-__all__ = ["CLIPEmbedder"]
+__all__ = ["CLIPEmbedder", "text_embedder_for"]
 
-_INTERNAL_DIRS = (
-    os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep,
-    os.path.dirname(os.path.abspath(joblib.__file__)) + os.sep,  # Pipeline(memory=...)
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,  # skclip/
-)
-
-
-_RANDOM_WEIGHTS_WARNED = set()  # models already reported: the notice is given once per process
-_PROCESS = uuid.uuid4().hex  # tells a pickle written by this process from one written elsewhere
-_PROCESS_KEY = "_skclip_process"
-
-
-def _caller_stacklevel():
-    """``stacklevel`` pointing a warning at the first frame outside skclip and sklearn
-    (the wrappers of ``_fit_context`` and ``set_output`` make fixed levels wrong)."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL_DIRS):
-        frame, level = frame.f_back, level + 1
-    return level
+_RANDOM_WEIGHTS_WARNED = RANDOM_WEIGHTS_WARNED  # tests reset it
 
 
 class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
@@ -186,14 +169,8 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
         return loaded, device
 
     def _fit_model(self):
-        if self.pretrained is None and os.fspath(self.model) not in _RANDOM_WEIGHTS_WARNED:
-            _RANDOM_WEIGHTS_WARNED.add(os.fspath(self.model))
-            warnings.warn(
-                f"CLIPEmbedder(model={self.model!r}, pretrained=None) uses random weights: "
-                "its embeddings carry no meaning (fine for tests and speed measurements).",
-                RandomWeightsWarning,
-                stacklevel=_caller_stacklevel(),
-            )
+        if self.pretrained is None:
+            warn_random_weights(self.model)
         loaded, _ = self._load()
         self.embedding_dim_ = embedding_dim(loaded)
         return loaded
@@ -260,7 +237,7 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
                 f"{len(dropped)} of {len(items)} images could not be read and were dropped "
                 f"(see dropped_): {shown}{more}",
                 UserWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
         params = self.get_params(deep=False)
         return CLIPEmbeddings(embeddings, {k: params[k] for k in TEXT_PARAMS})
@@ -370,24 +347,10 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
 
     # -- persistence: random weights do not survive a trip to another process ------
     def __getstate__(self):
-        state = dict(super().__getstate__())
-        state[_PROCESS_KEY] = _PROCESS
-        return state
+        return stamp(dict(super().__getstate__()))
 
     def __setstate__(self, state):
-        state = dict(state)
-        written_by = state.pop(_PROCESS_KEY, None)
-        super().__setstate__(state)
-        if state.get("pretrained", "") is None and written_by != _PROCESS:
-            warnings.warn(
-                f"this CLIPEmbedder(model={self.model!r}, pretrained=None) was pickled in "
-                "another process: random weights are not stored, so new ones are drawn "
-                "here and its embeddings do not match those the pipeline was fitted on "
-                "(the predictions are meaningless). Use a checkpoint file as pretrained= "
-                "(e.g. torch.save(model.state_dict(), PATH)) to reload a model exactly.",
-                RandomWeightsWarning,
-                stacklevel=2,
-            )
+        super().__setstate__(check_reload(dict(state)))
 
     def __sklearn_is_fitted__(self):
         # Stateless with respect to the data: transform loads the model when needed.
@@ -399,3 +362,23 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
         tags.requires_fit = False
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def text_embedder_for(X):
+    """A :class:`~skclip.CLIPEmbedder` for the texts of ``X``'s model, or None.
+
+    Parameters
+    ----------
+    X : array-like
+        Image embeddings; a :class:`CLIPEmbeddings` names its embedder.
+
+    Returns
+    -------
+    embedder : CLIPEmbedder or None
+        Same model, weights, device, precision and batch size, ``verbose=0`` (the
+        text stages show their own progress); None when ``X`` records no embedder.
+    """
+    params = getattr(X, "embedder_params", None)
+    if not isinstance(X, CLIPEmbeddings) or not params:
+        return None
+    return CLIPEmbedder(**{k: v for k, v in params.items() if k in TEXT_PARAMS}, verbose=0)

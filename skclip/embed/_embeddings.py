@@ -6,7 +6,7 @@
 
 import numpy as np
 
-__all__ = ["CLIPEmbeddings", "text_embedder_for"]
+__all__ = ["CLIPEmbeddings"]
 
 # the embedder parameters that decide which text vectors a model gives (and where)
 TEXT_PARAMS = ("model", "pretrained", "device", "precision", "batch_size", "cache_dir")
@@ -71,24 +71,3 @@ class CLIPEmbeddings(np.ndarray):
         array_state, self.embedder_params = state
         super().__setstate__(array_state)
 
-
-def text_embedder_for(X):
-    """A :class:`~skclip.CLIPEmbedder` for the texts of ``X``'s model, or None.
-
-    Parameters
-    ----------
-    X : array-like
-        Image embeddings; a :class:`CLIPEmbeddings` names its embedder.
-
-    Returns
-    -------
-    embedder : CLIPEmbedder or None
-        Same model, weights, device, precision and batch size, ``verbose=0`` (the
-        text stages show their own progress); None when ``X`` records no embedder.
-    """
-    params = getattr(X, "embedder_params", None)
-    if not isinstance(X, CLIPEmbeddings) or not params:
-        return None
-    from ._embedder import CLIPEmbedder
-
-    return CLIPEmbedder(**{k: v for k, v in params.items() if k in TEXT_PARAMS}, verbose=0)
