@@ -217,3 +217,19 @@ def test_checkpoint_reload_in_another_process_is_silent(tmp_path, tiny_model_nam
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["0"]
+
+
+@pytest.mark.filterwarnings("always::skclip.exceptions.RandomWeightsWarning")
+def test_random_weights_notice_points_at_the_users_line(images, tiny_model_name):
+    import warnings
+
+    from skclip.embed import _embedder
+
+    _embedder._RANDOM_WEIGHTS_WARNED.clear()
+    pipe = Pipeline([("embed", CLIPEmbedder(model=tiny_model_name, pretrained=None,
+                                            device="cpu", verbose=0))], memory=None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pipe.fit_transform(images[:2])
+    notices = [w for w in caught if issubclass(w.category, RandomWeightsWarning)]
+    assert len(notices) == 1 and notices[0].filename == __file__
