@@ -45,11 +45,12 @@ def main():
         sys.exit("needs headless Chromium and SKCLIP_ASSETS with cifar10/cifar10-test.zip")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        extract(assets / "cifar10" / "cifar10-test.zip", tmp / "images")
+        extract(assets / "cifar10" / "cifar10-test.zip", tmp / "cifar10-test")
         (tmp / "nouns.txt").write_text("\n".join(NOUNS) + "\n")
         from skclip.cli import main as skclip
 
-        status = skclip(["cluster", str(tmp / "images"), "--n-clusters", "auto",
+        os.chdir(tmp)  # the report's header shows the input as given: a short name
+        status = skclip(["cluster", "cifar10-test", "--n-clusters", "auto",
                          "--k-range", "2:12", "--pretrained", "none", "--vocabulary",
                          str(tmp / "nouns.txt"), "--device", "cpu", "--out",
                          str(tmp / "out"), "--quiet"])
