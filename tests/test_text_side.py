@@ -179,6 +179,9 @@ def test_random_weights_reload_in_another_process_warns(tmp_path, tiny_model_nam
     import joblib
 
     emb = CLIPEmbedder(model=tiny_model_name, pretrained=None, device="cpu", verbose=0)
+    # two embedders of random weights (images, texts): one warning
+    emb = Pipeline([("embed", emb), ("clust", CAEClustering(
+        semantic_space=SemanticSpaceBuilder(embedder=clone(emb), vocabulary=NOUNS)))])
     path = tmp_path / "emb.joblib"
     joblib.dump(emb, path)
     import warnings

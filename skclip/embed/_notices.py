@@ -54,9 +54,13 @@ def stamp(state):
 def check_reload(state):
     """Pop the process mark of ``state``; warn when random weights come from elsewhere."""
     written_by = state.pop(PROCESS_KEY, None)
-    if state.get("pretrained", "") is None and written_by != _PROCESS:
+    model = state.get("model")
+    if state.get("pretrained", "") is None and written_by != _PROCESS \
+            and ("reload", written_by, model) not in RANDOM_WEIGHTS_WARNED:
+        # once per pickle source and model: a pipeline holds several such embedders
+        RANDOM_WEIGHTS_WARNED.add(("reload", written_by, model))
         warnings.warn(
-            f"this CLIPEmbedder(model={state.get('model')!r}, pretrained=None) was pickled "
+            f"this CLIPEmbedder(model={model!r}, pretrained=None) was pickled "
             "in another process: random weights are not stored, so new ones are drawn "
             "here and its embeddings do not match those the pipeline was fitted on (the "
             "predictions are meaningless). Use a checkpoint file as pretrained= (e.g. "
