@@ -3,6 +3,7 @@
 __all__ = [
     "InconsistentVersionWarning",
     "RandomWeightsWarning",
+    "UnknownModelError",
     "UnknownWeightsError",
     "WeightsUnavailableError",
 ]
@@ -154,3 +155,25 @@ class UnknownWeightsError(ValueError):
         return (f"pretrained={self.pretrained!r} is neither a checkpoint file nor a known "
                 f"open_clip tag for {self.model!r} (known tags: {self.known_tags or 'none'}); "
                 "use pretrained=None for random weights.")
+
+
+class UnknownModelError(ValueError):
+    """``model`` is neither an open_clip model name nor an open_clip JSON config file.
+
+    The message suggests the known name closest to it (``"vit-b-32"``: did you mean
+    ``"ViT-B-32"``?).
+
+    Examples
+    --------
+    >>> from skclip.embed import load_clip
+    >>> from skclip.exceptions import UnknownModelError
+    >>> try:
+    ...     load_clip("vit-b-32", pretrained=None, device="cpu")
+    ... except UnknownModelError as exc:
+    ...     print(exc.suggestion)
+    ViT-B-32
+    """
+
+    def __init__(self, message, *, suggestion=None):
+        super().__init__(message)
+        self.suggestion = suggestion

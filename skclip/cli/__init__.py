@@ -19,6 +19,7 @@ import sys
 import warnings
 
 from .. import __version__
+from ..exceptions import UnknownModelError, UnknownWeightsError
 from ._assign import add_assign_parser
 from ._cluster import add_cluster_parser
 from ._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CLIError, UsageError, describe_error
@@ -84,8 +85,8 @@ def main(argv=None):
         if os.environ.get("SKCLIP_DEBUG", "") not in ("", "0"):
             raise
         print(f"skclip: error: {describe_error(exc)}", file=sys.stderr)
-        if isinstance(exc, UsageError):
-            return EXIT_USAGE
+        if isinstance(exc, (UsageError, UnknownModelError, UnknownWeightsError)):
+            return EXIT_USAGE  # a bad --model / --pretrained is a bad command line too
     except KeyboardInterrupt:
         print("skclip: interrupted (embeddings computed so far are cached)", file=sys.stderr)
         return 130

@@ -18,7 +18,7 @@ from typing import Any, Callable, NamedTuple
 import torch
 
 from .._config import resolve_device
-from ..exceptions import UnknownWeightsError, WeightsUnavailableError
+from ..exceptions import UnknownModelError, UnknownWeightsError, WeightsUnavailableError
 
 __all__ = ["LoadedCLIP", "load_clip", "clear_model_cache", "embedding_dim", "resolve_precision"]
 
@@ -60,11 +60,12 @@ def _model_name(model):
     if not model.lower().endswith(".json"):
         if ":" in model or model in open_clip.list_models():
             return model, model  # hf-hub:/local-dir: schemas are open_clip's business
-        hint = _suggest(model, open_clip.list_models())
-        raise ValueError(
+        match = _suggest(model, open_clip.list_models())
+        hint = f" (did you mean {match!r}?)" if match else ""
+        raise UnknownModelError(
             f"unknown open_clip model {model!r}{hint}; the names are listed by "
-            "open_clip.list_models(), or give the path of an open_clip JSON model config."
-        )
+            "open_clip.list_models(), or give the path of an open_clip JSON model config.",
+            suggestion=match)
     path = Path(model).expanduser().resolve()
     if not path.is_file():
         raise ValueError(f"model config file not found: {path}")
@@ -101,13 +102,12 @@ def _pretrained_source(name, pretrained):
 
 
 def _suggest(name, known):
-    """``" (did you mean 'ViT-B-32'?)"`` for a near miss of a known name, else ``""``."""
+    """The known name that ``name`` nearly is (another case, a typo), or None."""
     import difflib
 
     folded = {k.lower(): k for k in known}
-    match = folded.get(name.lower()) or next(
+    return folded.get(name.lower()) or next(
         iter(difflib.get_close_matches(name, known, n=1, cutoff=0.8)), None)
-    return f" (did you mean {match!r}?)" if match else ""
 
 
 class _DropRandomInitNotice(logging.Filter):

@@ -95,10 +95,10 @@ def test_weights_errors_in_option_syntax(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "--pretrained PATH" in err and "--pretrained none" in err
     assert "pretrained=" not in err
-    assert main([*base, "--out", str(tmp_path / "o2"), "--pretrained", "opnai"]) == 1
+    assert main([*base, "--out", str(tmp_path / "o2"), "--pretrained", "opnai"]) == 2
     err = capsys.readouterr().err
     assert "--pretrained opnai is neither" in err and "--pretrained none" in err
-    assert main([*base, "--out", str(tmp_path / "o3"), "--model", "vit-b-32"]) == 1
+    assert main([*base, "--out", str(tmp_path / "o3"), "--model", "vit-b-32"]) == 2
     assert "did you mean 'ViT-B-32'?" in capsys.readouterr().err
 
 
