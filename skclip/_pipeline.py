@@ -45,11 +45,10 @@ def make_clip_pipeline(
         :class:`~skclip.CLIPKMeans` baseline (which uses no text).
     n_clusters : int or "auto", default=10
         Number of clusters (``"auto"``: chosen at fit time, see ``k_range``).
-        ``"mca"`` selects one centre per cluster in its semantic space: an integer is
-        copied into ``clust__semantic_space__n_centers`` when the pipeline is built
-        (set both when you change ``clust__n_clusters`` later); with ``"auto"``,
-        ``n_centers`` stays ``"auto"`` and the fit raises its lower bound
-        ``min_centers`` to the chosen K.
+        ``"mca"`` selects one centre per cluster in its semantic space: its
+        ``clust__semantic_space__n_centers`` stays ``"auto"`` and the fit uses the
+        number of clusters (the chosen one with ``"auto"``), so
+        ``set_params(clust__n_clusters=5)`` (a grid search) needs nothing else.
     model : str, default="ViT-B-32"
         open_clip model name, for both image and text towers.
     pretrained : str or None, default="openai"
@@ -101,7 +100,10 @@ def make_clip_pipeline(
         # the method's own default space (its templates, selection rule), with a copy
         # of the embedder's configuration: the same model, loaded once (process cache)
         default = clusterer_cls(n_clusters=n_clusters, **clusterer_params)._default_semantic_space()
-        space_params = {"embedder": clone(embedder)}
+        # the text stages show their own progress: no "Encoding texts" bar per template
+        space_params = {"embedder": clone(embedder).set_params(verbose=0)}
+        if "n_centers" in default.get_params(deep=False):
+            space_params["n_centers"] = "auto"  # follows clust__n_clusters at fit time
         if "device" in default.get_params(deep=False):
             space_params["device"] = device
         default.set_params(**{**space_params, **(semantic_space_params or {})})

@@ -121,7 +121,8 @@ def test_make_clip_pipeline_wires_one_model(method, cls):
     assert space_embedder is not embed
     # the method's own default semantic space, only the embedder is ours
     default = cls(n_clusters=7)._default_semantic_space()
-    ours = ("embedder", "device")
+    ours = ("embedder", "device", "n_centers")  # n_centers: "auto", the fit's K (MCA)
+    assert clust.semantic_space.n_centers == "auto"
     expected = {k: v for k, v in default.get_params(deep=False).items() if k not in ours}
     got = {k: v for k, v in clust.semantic_space.get_params(deep=False).items() if k not in ours}
     assert got == expected

@@ -9,18 +9,21 @@ per command (``_cluster``, ``_assign``, ``_edit``, ``_export``, ``_embed``, ``_v
 
 Exit status: 0 on success, 1 for a problem with the inputs, the model or the output
 folder (one line says which; ``SKCLIP_DEBUG=1`` shows the traceback), 2 for a malformed
-command line.
+command line (an unknown option, a bad value such as ``--n-clusters 1``, options that do
+not go together). Messages give their advice as options (``--pretrained none``).
 """
 
 import argparse
 import os
 import sys
+import warnings
 
 from .. import __version__
+from ..exceptions import UnknownModelError, UnknownWeightsError
 from ._assign import add_assign_parser
 from ._benchmark import add_benchmark_parser
 from ._cluster import add_cluster_parser
-from ._common import EXIT_ERROR, EXIT_OK, CLIError
+from ._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CLIError, UsageError, describe_error
 from ._edit import add_edit_parser
 from ._embed import add_embed_parser
 from ._export import add_export_parser
@@ -74,13 +77,18 @@ def main(argv=None):
         parser.print_help()
         return EXIT_OK
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            # each command says "random weights" in one line of its own (none with -q)
+            warnings.filterwarnings("ignore", message=r".*pretrained=None\) uses random weights")
+            return args.run(args)
     except (CLIError, OSError, LookupError, ValueError, RuntimeError) as exc:
         # expected failures (bad input, no weights offline, WordNet missing) get one line;
         # SKCLIP_DEBUG=1 shows the traceback
         if os.environ.get("SKCLIP_DEBUG", "") not in ("", "0"):
             raise
-        print(f"skclip: error: {exc}", file=sys.stderr)
+        print(f"skclip: error: {describe_error(exc)}", file=sys.stderr)
+        if isinstance(exc, (UsageError, UnknownModelError, UnknownWeightsError)):
+            return EXIT_USAGE  # a bad --model / --pretrained is a bad command line too
     except KeyboardInterrupt:
         print("skclip: interrupted (embeddings computed so far are cached)", file=sys.stderr)
         return 130

@@ -4,9 +4,12 @@ without refitting."""
 from ._common import (
     EXIT_OK,
     CLIError,
+    UsageError,
     _embed_folder,
     _embedder_params,
     _list_images,
+    _non_negative_int,
+    _positive_int,
     _say,
 )
 
@@ -30,9 +33,9 @@ def add_assign_parser(sub):
     a.add_argument("--overwrite", action="store_true",
                    help="allow writing into a non-empty output folder")
     a.add_argument("--device", default="auto", help="'auto' (GPU when present), 'cpu', 'cuda:0'...")
-    a.add_argument("--batch-size", type=int, default=None, metavar="N",
+    a.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
                    help="images per batch (default: the clustering run's)")
-    a.add_argument("--num-workers", type=int, default=None, metavar="N",
+    a.add_argument("--num-workers", type=_non_negative_int, default=None, metavar="N",
                    help="image decoding worker processes (default: the clustering run's)")
     a.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
     a.set_defaults(run=cmd_assign)
@@ -46,7 +49,7 @@ def cmd_assign(args):
     from ..report import prepare_output_dir, read_cluster_folder, write_report
 
     if Path(args.out).resolve() == Path(args.clusters).resolve():
-        raise CLIError("--out must not be the --from folder (its outputs would be replaced)")
+        raise UsageError("--out must not be the --from folder (its outputs would be replaced)")
     folder = read_cluster_folder(args.clusters)
     model, settings = folder.model, folder.model.embedder
     if settings is None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from ._common import (
     EXIT_OK,
     CLIError,
+    UsageError,
     _add_engine_args,
     _add_model_args,
     _check_engine_args,
@@ -16,6 +17,7 @@ from ._common import (
     _k_range,
     _list_images,
     _n_clusters,
+    _note_random_weights,
     _pretrained,
     _read_nouns,
     _say,
@@ -46,14 +48,16 @@ def add_cluster_parser(sub):
                    help="candidates of --n-clusters auto (default: 2:min(100, images/10))")
     c.add_argument("--method", choices=["cae", "mca"], default="cae",
                    help="clustering method (default: cae, training-free)")
-    c.add_argument("--vocabulary", default="wordnet", metavar="wordnet|FILE",
+    c.add_argument("--vocabulary", default=None, metavar="wordnet|FILE",
                    help="the nouns of the semantic space, used both to cluster and to name "
                         "the clusters: 'wordnet' (WordNet 3.0, fetched on first use when "
                         "missing), 'wordnet-tac' / 'wordnet-sic' (the predecessors' exact "
-                        "lists) or a text file with one noun per line")
+                        "lists) or a text file with one noun per line (default: wordnet, "
+                        "or the nouns of --vocabulary-cache)")
     c.add_argument("--vocabulary-cache", metavar="FILE.npz",
                    help="vocabulary embeddings written by 'skclip vocab build --out' (same "
-                        "model, weights, templates and vocabulary): nothing to encode")
+                        "model, weights and templates): nothing to encode; a file built "
+                        "from a noun list brings its nouns, no --vocabulary needed")
     c.add_argument("--exact-vocabulary", action="store_true",
                    help="encode every noun with every template instead of ranking all "
                         "nouns with one prompt and re-encoding the best candidates (slow on "
@@ -66,7 +70,7 @@ def add_cluster_parser(sub):
     c.add_argument("--overwrite", action="store_true",
                    help="allow writing into a non-empty output folder")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress bars, no summary")
-    _add_model_args(c)
+    _add_model_args(c, features=True)
     _add_engine_args(c, fit_sample=True)
     c.set_defaults(run=cmd_cluster)
 
@@ -76,7 +80,9 @@ def _pipeline(args, model, features):
     from .._pipeline import make_clip_pipeline
 
     space = {}
-    if not _is_wordnet(args.vocabulary):
+    if isinstance(args.vocabulary, list):  # the nouns of --vocabulary-cache
+        space["vocabulary"] = args.vocabulary
+    elif not _is_wordnet(args.vocabulary):
         space["vocabulary"] = _read_nouns(args.vocabulary)
     elif args.vocabulary != "wordnet":
         space["vocabulary"] = args.vocabulary
@@ -130,14 +136,26 @@ def cmd_cluster(args):
     """Run ``skclip cluster``; returns the exit status."""
     from ..report import prepare_output_dir
 
-    if (args.path is None) == (args.features is None):
-        raise CLIError("give either a folder PATH or --features FILE.npz (not both)")
-    if not _is_wordnet(args.vocabulary) and not Path(args.vocabulary).is_file():
+    if args.path is None and args.features is None:
+        raise UsageError("give a folder of images (PATH) or --features FILE.npz")
+    if args.path is not None and args.features is not None:
+        raise UsageError("give a folder of images (PATH) or --features FILE.npz, not both")
+    if args.k_range is not None and args.n_clusters != "auto":
+        raise UsageError("--k-range needs --n-clusters auto")
+    _check_engine_args(args)
+    if args.vocabulary is not None and not _is_wordnet(args.vocabulary) \
+            and not Path(args.vocabulary).is_file():
         raise CLIError(f"vocabulary file not found: {args.vocabulary} "
                        "(use 'wordnet' or a file with one noun per line)")
     if args.vocabulary_cache is not None and not Path(args.vocabulary_cache).is_file():
         raise CLIError(f"vocabulary cache file not found: {args.vocabulary_cache} "
                        "(write one with 'skclip vocab build --out FILE')")
+    if args.vocabulary is None:
+        from ._vocab import nouns_of_vocabulary_file
+
+        listed = (None if args.vocabulary_cache is None
+                  else nouns_of_vocabulary_file(args.vocabulary_cache))
+        args.vocabulary = "wordnet" if listed is None else listed
     if args.captions is not None and not Path(args.captions).is_file():
         raise CLIError(f"captions file not found: {args.captions}")
     features = None
@@ -149,9 +167,7 @@ def cmd_cluster(args):
         model, args.pretrained = args.model or "ViT-B-32", _pretrained(args.pretrained or "openai")
         images = _list_images(args.path)
         _check_k(args.n_clusters, len(images.paths))
-    _check_engine_args(args)
-    if args.k_range is not None and args.n_clusters != "auto":
-        raise CLIError("--k-range needs --n-clusters auto")
+    _note_random_weights(args, model)
     out = prepare_output_dir(args.out, overwrite=args.overwrite)
     pipe = _pipeline(args, model, features)
     embedder, clusterer = pipe.named_steps["embed"], pipe.named_steps["clust"]

@@ -8,11 +8,37 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_ERROR = 0, 1
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 class CLIError(Exception):
     """A problem the user can fix; printed without a traceback, exit status 1."""
+
+
+class UsageError(CLIError):
+    """A malformed command line (options that do not go together); exit status 2."""
+
+
+def _positive_int(value):
+    """A count option (``--batch-size``, ``--fit-sample``): an integer >= 1."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return n
+
+
+def _non_negative_int(value):
+    """``--num-workers``: an integer >= 0."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
+    return n
 
 
 def _pretrained(value):
@@ -21,13 +47,17 @@ def _pretrained(value):
 
 
 def _n_clusters(value):
-    """``--n-clusters``: a positive integer or ``auto``."""
+    """``--n-clusters``: an integer >= 2 or ``auto``."""
     if value.strip().lower() == "auto":
         return "auto"
     try:
-        return int(value)
+        k = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer or 'auto', got {value!r}") from None
+        k = None
+    if k is None or k < 2:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer >= 2 (one cluster is no clustering) or 'auto', got {value!r}")
+    return k
 
 
 def _k_range(value):
@@ -43,19 +73,24 @@ def _k_range(value):
     return (low, high)
 
 
-def _add_model_args(p):
+def _add_model_args(p, *, images=True, features=False):
+    """The model options; ``images``: the image-reading ones too; ``features``: the
+    command also reads a features file that records its model."""
     g = p.add_argument_group("model")
+    recorded = ", or the model recorded in --features" if features else ""
     g.add_argument("--model", default=None,
-                   help="open_clip model name (default: ViT-B-32, or the model recorded "
-                        "in --features)")
-    g.add_argument("--pretrained", default=None,
+                   help=f"open_clip model name (default: ViT-B-32{recorded})")
+    g.add_argument("--pretrained", default=None, metavar="TAG|PATH|none",
                    help="open_clip pretrained tag (downloads once, then cached), a local "
                         "checkpoint PATH (offline), or 'none' for random weights "
                         "(default: openai)")
     g.add_argument("--device", default="auto", help="'auto' (GPU when present), 'cpu', 'cuda:0'...")
-    g.add_argument("--batch-size", type=int, default=64, metavar="N",
-                   help="images per batch (default: 64)")
-    g.add_argument("--num-workers", type=int, default=0, metavar="N",
+    what = "images" if images else "texts"
+    g.add_argument("--batch-size", type=_positive_int, default=64, metavar="N",
+                   help=f"{what} per batch (default: 64)")
+    if not images:
+        return
+    g.add_argument("--num-workers", type=_non_negative_int, default=0, metavar="N",
                    help="image decoding worker processes (default: 0)")
     g.add_argument("--decoder", choices=["pil", "torchvision"], default="pil",
                    help="who decodes JPEGs: 'pil' in the workers (default), or "
@@ -66,14 +101,16 @@ def _add_model_args(p):
 def _add_engine_args(p, *, fit_sample):
     # --engine ray: skclip.cli._ray (Ray Data); the local engine is the default
     g = p.add_argument_group("engine")
+    ray_does = ("an actor pool embeds, the method is fitted on a sample" if fit_sample
+                else "an actor pool embeds the images")
     g.add_argument("--engine", choices=["local", "ray"], default="local",
-                   help="'local' (this process) or 'ray' (Ray Data: an actor pool embeds, "
-                        "the method is fitted on a sample; needs skclip[scale])")
+                   help=f"'local' (this process) or 'ray' (Ray Data: {ray_does}; needs "
+                        "skclip[scale])")
     g.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="Ray cluster to use with --engine ray, e.g. 'auto' or "
                         "'ray://head:10001' (default: start a local Ray)")
     if fit_sample:
-        g.add_argument("--fit-sample", type=int, default=None, metavar="N",
+        g.add_argument("--fit-sample", type=_positive_int, default=None, metavar="N",
                        help="with --engine ray, fit on a uniform random sample of at most N "
                             "images, then predict every image (default: 50000; N >= the "
                             "number of images gives the local engine's clustering)")
@@ -82,6 +119,30 @@ def _add_engine_args(p, *, fit_sample):
 def _say(args, *lines):
     if not args.quiet:
         print(*lines, sep="\n", file=sys.stderr)
+
+
+def _note_random_weights(args, model):
+    """One line (none with ``-q``) instead of the library's warning, which would name a
+    source line and land inside the progress bar."""
+    if args.pretrained is None:
+        _say(args, f"skclip: note: --pretrained none: {model} with random weights, so the "
+                   "clusters carry no meaning (for tests and timings)")
+
+
+def describe_error(exc):
+    """The one-line message of an expected failure, its advice in command-line syntax."""
+    from ..exceptions import UnknownWeightsError, WeightsUnavailableError
+
+    if isinstance(exc, WeightsUnavailableError):
+        return (f"could not get the pretrained weights {exc.pretrained!r} of {exc.model!r}: "
+                f"{exc.reason}. Without internet access, pass --pretrained PATH (a "
+                f"checkpoint file of {exc.model}) or --pretrained none (random weights)")
+    if isinstance(exc, UnknownWeightsError):
+        return (f"--pretrained {exc.pretrained} is neither a checkpoint file nor a known "
+                f"open_clip tag of {exc.model} (known tags: "
+                f"{', '.join(exc.known_tags) or 'none'}); use --pretrained none for random "
+                "weights")
+    return str(exc)
 
 
 def _is_wordnet(vocabulary):
@@ -108,8 +169,6 @@ def _check_k(k, n):
         if n < 3:
             raise CLIError(f"--n-clusters auto needs at least 3 images, got {n}")
         return
-    if k < 1:
-        raise CLIError(f"--n-clusters must be at least 1, got {k}")
     if k > n:
         raise CLIError(f"--n-clusters {k} is larger than the number of images ({n})")
 
@@ -117,14 +176,12 @@ def _check_k(k, n):
 def _check_engine_args(args):
     if args.engine != "ray":
         if args.ray_address is not None or getattr(args, "fit_sample", None) is not None:
-            raise CLIError("--ray-address and --fit-sample need --engine ray")
+            raise UsageError("--ray-address and --fit-sample need --engine ray")
         return
     if getattr(args, "fit_sample", 0) is None:
         from ..scale import DEFAULT_SAMPLE_SIZE
 
         args.fit_sample = DEFAULT_SAMPLE_SIZE
-    if getattr(args, "fit_sample", 1) < 1:
-        raise CLIError(f"--fit-sample must be at least 1, got {args.fit_sample}")
     try:
         import ray  # noqa: F401
     except ImportError as exc:

@@ -11,6 +11,7 @@ from ._common import (
     _embed_folder,
     _embedder_params,
     _list_images,
+    _note_random_weights,
     _pretrained,
     _say,
 )
@@ -43,11 +44,12 @@ def cmd_embed(args):
         raise CLIError(f"{target} exists; pass --overwrite to replace it")
     if target.is_dir():
         raise CLIError(f"{target} is a folder; --out names the .npz file to write")
+    _check_engine_args(args)
     images = _list_images(args.path, labelled=True)
     model, args.pretrained = args.model or "ViT-B-32", _pretrained(args.pretrained or "openai")
     from ..embed import CLIPEmbedder
 
-    _check_engine_args(args)
+    _note_random_weights(args, model)
     if args.engine == "ray":
         return _embed_ray(args, target, images, model)
     embedder = CLIPEmbedder(model=model, pretrained=args.pretrained, device=args.device,

@@ -8,6 +8,7 @@ from pathlib import Path
 from ._common import (
     EXIT_OK,
     CLIError,
+    UsageError,
     _add_model_args,
     _is_wordnet,
     _pretrained,
@@ -20,8 +21,9 @@ def add_vocab_parser(sub):
     v = sub.add_parser(
         "vocab", help="encode a noun vocabulary once, for the cache or another machine",
         description="Vocabulary embeddings: 'skclip vocab build' encodes every noun with "
-                    "every template (best on a GPU) into the text cache and, with --out, into "
-                    "a file that 'skclip cluster --vocabulary-cache FILE' uses elsewhere.")
+                    "every template (best on a GPU) into the text cache, and 'skclip vocab "
+                    "build --out FILE' into a file that 'skclip cluster --vocabulary-cache "
+                    "FILE' uses elsewhere.")
     vsub = v.add_subparsers(dest="vocab_command", metavar="ACTION", required=True)
     b = vsub.add_parser("build", help="encode the vocabulary into the cache (and a file)",
                         description="Encode every noun of the vocabulary with every template "
@@ -36,8 +38,24 @@ def add_vocab_parser(sub):
     b.add_argument("--out", metavar="FILE.npz", help="also write the embeddings to this file")
     b.add_argument("--overwrite", action="store_true", help="replace an existing FILE.npz")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
-    _add_model_args(b)
+    _add_model_args(b, images=False)
     b.set_defaults(run=cmd_vocab_build)
+
+
+def nouns_of_vocabulary_file(path):
+    """The nouns of a vocabulary file built from a noun list, None for a WordNet one."""
+    import json
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("vocabulary") != "list":
+                return None
+            return data["nouns"].tolist()
+    except (OSError, ValueError, KeyError) as exc:
+        raise CLIError(f"cannot read the vocabulary file {path}: {exc}") from exc
 
 
 def cmd_vocab_build(args):
@@ -52,7 +70,7 @@ def cmd_vocab_build(args):
         raise CLIError(f"{args.out} exists; pass --overwrite to replace it")
     model, pretrained = args.model or "ViT-B-32", _pretrained(args.pretrained or "openai")
     if pretrained is None:
-        raise CLIError("random weights (--pretrained none) differ at every load: their "
+        raise UsageError("random weights (--pretrained none) differ at every load: their "
                        "vocabulary embeddings cannot be reused")
     vocabulary = args.vocabulary if wordnet else _read_nouns(args.vocabulary)
     embedder = CLIPEmbedder(model=model, pretrained=pretrained, device=args.device,

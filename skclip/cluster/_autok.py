@@ -165,13 +165,16 @@ def select_n_clusters(F, ks, *, criterion="davies_bouldin", spherical=True, devi
     seed = int(rng.randint(np.iinfo(np.int32).max))
     score = _make_scorer(criterion, Z, spherical, device, gen, seed, max(ks))
     scores = {}
-    bar = tqdm(desc="choosing K", unit="K", disable=not verbose, leave=False)
     todo = _grid(ks)
+    # a total that grows with each refinement: the bar moves from the first K on
+    bar = tqdm(total=len(todo), desc="choosing K", unit="K", disable=not verbose, leave=False)
     while todo:
         for k in todo:
             scores[k] = score(k)
             bar.update()
         todo = _refine(ks, scores)
+        bar.total += len(todo)
+        bar.refresh()
     bar.close()
     best = max(scores, key=lambda k: (scores[k], -k))
     null = None

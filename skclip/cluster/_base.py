@@ -12,9 +12,20 @@ be grid-searched. A clone whose ``min_centers`` parameter is None (the builder's
 asks for one centre per 30 images, at most 100, never fewer than ``n_clusters``
 (``CAEClustering._min_centers_for``). With ``n_clusters="auto"`` the clusterers that
 build their space before K is chosen (TAC, CAE) hint the largest candidate of
-``k_range``; MCA chooses K first and hints the chosen K. A text dimension other than
+``k_range``; MCA chooses K first and gives a space left at ``n_centers="auto"``
+exactly K centres (a space with its own count keeps it). A text dimension other than
 the image dimension (the embedder and the space used different CLIP models) raises a
 ``ValueError`` that says so.
+
+Which CLIP model encodes the texts
+----------------------------------
+``X`` from :meth:`CLIPEmbedder.transform <skclip.CLIPEmbedder.transform>` is a
+:class:`~skclip.embed.CLIPEmbeddings` that records the embedder's model and
+weights; ``fit`` reads that record before validating ``X``, and a space without an
+encoder of its own (the default space, or a builder with ``embedder=None``) encodes
+its texts with that model. With a plain array (a features file) it uses the
+builder's default, ``CLIPEmbedder()``; if those weights cannot be obtained the
+error names the clusterer that asked for them and what to pass.
 
 Persistence
 -----------
@@ -28,6 +39,7 @@ skclip, torch or scikit-learn versions warns with
 """
 
 import io
+import os
 import sys
 import warnings
 from numbers import Integral
@@ -46,6 +58,8 @@ from sklearn.utils.validation import validate_data
 from .._arrays import unit_rows, validation_dtype
 from .._config import resolve_device
 from .._versions import VersionedPickleMixin
+from ..embed._embedder import text_embedder_for
+from ..exceptions import WeightsUnavailableError
 from ._autok import K_SELECTIONS, candidate_ks
 from ..kmeans import assign
 
@@ -113,6 +127,23 @@ def _device_param_constraint():
     return [str, torch.device, None]
 
 
+def _reject_images(estimator, X):
+    """A clear error for image paths (or a folder) given where embeddings are expected."""
+    first = X
+    if isinstance(X, (list, tuple)) and X:
+        first = X[0]
+    elif isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype.kind in "OUS" and len(X):
+        first = X[0]
+    if isinstance(first, (str, bytes, os.PathLike)):
+        name = type(estimator).__name__
+        raise ValueError(
+            f"{name} takes CLIP image embeddings (an (n_samples, d) float array), not "
+            f"image paths (got {first!r}); embed the images first: "
+            f"Pipeline([('embed', CLIPEmbedder(...)), ('clust', {name}(...))]), or "
+            "skclip.make_clip_pipeline."
+        )
+
+
 class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
     """Base class of the CLIP clusterers: validation, semantic space, device, pickling.
 
@@ -139,8 +170,12 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
         becomes float64. A float32/float64 array (a ``numpy.memmap`` included) whose
         rows already have unit norm is returned without a copy. NaN/inf raise a
         ``ValueError``; at fit time (``reset=True``) so does ``n_samples <
-        n_clusters``. Rows of zero norm stay zero.
+        n_clusters``. Rows of zero norm stay zero. At fit time the embedder recorded
+        by a :class:`~skclip.embed.CLIPEmbeddings` ``X`` is kept for the text side.
         """
+        _reject_images(self, X)
+        if reset:
+            self._text_embedder = text_embedder_for(X)
         X = validate_data(
             self,
             X,
@@ -175,11 +210,34 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
         else:
             space = clone(self.semantic_space)
         self._hint_min_centers(space, len(X) if n_clusters is None else None, n_clusters)
-        space.fit(X)
+        text_embedder = getattr(self, "_text_embedder", None)
+        params = space.get_params(deep=False)
+        if text_embedder is not None and "embedder" in params and params["embedder"] is None:
+            space.set_params(embedder=text_embedder)  # the model that embedded X
+        try:
+            space.fit(X)
+        except WeightsUnavailableError as exc:
+            raise self._weights_error(exc, space) from exc
         self.semantic_space_ = space
         nouns = self._space_embeddings(space, "noun_embeddings_", X, required=True)
         captions = self._space_embeddings(space, "caption_embeddings_", X, required=False)
         return nouns, captions
+
+    def _weights_error(self, exc, space):
+        """``exc`` told from the clusterer's side: who asked for the weights, what to pass."""
+        own = self.semantic_space is None
+        where = "its default semantic space" if own else f"its semantic space {type(space).__name__}"
+        advice = (
+            "X is a plain array, so the model that embedded it is unknown; give X from "
+            "CLIPEmbedder.transform (e.g. a Pipeline with CLIPEmbedder before the "
+            "clusterer), or pass semantic_space=SemanticSpaceBuilder(embedder=CLIPEmbedder("
+            "model=..., pretrained=PATH or None)) with the model of your embeddings."
+            if getattr(self, "_text_embedder", None) is None else
+            "Without internet access, give the embedder pretrained=/path/to/checkpoint "
+            "(or pretrained=None for random weights).")
+        return WeightsUnavailableError(
+            exc.model, exc.pretrained, exc.reason, advice=advice,
+            requested_by=f"{type(self).__name__} ({where}, to encode its texts)")
 
     def _hint_min_centers(self, space, n_samples, n_clusters=None):
         """At least one selection centre per cluster: ``min_centers = n_clusters``.
@@ -191,9 +249,16 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
         ``n_clusters="auto"`` and no K chosen yet: the largest candidate K of
         ``k_range`` for ``n_samples`` rows (the space serves every K the scan can
         choose, and does not change with the choice). ``n_clusters`` (a K already
-        chosen, MCA) is hinted as it is.
+        chosen, MCA) is hinted as it is; a space left at ``n_centers="auto"`` (and
+        ``min_centers=None``) then gets exactly ``n_centers=K``, one centre per cluster,
+        so that changing ``n_clusters`` never leaves a stale count behind.
         """
         k = self.n_clusters if n_clusters is None else n_clusters
+        params = space.get_params(deep=False)
+        if (n_clusters is not None and params.get("n_centers") == "auto"
+                and params.get("min_centers", 0) is None):
+            space.set_params(n_centers=int(n_clusters))  # one centre per chosen cluster
+            return
         if isinstance(k, str) and k == "auto":
             k = max(candidate_ks(self.k_range, n_samples))
         elif n_clusters is None and isinstance(k, Integral):

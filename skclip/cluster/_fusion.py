@@ -189,7 +189,7 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
     T_dev = [torch.as_tensor(T).to(device) for T in texts]
     g_dev = [torch.as_tensor(g).to(device) for g in potentials]
     starts = range(0, n, block_size)
-    if verbose:
+    if verbose and len(starts) > 1:  # no bar for one step
         from tqdm.auto import tqdm
 
         starts = tqdm(starts, desc="CAE features", unit="block")

@@ -1,13 +1,11 @@
 """CLIPEmbedder: images (and texts) to L2-normalised CLIP embeddings."""
 
 import os
-import sys
 import warnings
 from numbers import Integral
 
 import numpy as np
 import torch
-import sklearn
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -15,29 +13,22 @@ from tqdm.auto import tqdm
 
 from .._config import resolve_device
 from .._versions import VersionedPickleMixin
+from ._embeddings import TEXT_PARAMS, CLIPEmbeddings
 from ._images import DroppedImage, as_image_inputs
 from ._model import embedding_dim, load_clip
+from ._notices import (
+    RANDOM_WEIGHTS_WARNED,
+    caller_stacklevel,
+    check_reload,
+    stamp,
+    warn_random_weights,
+)
 from ._pixels import PixelDataset, PixelFinisher, collate_pixels
 from ._text import encode_texts
 
-__all__ = ["CLIPEmbedder"]
+__all__ = ["CLIPEmbedder", "text_embedder_for"]
 
-_INTERNAL_DIRS = (
-    os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep,
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,  # skclip/
-)
-
-
-_RANDOM_WEIGHTS_WARNED = set()  # models already reported: the notice is given once per process
-
-
-def _caller_stacklevel():
-    """``stacklevel`` pointing a warning at the first frame outside skclip and sklearn
-    (the wrappers of ``_fit_context`` and ``set_output`` make fixed levels wrong)."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL_DIRS):
-        frame, level = frame.f_back, level + 1
-    return level
+_RANDOM_WEIGHTS_WARNED = RANDOM_WEIGHTS_WARNED  # tests reset it
 
 
 class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
@@ -57,8 +48,9 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
     pretrained : str, path-like or None, default="openai"
         An open_clip pretrained tag, a local checkpoint file (e.g. a
         ``torch.save(model.state_dict())``), or None for random weights (a
-        ``UserWarning`` says so, once per model and process; for tests and speed
-        measurements).
+        :class:`~skclip.exceptions.RandomWeightsWarning` says so, once per model and
+        process; for tests and speed measurements). Random weights are not pickled:
+        an embedder unpickled in another process draws new ones, and warns.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU; resolved at each call and
         never written back.
@@ -80,7 +72,8 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
         send uint8 pixels and the final scaling and normalisation run on ``device``.
     on_error : {"raise", "skip", "warn"}, default="raise"
         What to do with an unreadable or corrupt image: raise a ``ValueError`` naming
-        it, or drop it (silently, or with one ``UserWarning`` per call). Dropped
+        it (and that ``on_error="skip"`` drops it), or drop it (silently, or with one
+        ``UserWarning`` per call). Dropped
         inputs are listed in ``dropped_``.
     cache_dir : str or path-like, default=None
         Where open_clip downloads pretrained weights; None keeps open_clip's default.
@@ -176,14 +169,8 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
         return loaded, device
 
     def _fit_model(self):
-        if self.pretrained is None and os.fspath(self.model) not in _RANDOM_WEIGHTS_WARNED:
-            _RANDOM_WEIGHTS_WARNED.add(os.fspath(self.model))
-            warnings.warn(
-                f"CLIPEmbedder(model={self.model!r}, pretrained=None) uses random weights: "
-                "its embeddings carry no meaning (fine for tests and speed measurements).",
-                UserWarning,
-                stacklevel=_caller_stacklevel(),
-            )
+        if self.pretrained is None:
+            warn_random_weights(self.model)
         loaded, _ = self._load()
         self.embedding_dim_ = embedding_dim(loaded)
         return loaded
@@ -229,9 +216,12 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
 
         Returns
         -------
-        X_new : ndarray of shape (n_readable, `embedding_dim_`), dtype float32
+        X_new : CLIPEmbeddings of shape (n_readable, `embedding_dim_`), dtype float32
             L2-normalised image embeddings, one row per readable input, in input order
-            (``kept_indices_`` maps rows to inputs; ``dropped_`` lists the others).
+            (``kept_indices_`` maps rows to inputs; ``dropped_`` lists the others). An
+            ndarray that records this embedder's model and weights, so that a
+            clusterer after it in a ``Pipeline`` encodes its texts with the same model
+            (see :class:`~skclip.embed.CLIPEmbeddings`).
         """
         items, sources = as_image_inputs(X)
         self._ensure_fitted()
@@ -247,9 +237,10 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
                 f"{len(dropped)} of {len(items)} images could not be read and were dropped "
                 f"(see dropped_): {shown}{more}",
                 UserWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
-        return embeddings
+        params = self.get_params(deep=False)
+        return CLIPEmbeddings(embeddings, {k: params[k] for k in TEXT_PARAMS})
 
     def fit_transform(self, X, y=None):
         """Load the model and embed ``X`` (reading the inputs once).
@@ -264,7 +255,7 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
 
         Returns
         -------
-        X_new : ndarray of shape (n_readable, `embedding_dim_`), dtype float32
+        X_new : CLIPEmbeddings of shape (n_readable, `embedding_dim_`), dtype float32
             L2-normalised image embeddings, as :meth:`transform` returns them.
         """
         # transform validates X, so fit need not list a folder (or consume an iterator) too
@@ -293,7 +284,9 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
                 idx, pixels, failed = finish(batch)
                 for i, reason in failed:
                     if self.on_error == "raise":
-                        raise ValueError(f"cannot read image {sources[i]!r}: {reason}")
+                        raise ValueError(
+                            f"cannot read image {sources[i]!r}: {reason} (on_error='skip' "
+                            "drops unreadable images and lists them in dropped_)")
                     dropped.append(DroppedImage(int(i), sources[i], reason))
                 if pixels is not None:
                     emb = model.encode_image(pixels)
@@ -352,6 +345,13 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
         prefix = self.__class__.__name__.lower()
         return np.asarray([f"{prefix}{i}" for i in range(self.embedding_dim_)], dtype=object)
 
+    # -- persistence: random weights do not survive a trip to another process ------
+    def __getstate__(self):
+        return stamp(dict(super().__getstate__()))
+
+    def __setstate__(self, state):
+        super().__setstate__(check_reload(dict(state)))
+
     def __sklearn_is_fitted__(self):
         # Stateless with respect to the data: transform loads the model when needed.
         return True
@@ -362,3 +362,23 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
         tags.requires_fit = False
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def text_embedder_for(X):
+    """A :class:`~skclip.CLIPEmbedder` for the texts of ``X``'s model, or None.
+
+    Parameters
+    ----------
+    X : array-like
+        Image embeddings; a :class:`CLIPEmbeddings` names its embedder.
+
+    Returns
+    -------
+    embedder : CLIPEmbedder or None
+        Same model, weights, device, precision and batch size, ``verbose=0`` (the
+        text stages show their own progress); None when ``X`` records no embedder.
+    """
+    params = getattr(X, "embedder_params", None)
+    if not isinstance(X, CLIPEmbeddings) or not params:
+        return None
+    return CLIPEmbedder(**{k: v for k, v in params.items() if k in TEXT_PARAMS}, verbose=0)

@@ -18,6 +18,7 @@ from typing import Any, Callable, NamedTuple
 import torch
 
 from .._config import resolve_device
+from ..exceptions import UnknownModelError, UnknownWeightsError, WeightsUnavailableError
 
 __all__ = ["LoadedCLIP", "load_clip", "clear_model_cache", "embedding_dim", "resolve_precision"]
 
@@ -59,10 +60,12 @@ def _model_name(model):
     if not model.lower().endswith(".json"):
         if ":" in model or model in open_clip.list_models():
             return model, model  # hf-hub:/local-dir: schemas are open_clip's business
-        raise ValueError(
-            f"unknown open_clip model {model!r}; see open_clip.list_models(), or pass the "
-            "path of an open_clip JSON model config."
-        )
+        match = _suggest(model, open_clip.list_models())
+        hint = f" (did you mean {match!r}?)" if match else ""
+        raise UnknownModelError(
+            f"unknown open_clip model {model!r}{hint}; the names are listed by "
+            "open_clip.list_models(), or give the path of an open_clip JSON model config.",
+            suggestion=match)
     path = Path(model).expanduser().resolve()
     if not path.is_file():
         raise ValueError(f"model config file not found: {path}")
@@ -95,10 +98,16 @@ def _pretrained_source(name, pretrained):
         return pretrained, pretrained
     if os.sep in pretrained or pretrained.lower().endswith(_CHECKPOINT_SUFFIXES):
         raise ValueError(f"checkpoint file not found: {path}")
-    raise ValueError(
-        f"pretrained={pretrained!r} is neither a checkpoint file nor a known open_clip tag "
-        f"for {name!r} (known tags: {tags or 'none'}); use pretrained=None for random weights."
-    )
+    raise UnknownWeightsError(name, pretrained, tags)
+
+
+def _suggest(name, known):
+    """The known name that ``name`` nearly is (another case, a typo), or None."""
+    import difflib
+
+    folded = {k.lower(): k for k in known}
+    return folded.get(name.lower()) or next(
+        iter(difflib.get_close_matches(name, known, n=1, cutoff=0.8)), None)
 
 
 class _DropRandomInitNotice(logging.Filter):
@@ -173,12 +182,7 @@ def _create(name, pretrained, device, precision, cache_dir):
                 f"the checkpoint {pretrained} does not fit the model {name!r}: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-        raise RuntimeError(
-            f"could not get the pretrained weights {pretrained!r} of {name!r}: "
-            f"{str(exc).rstrip('.')}. "
-            "Without internet access, pass pretrained=/path/to/checkpoint "
-            "(or pretrained=None for random weights)."
-        ) from exc
+        raise WeightsUnavailableError(name, pretrained, str(exc)) from exc
     finally:
         logging.getLogger().removeFilter(notice)
     model.eval()

@@ -94,7 +94,7 @@ def _assign_all(X, C, spherical, block_size, device, verbose=0):
     labels = torch.empty(n, dtype=torch.int64)
     dist = torch.empty(n, dtype=C.dtype)
     chunks = _chunks(X, device, _chunk_rows(X.shape[1], block_size))
-    if verbose:
+    if verbose and n > _chunk_rows(X.shape[1], block_size):  # no bar for one step
         from tqdm.auto import tqdm
 
         chunks = tqdm(chunks, desc="k-means assign", unit="chunk", leave=False,
@@ -290,7 +290,8 @@ def _fit(Xt, K, n_init, max_iter, tol, init, spherical, block_size, gen, verbose
     group = max(1, min(n_init, _SEED_BUFFER // (n * (2 + int(math.log(K))))))
     best = None
     starts = range(0, n_init, group)
-    for s0 in tqdm(starts, desc="k-means", leave=False) if verbose else starts:
+    show = verbose and len(starts) > 1  # no bar for one step
+    for s0 in tqdm(starts, desc="k-means", leave=False) if show else starts:
         runs = min(group, n_init - s0)
         if given is not None:
             centers = given[None].clone()

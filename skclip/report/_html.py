@@ -5,6 +5,9 @@ import html
 import io
 from pathlib import Path
 
+from ._palette import PALETTE as _PALETTE
+from ._palette import cluster_colour
+
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1f2328;
 background:#f6f8fa}
@@ -25,7 +28,6 @@ aside.skipped{background:#fff8c5;border:1px solid #d4a72c;border-radius:8px;padd
 code{font-size:12px}
 """
 
-_PALETTE = ("#0969da", "#1a7f37", "#9a6700", "#cf222e", "#8250df", "#bf3989", "#1b7c83", "#953800")
 
 
 def thumbnail_data_uri(path, size=128, quality=80):
@@ -107,7 +109,7 @@ def sizes_svg(sizes, *, ids=None, width=800, height=140):
         x, y = i * bar + 0.1 * bar, 14 + plot_h - h
         parts.append(
             f'<a href="#cluster-{c}"><rect x="{x:.1f}" y="{y:.1f}" width="{0.8 * bar:.1f}" '
-            f'height="{h:.1f}" fill="{_PALETTE[c % len(_PALETTE)]}">'
+            f'height="{h:.1f}" fill="{cluster_colour(c)}">'
             f"<title>cluster {c}: {n} images</title></rect></a>")
         if labels:
             cx = i * bar + bar / 2
@@ -207,7 +209,7 @@ def map_svg(xy, labels, *, width=800, height=420):
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" aria-label="map of the images">']
     for k in sorted(groups):
-        parts.append(f'<a href="#cluster-{k}"><g fill="{_PALETTE[k % len(_PALETTE)]}" '
+        parts.append(f'<a href="#cluster-{k}"><g fill="{cluster_colour(k)}" '
                      f'fill-opacity="0.75"><title>cluster {k}: {len(groups[k])} points shown'
                      f'</title>{"".join(groups[k])}</g></a>')
     parts.append("</svg>")

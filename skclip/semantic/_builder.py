@@ -48,8 +48,10 @@ class SemanticSpaceBuilder(
     ----------
     embedder : CLIPEmbedder or None, default=None
         Text encoder: anything with ``encode_text(list[str]) -> (m, d)`` (cloned when it
-        is an estimator). None means ``CLIPEmbedder()``; unused when every text is given
-        as embeddings.
+        is an estimator). None means the embedder that produced ``X`` when a clusterer
+        fits this space on :class:`~skclip.embed.CLIPEmbeddings` (the output of
+        ``CLIPEmbedder.transform``), else ``CLIPEmbedder()``; unused when every text is
+        given as embeddings.
     vocabulary : {"wordnet", "wordnet-tac", "wordnet-sic"}, list of str or \
             array-like of shape (m, d), default="wordnet"
         ``"wordnet"``: WordNet 3.0's nouns, each distinct string once (119,034);

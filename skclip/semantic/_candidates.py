@@ -52,7 +52,7 @@ disk cache of an earlier exhaustive run.
 import numpy as np
 
 from ._filters import best_excess, topk_per_center
-from ._templates import RANKING_TEMPLATE
+from ._templates import RANKING_TEMPLATE, times_templates
 from ._text_cache import embed_texts, lookup_texts
 from ._vocab_file import read_vocabulary_file
 _POOL_MIN = 1024
@@ -231,7 +231,7 @@ def embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, devi
     if per_center is None:
         rows.embeddings = embed_texts(
             enc, names, templates, check_dim=check_dim,
-            desc=f"encoding {len(unique):,} nouns x {len(templates)} templates", **opts)
+            desc=f"encoding {len(unique):,} nouns{times_templates(templates)}", **opts)
         return rows
     fast = ranking_encoder(enc)
     order = _casefold_order(unique)
@@ -258,14 +258,14 @@ def embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, devi
     precision = "" if fast is enc else f" ({getattr(fast, 'precision', 'reduced')})"
     subset.embeddings = embed_texts(
         fast, subset.names, templates,
-        desc=f"encoding {len(keep):,} candidate nouns x {len(templates)} templates{precision}",
+        desc=f"encoding {len(keep):,} candidate nouns{times_templates(templates)}{precision}",
         **opts)
     if fast is not enc:
         def encode_exact(idx):
             return embed_texts(
                 enc, [subset.names[i] for i in idx], templates,
-                desc=f"re-encoding {len(idx):,} nouns near the selection x {len(templates)} "
-                     "templates", **opts)
+                desc=f"re-encoding {len(idx):,} nouns near the selection"
+                     f"{times_templates(templates)}", **opts)
 
         subset.embeddings, rows_exact, _ = certify_selection(
             centers, subset.embeddings, encode_exact, kept_per_center(builder), device=device)

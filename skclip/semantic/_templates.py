@@ -66,3 +66,8 @@ def resolve_templates(templates):
                 f"named sets: {sorted(TEMPLATES)}"
             )
     return templates
+
+
+def times_templates(templates):
+    """``" x 7 templates"`` for a progress label; nothing for a single template."""
+    return f" x {len(templates)} templates" if len(templates) > 1 else ""

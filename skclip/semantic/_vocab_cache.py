@@ -1,7 +1,7 @@
 """Building a vocabulary cache: encode a whole vocabulary once, into the text cache and a file."""
 
 from ._sources import encoder_factory, noun_rows
-from ._templates import resolve_templates
+from ._templates import resolve_templates, times_templates
 from ._text_cache import cache_key, embed_texts
 from ._vocab_file import write_vocabulary_file
 
@@ -66,7 +66,7 @@ def build_vocabulary_cache(embedder=None, vocabulary="wordnet", templates="tac7"
         )
     E = embed_texts(encoder, unique, templates, cache=cache, cache_dir=cache_dir,
                     verbose=verbose,
-                    desc=f"encoding {len(unique):,} nouns x {len(templates)} templates")
+                    desc=f"encoding {len(unique):,} nouns{times_templates(templates)}")
     if out is None:
         return None
     label = vocabulary if isinstance(vocabulary, str) else "list"

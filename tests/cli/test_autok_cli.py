@@ -61,7 +61,7 @@ def test_fixed_k_has_no_curve(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["-k", "many"], "expected an integer or 'auto'"),
+    (["-k", "many"], "expected an integer >= 2 (one cluster is no clustering) or 'auto'"),
     (["-k", "auto", "--k-range", "9:2"], "LOW:HIGH"),
     (["-k", "auto", "--k-range", "x"], "LOW:HIGH"),
 ])
@@ -74,7 +74,7 @@ def test_k_range_needs_auto(tmp_path, capsys):
     feats = tmp_path / "f.npy"
     np.save(feats, np.random.RandomState(0).normal(size=(30, 4)).astype(np.float32))
     assert main(["cluster", "--features", str(feats), "-k", "3", "--k-range", "2:5",
-                 "--out", str(tmp_path / "o"), "--quiet"]) == 1
+                 "--out", str(tmp_path / "o"), "--quiet"]) == 2  # a bad command line
     assert "--k-range needs --n-clusters auto" in capsys.readouterr().err
 
 

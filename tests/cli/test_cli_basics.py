@@ -127,10 +127,12 @@ def test_unwritable_output_dir(tmp_path, capsys):
 
 def test_path_and_features_are_exclusive(tmp_path, capsys):
     _images(tmp_path / "imgs", 3)
-    assert "either" in _error(capsys, ["cluster", "-k", "2", "--out", str(tmp_path / "o")])
-    assert "either" in _error(capsys, ["cluster", str(tmp_path / "imgs"), "--features",
-                                       str(tmp_path / "f.npz"), "-k", "2", "--out",
-                                       str(tmp_path / "o")])
+    assert main(["cluster", "-k", "2", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "give a folder of images (PATH) or --features FILE.npz" in err and "both" not in err
+    assert main(["cluster", str(tmp_path / "imgs"), "--features", str(tmp_path / "f.npz"),
+                 "-k", "2", "--out", str(tmp_path / "o")]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def test_missing_vocabulary_and_features_files(tmp_path, capsys):
@@ -167,5 +169,5 @@ def test_invalid_embedder_parameter_is_reported(tmp_path, tiny_model_name, capsy
     err = _error(capsys, ["cluster", str(tmp_path / "imgs"), "-k", "2", "--out",
                           str(tmp_path / "o"), "--model", tiny_model_name, "--pretrained",
                           "none", "--vocabulary", str(tmp_path / "nouns.txt"),
-                          "--batch-size", "0", "--quiet"])
-    assert "batch_size" in err and "could be read" not in err
+                          "--device", "nowhere", "--quiet"])
+    assert "device" in err and "could be read" not in err

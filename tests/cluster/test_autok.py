@@ -137,11 +137,22 @@ def test_clone_pipeline_and_grid_search(blobs):
 def test_make_clip_pipeline_mca_space_follows_the_chosen_k():
     from skclip import make_clip_pipeline
 
-    # "auto": the MCA builder's count is left to the fit, where MCA hints the chosen K
-    # (min_centers; test_estimators_choose_k); an integer is fixed at build
-    pipe = make_clip_pipeline("mca", n_clusters="auto", pretrained=None)
-    params = pipe.get_params()
-    assert params["clust__semantic_space__n_centers"] == "auto"
-    assert params["clust__semantic_space__min_centers"] is None
-    pipe = make_clip_pipeline("mca", n_clusters=7, pretrained=None)
-    assert pipe.get_params()["clust__semantic_space__n_centers"] == 7
+    # the MCA builder's count is left to the fit, where MCA gives it the (chosen) K
+    for k in ("auto", 7):
+        params = make_clip_pipeline("mca", n_clusters=k, pretrained=None).get_params()
+        assert params["clust__semantic_space__n_centers"] == "auto"
+        assert params["clust__semantic_space__min_centers"] is None
+
+
+def test_make_clip_pipeline_mca_n_clusters_change_reaches_the_space(blobs):
+    """The grid-search trap: set_params(clust__n_clusters=...) must not keep the old count."""
+    from skclip import make_clip_pipeline
+
+    pipe = make_clip_pipeline(
+        "mca", n_clusters=10, pretrained=None, device="cpu",
+        semantic_space_params=dict(vocabulary=blobs.text_embeddings),
+        epochs=1, min_steps=0, random_state=0)
+    pipe.set_params(clust__n_clusters=5)
+    clust = pipe.named_steps["clust"].fit(blobs.X)
+    assert clust.semantic_space_.n_centers == 5 and len(clust.semantic_space_.centers_) == 5
+    assert pipe.get_params()["clust__semantic_space__n_centers"] == "auto"
