@@ -120,6 +120,13 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         as many images as any other, which the per-centre top-k selection does not
         give: the transport then sends images to other classes' texts (see the
         user guide).
+    column_penalty : float or None, default=None
+        With ``relax_columns=True``, a positive ``rho`` turns the retrieval into
+        semi-relaxed transport: the row masses stay exact and the column masses pay
+        ``rho * KL(received | uniform)`` (:func:`skclip.ot.semirelaxed_potential`),
+        between the softmax retrieval (``None`` or 0) and balanced transport
+        (``rho`` large). It taxes texts that the softmax floods (generic nouns)
+        without forcing mass onto texts that no image wants.
     caption_query : {"image+nouns", "image"}, default="image+nouns"
         What the captions are transported from: the image together with its noun
         counterpart, ``normalise(x + x^u)`` (captions aligned under the nouns:
@@ -130,7 +137,9 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         counterpart agree and lowers the weight of the nouns. Without nouns, or
         with ``fusion="paper"``, captions follow the image.
     weight_by_similarity : bool, default=True
-        Counterpart ``sum_j T_ij S_ij t_j`` with the similarity factor ``S_ij``
+        Counterpart ``sum_j T_ij max(S_ij, 0) t_j`` with the similarity factor ``S_ij``
+        (negative after centring: it weighs 0 rather than flipping the sign; a row
+        whose texts all have ``S_ij <= 0`` keeps ``T_ij``)
         [summary]; ``False`` gives ``sum_j T_ij t_j``.
     center_modalities : bool, default=True
         Subtract each modality's mean (images: the mean of ``X`` at fit; nouns and
@@ -276,6 +285,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         "ot_batch": [Interval(Integral, 1, None, closed="left"), None],
         "topk": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
         "relax_columns": ["boolean"],
+        "column_penalty": [Interval(Real, 0, None, closed="left"), None],
         "caption_query": [StrOptions({"image+nouns", "image"})],
         "weight_by_similarity": ["boolean"],
         "center_modalities": ["boolean"],
@@ -302,6 +312,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         ot_batch=None,
         topk="auto",
         relax_columns=True,
+        column_penalty=None,
         caption_query="image+nouns",
         weight_by_similarity=True,
         center_modalities=True,
@@ -327,6 +338,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.ot_batch = ot_batch
         self.topk = topk
         self.relax_columns = relax_columns
+        self.column_penalty = column_penalty
         self.caption_query = caption_query
         self.weight_by_similarity = weight_by_similarity
         self.center_modalities = center_modalities
@@ -446,6 +458,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
             max_iter=self.ot_iters,
             tol=self.ot_tol,
             relax_columns=self.relax_columns,
+            column_penalty=self.column_penalty,
             block_size="auto" if self.ot_batch is None else self.ot_batch,
             device=device,
             verbose=self.verbose,
