@@ -1,9 +1,10 @@
-"""The ``skclip`` command line: ``skclip cluster`` (the main job), ``skclip embed`` and
-``skclip vocab build``.
+"""The ``skclip`` command line: ``skclip cluster`` (the main job), then ``skclip assign``,
+``skclip edit`` and ``skclip export`` on its output folder; ``skclip embed`` and ``skclip
+vocab build``.
 
 Kept thin: argument parsing and calls into the library. Importing this package does not
 import torch, so ``skclip --help`` and ``skclip --version`` answer at once. One module
-per command (``_cluster``, ``_embed``, ``_vocab``), what they share in ``_common`` and
+per command (``_cluster``, ``_assign``, ``_edit``, ``_export``, ``_embed``, ``_vocab``), what they share in ``_common`` and
 the ``--engine ray`` driver in ``_ray``.
 
 Exit status: 0 on success, 1 for a problem with the inputs, the model or the output
@@ -16,9 +17,12 @@ import os
 import sys
 
 from .. import __version__
+from ._assign import add_assign_parser
 from ._cluster import add_cluster_parser
 from ._common import EXIT_ERROR, EXIT_OK, CLIError
+from ._edit import add_edit_parser
 from ._embed import add_embed_parser
+from ._export import add_export_parser
 from ._vocab import add_vocab_parser
 
 __all__ = ["main"]
@@ -32,6 +36,9 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"skclip {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_cluster_parser(sub)
+    add_assign_parser(sub)
+    add_edit_parser(sub)
+    add_export_parser(sub)
     add_embed_parser(sub)
     add_vocab_parser(sub)
     return parser

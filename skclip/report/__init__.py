@@ -6,7 +6,13 @@ public so that a notebook can write the same report for any fitted clusterer.
 
 from ._cache import EmbeddedImages, EmbeddingCache, embed_images
 from ._html import k_selection_svg, map_svg, render_report, sizes_svg, thumbnail_data_uri
+from ._edit import EDIT_OPS, edit_cluster_folder, read_cluster_folder
+from ._export import export_clusters
+from ._hierarchy import Taxonomy, build_hierarchy
+from ._model_bundle import ClusterModel, load_model, save_model
+from ._outliers import OUTLIER_RULE, outlier_thresholds
 from ._outputs import (
+    MODEL_FILES,
     OUTPUT_FILES,
     prepare_output_dir,
     write_assignments,
@@ -23,7 +29,18 @@ from ._summary import (
 
 __all__ = [
     "CONFIDENCE_DEFINITION",
+    "ClusterModel",
+    "EDIT_OPS",
+    "MODEL_FILES",
+    "OUTLIER_RULE",
     "OUTPUT_FILES",
+    "Taxonomy",
+    "build_hierarchy",
+    "edit_cluster_folder",
+    "export_clusters",
+    "load_model",
+    "outlier_thresholds",
+    "save_model",
     "EmbeddedImages",
     "EmbeddingCache",
     "assignment_confidence",
@@ -32,6 +49,7 @@ __all__ = [
     "map_svg",
     "naming_vocabulary",
     "prepare_output_dir",
+    "read_cluster_folder",
     "render_report",
     "sizes_svg",
     "softmax_confidence",
