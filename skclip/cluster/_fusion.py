@@ -22,7 +22,9 @@ def column_potential(X, T, *, eps, max_iter, tol, relax_columns, block_size, dev
     cost (at ImageNet scale a pass is 2 n m d FLOP). ``topk`` selects the sparse
     balanced solver (see :func:`skclip.ot.sinkhorn_cosine`). ``column_penalty`` (with
     ``relax_columns=True``): the semi-relaxed transport of
-    :func:`skclip.ot.semirelaxed_potential`. Returns ``(g, n_iter)``.
+    :func:`skclip.ot.semirelaxed_potential`. Returns ``(g, n_iter)``. A sparse solve
+    whose certificate fails falls back to the dense solver (with a warning); a
+    non-finite ``g`` raises.
     """
     if relax_columns and column_penalty:
         res = semirelaxed_potential(X, T, eps=eps, rho=column_penalty, max_iter=max_iter,
@@ -39,19 +41,24 @@ def column_potential(X, T, *, eps, max_iter, tol, relax_columns, block_size, dev
         return np.asarray(res.g, dtype=X.dtype), int(res.n_iter)
     if relax_columns:
         return np.zeros(len(T), dtype=X.dtype), 0
-    res = sinkhorn_cosine(
-        X,
-        T,
-        eps=eps,
-        max_iter=max_iter,
-        tol=tol,
-        return_plan=False,
-        block_size=block_size,
-        topk=topk,
-        device=device,
-        verbose=verbose,
-    )
-    return np.asarray(res.g, dtype=X.dtype), int(res.n_iter)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    kw = dict(eps=eps, max_iter=max_iter, tol=tol, return_plan=False, block_size=block_size,
+              device=device, verbose=verbose)
+    res = sinkhorn_cosine(X, T, topk=topk, **kw)  # warns when its certificate fails
+    if res.topk is not None and not (res.converged and np.isfinite(np.asarray(res.g)).all()):
+        # never continue on a failed sparse solve: solve on the full cost instead
+        warnings.warn(f"sparse transport (topk={res.topk}) failed (certified error "
+                      f"{res.err:.2e}); solving on the full cost instead", ConvergenceWarning,
+                      stacklevel=3)
+        res = sinkhorn_cosine(X, T, topk=None, **kw)  # warns itself if it fails too
+    n_iter = int(res.n_iter)
+    g = np.asarray(res.g, dtype=X.dtype)
+    if not np.isfinite(g).all():
+        raise ValueError("the column potential has non-finite entries; increase ot_eps")
+    return g, n_iter
 
 
 # Entries below this carry no weight at float32/float64 resolution (rows sum to 1).
@@ -105,14 +112,22 @@ def similarity_weights(P, S):
 
     After centring, similarities can be negative: ``P_ij * S_ij`` would then point
     the counterpart away from the very texts the plan chose (its sign flips once
-    normalised). Negative similarities weigh 0 instead, and a row whose kept texts
-    all have ``S_ij <= 0`` keeps its plan weights ``P_ij``.
+    normalised). Negative similarities weigh 0 instead, and a row whose positive
+    part carries almost no plan mass (``sum_j P_ij max(S_ij, 0) <= 1e-4 sum_j P_ij``,
+    e.g. all its kept texts have ``S_ij <= 0``) keeps its plan weights ``P_ij``. The
+    relative floor (rather than exactly 0) makes the rule agree between a dense row
+    and its top-k truncation, which leaves out at most ``ot_tol`` of the mass.
     """
     W = P * S.clamp(min=0)
-    empty = W.sum(dim=1) <= 0
+    empty = W.sum(dim=1) <= _SIGN_FLOOR * P.sum(dim=1)
     if bool(empty.any()):
         W[empty] = P[empty]
     return W
+
+
+# A row whose similarity-weighted plan mass is below this share of its plan mass
+# keeps the plan weights (see similarity_weights).
+_SIGN_FLOOR = 1e-4
 
 
 def _sparse_counterpart(S, T, g, eps, weight_by_similarity, topk, tol, stats):
