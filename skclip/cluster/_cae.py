@@ -55,13 +55,16 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         Object that selects the texts (protocol in :mod:`skclip.semantic`), cloned and
         fitted on ``X``. ``None`` builds ``SemanticSpaceBuilder(vocabulary="wordnet",
         templates="tac7", selection="center_topk", n_centers="auto", topk_nouns=5,
-        topk_captions=5)`` with at least ``max(n_clusters, min(100, n // 30))`` centres
-        [measured]. No caption corpus is shipped: captions are used only when the
-        semantic space is given some (see Examples).
+        topk_captions=5, captions="coco")`` with at least
+        ``max(n_clusters, min(100, n // 30))`` centres [measured]: the captions are the
+        COCO corpus shipped with skclip (:func:`skclip.semantic.packaged_captions`,
+        CC BY 4.0), ``captions=None`` when ``use_captions=False``. A semantic space
+        you pass brings its own captions, or none (see Examples).
     use_nouns : bool, default=True
         Use the noun counterpart (ablation switch).
     use_captions : bool, default=True
-        Use the caption counterpart when the semantic space has captions.
+        Use the caption counterpart when the semantic space has captions; False also
+        keeps the default semantic space from encoding the shipped corpus.
     ot_eps : float, default=0.01
         Entropic regularisation of the OT (cost ``1 - cos`` between centred
         embeddings), the temperature of the plan rows [choice].
@@ -311,6 +314,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
             n_centers="auto",
             topk_nouns=5,
             topk_captions=5,
+            captions="coco" if self.use_captions else None,
             device=self.device,
             random_state=self.random_state,
             verbose=self.verbose,
