@@ -14,19 +14,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering, _NearestCentreMixin
+from ._cae_space import default_semantic_space, min_centers_for, ot_rows_per_block, texts_per_row
 from ._fusion import centred_unit, column_potential, fused_features, hierarchical_queries
 from ..kmeans import kmeans
-
-_DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
-# topk="auto": certified top-64 rows above this many texts per set, dense rows below
-# (where the dense product costs no more than the top-k search).
-_TOPK_AUTO, _TOPK_AUTO_MIN_TEXTS = 64, 2048
-# selection centres for an integer n_clusters: one per 30 images (a centre is the mean
-# of enough images to be stable, and 200 images get 6 centres: the noun candidates of
-# a cold start stay few), at most 100 (TAC's round(N/300) takes over from N = 30,000),
-# never fewer than n_clusters
-_IMAGES_PER_CENTRE, _MAX_CENTRES = 30, 100
-
 
 class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
     """Training-free clustering of CLIP image embeddings by hierarchical semantic alignment.
@@ -296,29 +286,10 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.verbose = verbose
 
     def _min_centers_for(self, n_clusters, n_samples):
-        """An over-complete set of selection centres: ``min(100, n_samples // 30)``.
-
-        Never fewer than ``n_clusters``; the builder's ``n_centers="auto"`` then
-        takes ``max(round(n_samples / 300), this)``.
-        """
-        return max(n_clusters, min(_MAX_CENTRES, n_samples // _IMAGES_PER_CENTRE))
+        return min_centers_for(n_clusters, n_samples)
 
     def _default_semantic_space(self):
-        from ..semantic import SemanticSpaceBuilder
-        from ..semantic._templates import METHOD_TEMPLATES
-
-        return SemanticSpaceBuilder(
-            vocabulary="wordnet",
-            templates=METHOD_TEMPLATES["cae"],
-            selection="center_topk",
-            n_centers="auto",
-            topk_nouns=5,
-            topk_captions=5,
-            captions="coco" if self.use_captions else None,
-            device=self.device,
-            random_state=self.random_state,
-            verbose=self.verbose,
-        )
+        return default_semantic_space(self)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
@@ -379,11 +350,8 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         return self
 
     def _batch(self):
-        if self.ot_batch is not None:
-            return self.ot_batch
-        # keep each (rows x texts) temporary <= 2**26 entries (256 MiB in float32)
-        m = max(len(self.noun_embeddings_), len(self.caption_embeddings_), 1)
-        return int(min(_DEFAULT_OT_BATCH, max(256, 2**26 // m)))
+        m = max(len(self.noun_embeddings_), len(self.caption_embeddings_))
+        return ot_rows_per_block(self.ot_batch, m)
 
     def _potential(self, X, T, name, device):
         if len(T) == 0:
@@ -421,11 +389,8 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         )
 
     def _topk(self):
-        """Texts kept per row, or None for dense rows (see ``topk``)."""
-        if self.topk != "auto":
-            return self.topk
-        m = max(len(self.noun_embeddings_), len(self.caption_embeddings_))
-        return _TOPK_AUTO if m > _TOPK_AUTO_MIN_TEXTS else None
+        return texts_per_row(self.topk, max(len(self.noun_embeddings_),
+                                            len(self.caption_embeddings_)))
 
     def _fused(self, X, device, stats=None):
         """Fused features of centred unit image rows ``X`` (certificates into ``stats``)."""

@@ -18,7 +18,7 @@ def _fresh():
 
 def test_shipped_corpus_is_deduplicated_and_read_by_name():
     caps = packaged_captions("coco")
-    assert len(caps) == 24767
+    assert len(caps) == 5000
     keys = [c.lower().rstrip(". ").strip() for c in caps]
     assert len(set(keys)) == len(caps) and all(keys)
     assert read_captions("coco") == caps
