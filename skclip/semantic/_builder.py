@@ -62,8 +62,11 @@ class SemanticSpaceBuilder(
         Names of the rows of an array ``vocabulary`` (default ``"noun0"``, ...).
     captions : None, list of str, str or path-like, or array-like of shape (L, d), \
             default=None
-        Caption corpus: sentences, a file read by :func:`read_captions`, or caption
-        embeddings. Encoded without template.
+        Caption corpus: sentences, ``"coco"`` (the corpus shipped with skclip, see
+        :func:`packaged_captions`; what :class:`~skclip.cluster.CAEClustering` uses by
+        default), a file read by :func:`read_captions`, or caption embeddings. Encoded
+        without template (with ``selection="center_topk"``, in two stages like the
+        nouns: :doc:`/user_guide/vocabulary`). None: no captions.
     templates : {"photo", "sic", "tac7"}, str or list of str, default="photo"
         Noun prompts, a named set of :data:`~skclip.semantic.TEMPLATES` or your
         templates with one ``{}``; an ensemble averages the unit embeddings of its
@@ -274,7 +277,7 @@ class SemanticSpaceBuilder(
         nouns = noun_texts(self, encoder, check, centers, device)
         check(nouns.embeddings.shape[1])
         check = self._dim_checker(X.shape[1], "caption embeddings")
-        caps = caption_texts(self, encoder, X.shape[1], check)
+        caps = caption_texts(self, encoder, X.shape[1], check, centers, device)
         check(caps.embeddings.shape[1])
         idx, scores = self._select_nouns(nouns, centers, Xn, device)
         if len(idx) == 0:
