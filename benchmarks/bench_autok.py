@@ -149,7 +149,7 @@ def is_hit(chosen, planted):
 
 def quality_rows(args):
     from skclip.cluster._autok import candidate_ks, select_n_clusters
-    from skclip.cluster._kmeans import kmeans
+    from skclip.kmeans import kmeans
     from skclip.metrics import clustering_accuracy
 
     rows = []

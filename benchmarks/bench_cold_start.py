@@ -104,7 +104,7 @@ def stage_seconds(lines):
 
 def pool_recall(model, ckpt, images, n_nouns, seed=0):
     """Recall of the two-stage candidates against the exhaustive CAE rule (random subset)."""
-    from skclip.cluster._kmeans import kmeans
+    from skclip.kmeans import kmeans
     from skclip.embed import CLIPEmbedder
     from skclip.semantic import TEMPLATES, SemanticSpaceBuilder, wordnet_nouns
     from skclip.semantic._candidates import (

@@ -43,7 +43,7 @@ def make_data(n, d, k, seed=0, noise=1.0):
 def part_same(args):
     import numpy as np
 
-    from skclip.cluster._kmeans import kmeans
+    from skclip.kmeans import kmeans
 
     rows = []
     for n, d, k, sph in [(2000, 64, 10, False), (5000, 64, 20, True)][: 1 if args.quick else 2]:
@@ -66,7 +66,7 @@ def part_same(args):
 def part_quality(args):
     from sklearn.metrics import adjusted_rand_score
 
-    from skclip.cluster._kmeans import kmeans
+    from skclip.kmeans import kmeans
 
     n, d, k = (6000, 32, 10) if args.quick else (100_000, 128, 100)
     X, y = make_data(n, d, k, noise=2.0)
@@ -92,8 +92,8 @@ def part_quality(args):
 def part_scale(args):
     import torch
 
-    from skclip.cluster import _kmeans
-    from skclip.cluster._kmeans import kmeans
+    from skclip.kmeans import _kmeans
+    from skclip.kmeans import kmeans
 
     n, d, k = (20_000, 64, 20) if args.quick else (args.n, args.d, args.k)
     t0 = time.perf_counter()
@@ -147,7 +147,7 @@ def part_scale(args):
 def part_faiss(args):
     import numpy as np
 
-    from skclip.cluster._kmeans import assign
+    from skclip.kmeans import assign
 
     try:
         import faiss

@@ -102,7 +102,7 @@ def _instrument(events, clock):
         quiet_inside=True)
     SemanticSpaceBuilder.fit = timed(lambda *a, **k: "semantic space", SemanticSpaceBuilder.fit,
                                      suppress=True)
-    _mca._train = timed(lambda *a, **k: "training", _mca._train)
+    _mca.train_mca = timed(lambda *a, **k: "training", _mca.train_mca)
     net = _mca_nets.MCANetworks
     net.full_pass = timed(lambda *a, **k: "epoch start", net.full_pass)
 
@@ -112,7 +112,7 @@ def run(n, d, k, n_texts, threads, seed=0):
     import torch
 
     from skclip.cluster import MCAClustering
-    from skclip.cluster._kmeans import kmeans
+    from skclip.kmeans import kmeans
     from skclip.datasets import make_clip_blobs
     from skclip.metrics import clustering_accuracy
     from skclip.semantic import SemanticSpaceBuilder

@@ -107,7 +107,8 @@ def measure(spec):
     from sklearn.base import BaseEstimator
     from sklearn.metrics import adjusted_rand_score
 
-    from skclip.cluster import CAEClustering, _cae, _fusion, _kmeans
+    from skclip.cluster import CAEClustering, _cae, _fusion
+    from skclip.kmeans import _kmeans
 
     if spec["threads"]:
         torch.set_num_threads(spec["threads"])

@@ -84,7 +84,7 @@ def run_step(results, name, budget, estimate_s, fn, *args, **kwargs):
 # --------------------------------------------------------------------------- 1. tests
 GPU_TEST_FILES = ["tests/embed/test_pixels.py", "tests/test_device_draws.py", "tests/test_persistence.py",
                   "tests/ot/test_sinkhorn.py", "tests/cluster/test_mca.py",
-                  "tests/cluster/test_kmeans.py", "tests/neighbors/test_knn.py"]
+                  "tests/kmeans/test_kmeans.py", "tests/neighbors/test_knn.py"]
 
 
 def gpu_tests(timeout_s):

@@ -33,7 +33,7 @@ from _common import (  # noqa: E402
 
 BANNER = ("Planted data (make_clip_blobs, 64-d): a check against known structure, "
           "NOT a measure of quality on real CLIP features.")
-QUICK_METHODS = ("kmeans", "tac", "cae", "cae-wsum")
+QUICK_METHODS = ("kmeans", "tac", "cae", "cae-paper")
 
 
 def _csv(text):

@@ -18,7 +18,8 @@ _LAZY = {
     "make_clip_pipeline": "skclip._pipeline",
 }
 
-_SUBMODULES = ["cluster", "datasets", "embed", "metrics", "neighbors", "ot", "semantic"]
+_SUBMODULES = ["cluster", "datasets", "embed", "kmeans", "metrics", "neighbors", "ot",
+               "semantic"]
 
 __all__ = list(_LAZY) + _SUBMODULES + ["__version__"]
 

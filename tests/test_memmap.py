@@ -128,7 +128,7 @@ def test_knn_read_only_inputs_reach_torch_writable(blobs, only_writable_to_torch
 
 
 def test_cli_features_npy_is_memory_mapped(tmp_path, monkeypatch, blobs):
-    from skclip import cli
+    from skclip.cli import _cluster as cli
 
     path = tmp_path / "X.npy"
     np.save(path, blobs.X[:200].astype(np.float32))

@@ -4,7 +4,7 @@ The clusterers call :func:`resolve_n_clusters` with the features they are about 
 cluster (CLIP k-means: the unit image rows; TAC and CAE: their fused features,
 computed once; MCA: its centred image space). With an integer ``n_clusters`` it only
 records it. With ``"auto"`` it scans the candidate K of ``k_range``: k-means (the
-project's one, :func:`skclip.cluster._kmeans.kmeans`, one run per K, seeded by the
+project's one, :func:`skclip.kmeans.kmeans`, one run per K, seeded by the
 first K centres of a single k-means++ seeding to the largest K) on a random
 subsample of the rows, each partition scored by the ``k_selection`` criterion
 (greater is better), coarse-to-fine: a geometric grid over the range first, then the
@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._config import torch_generator
-from ._kmeans import assign, kmeans, kmeans_plusplus
+from ..kmeans import assign, kmeans, kmeans_plusplus
 
 __all__ = ["K_SELECTIONS", "candidate_ks", "resolve_n_clusters", "select_n_clusters"]
 

@@ -1,32 +1,19 @@
 """Shared base of the CLIP clusterers (CAE, MCA, and the baselines that use text).
 
-The semantic-space protocol
----------------------------
-A clusterer receives CLIP *image* embeddings ``X`` and needs CLIP *text* embeddings
-that live in the same space. It obtains them from its ``semantic_space`` parameter,
-which is either ``None`` (the subclass builds its default
-:class:`skclip.semantic.SemanticSpaceBuilder` in ``_default_semantic_space``) or any
-object that follows this small protocol:
-
-* ``fit(X)`` (``X`` the L2-normalised image embeddings, shape ``(n, d)``) returns
-  ``self``; it may select the texts relevant to ``X``;
-* once fitted it exposes ``noun_embeddings_`` (``(m, d)`` unit rows, ``m >= 1``) and
-  ``nouns_`` (``m`` names), and ``caption_embeddings_`` (``(L, d)``, ``L`` may be 0)
-  and ``captions_`` (``L`` strings). ``noun_synsets_`` is optional.
-
-The clusterer ``clone``-s the object and fits the clone, so the parameter itself is
-never modified and nested parameters (``semantic_space__topk_nouns``) can be
-grid-searched. A clone whose ``min_centers`` parameter is None (the builder's)
-gets ``min_centers=n_clusters``: at least one selection centre per cluster (TAC,
-MCA). CAE asks for an over-complete set: one centre per 30 images, at most 100, and
-never fewer than ``n_clusters`` (``CAEClustering._min_centers_for``). With
-``n_clusters="auto"`` the clusterers that build their space before K is chosen (TAC,
-CAE) hint the largest candidate of ``k_range`` (a centre per cluster for every K the
-scan can choose); MCA chooses K first and hints the chosen K. This is
-also how users plug in their own text space: any estimator
-with those fitted attributes works, e.g. one that returns precomputed embeddings.
-The text dimension must equal the image dimension; a mismatch means that the image
-embedder and the semantic space used different CLIP models, and raises a
+The semantic space
+------------------
+A clusterer takes its text embeddings from its ``semantic_space`` parameter: ``None``
+(the subclass builds its default :class:`skclip.semantic.SemanticSpaceBuilder` in
+``_default_semantic_space``) or any estimator that follows the protocol of
+:mod:`skclip.semantic`. The clusterer ``clone``-s it and fits the clone, so the
+parameter is never modified and nested parameters (``semantic_space__topk_nouns``) can
+be grid-searched. A clone whose ``min_centers`` parameter is None (the builder's) gets
+``min_centers=n_clusters``: at least one selection centre per cluster (TAC, MCA); CAE
+asks for one centre per 30 images, at most 100, never fewer than ``n_clusters``
+(``CAEClustering._min_centers_for``). With ``n_clusters="auto"`` the clusterers that
+build their space before K is chosen (TAC, CAE) hint the largest candidate of
+``k_range``; MCA chooses K first and hints the chosen K. A text dimension other than
+the image dimension (the embedder and the space used different CLIP models) raises a
 ``ValueError`` that says so.
 
 Persistence
@@ -60,7 +47,7 @@ from .._arrays import unit_rows, validation_dtype
 from .._config import resolve_device
 from .._versions import VersionedPickleMixin
 from ._autok import K_SELECTIONS, candidate_ks
-from ._kmeans import assign
+from ..kmeans import assign
 
 __all__ = ["_BaseCLIPClustering"]
 
@@ -250,8 +237,7 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
             return np.zeros((0, X.shape[1]), dtype=X.dtype)
         if required and not np.all(np.isfinite(emb)):
             raise ValueError(f"{name}.{attr} contains NaN or infinity.")
-        norms = np.linalg.norm(emb, axis=1, keepdims=True)
-        return emb / np.maximum(norms, np.finfo(X.dtype).tiny)
+        return unit_rows(emb, tol=None, floor=np.finfo(X.dtype).tiny, summation="norm")
 
     # -- device ----------------------------------------------------------------
     def _device(self):

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering, _NearestCentreMixin
 from ._fusion import fused_features
-from ._kmeans import kmeans
+from ..kmeans import kmeans
 
 _KMEANS_CONSTRAINTS = {
     "n_init": [Interval(Integral, 1, None, closed="left")],
@@ -58,18 +58,13 @@ class CLIPKMeans(_FittedKMeans, _BaseCLIPClustering):
     Parameters
     ----------
     n_clusters : int or "auto", default=8
-        Number of clusters. ``"auto"`` chooses it from ``k_range`` by ``k_selection``
-        on the features that are clustered (the unit image embeddings) (user guide: "Choosing the number of
-        clusters").
+        Number of clusters; ``"auto"`` chooses it from ``k_range`` by ``k_selection``
+        on the unit image embeddings (:doc:`/user_guide/choosing`).
     k_range : tuple (low, high), list of int or None, default=None
-        Candidates of ``n_clusters="auto"``: every K from ``low`` to ``high``, or the
-        listed K; ``None`` means 2 to ``min(100, n_samples // 10)``.
+        Candidates of ``n_clusters="auto"``; None means 2 to ``min(100, n_samples // 10)``.
     k_selection : {"davies_bouldin", "silhouette", "calinski_harabasz", \
             "stability"}, default="davies_bouldin"
-        Criterion of ``n_clusters="auto"``, greater is better: minus the
-        Davies-Bouldin index (chosen by measurement on planted data), the mean cosine
-        silhouette on a sample, Calinski-Harabasz, or the adjusted Rand agreement of
-        k-means fitted on two halves of the data.
+        Criterion of ``n_clusters="auto"``, greater is better.
     n_init : int, default=20
         Restarts (SIC: sklearn ``KMeans(n_init=20)``; TAC: faiss nredo 20).
     max_iter : int, default=300
@@ -206,20 +201,15 @@ class TACClustering(_FittedKMeans, _BaseCLIPClustering):
     Parameters
     ----------
     n_clusters : int or "auto", default=8
-        Number of clusters. ``"auto"`` chooses it from ``k_range`` by ``k_selection``
-        on the features that are clustered (the concatenated features, computed once) (user guide: "Choosing the number of
-        clusters").
+        Number of clusters; ``"auto"`` chooses it from ``k_range`` by ``k_selection``
+        on the concatenated features (computed once) (:doc:`/user_guide/choosing`).
     k_range : tuple (low, high), list of int or None, default=None
-        Candidates of ``n_clusters="auto"``: every K from ``low`` to ``high``, or the
-        listed K; ``None`` means 2 to ``min(100, n_samples // 10)``.
-    k_selection : {"silhouette", "davies_bouldin", "calinski_harabasz", \
+        Candidates of ``n_clusters="auto"``; None means 2 to ``min(100, n_samples // 10)``.
+    k_selection : {"davies_bouldin", "silhouette", "calinski_harabasz", \
             "stability"}, default="silhouette"
-        Criterion of ``n_clusters="auto"``, greater is better: the mean cosine
-        silhouette on a sample (chosen by measurement on planted data, on the fused
-        features), minus the Davies-Bouldin index, Calinski-Harabasz, or the adjusted
-        Rand agreement of k-means fitted on two halves of the data.
+        Criterion of ``n_clusters="auto"``, greater is better.
     semantic_space : estimator or None, default=None
-        Protocol object giving the nouns (see :mod:`skclip.cluster._base`); cloned
+        Object giving the nouns (protocol in :mod:`skclip.semantic`); cloned
         and fitted on ``X``. ``None`` builds TAC's selection:
         ``SemanticSpaceBuilder(vocabulary="wordnet", templates="tac7",
         selection="tac", n_centers="auto", topk_nouns=5)``. Captions are ignored.
@@ -327,10 +317,11 @@ class TACClustering(_FittedKMeans, _BaseCLIPClustering):
 
     def _default_semantic_space(self):
         from ..semantic import SemanticSpaceBuilder
+        from ..semantic._templates import METHOD_TEMPLATES
 
         return SemanticSpaceBuilder(
             vocabulary="wordnet",
-            templates="tac7",
+            templates=METHOD_TEMPLATES["tac"],
             selection="tac",
             n_centers="auto",
             topk_nouns=5,

@@ -1,10 +1,7 @@
 """CAE: training-free hierarchical semantic alignment for image clustering.
 
-Select nouns and captions relevant to the images (the semantic space), centre each
-modality, transport the images to each text set (entropic OT), build the
-transport-weighted text counterparts, fuse them with the image by per-sample
-adaptive weights, and run k-means on the fused features. The user guide
-(``docs/user_guide/methods.rst``) gives the method and the provenance of each default.
+The semantic space, modality centring, entropic OT to each text set, text counterparts,
+adaptive fusion, then k-means; the user guide's methods page gives each step's source.
 """
 
 from numbers import Integral, Real
@@ -18,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering, _NearestCentreMixin
 from ._fusion import centred_unit, column_potential, fused_features, hierarchical_queries
-from ._kmeans import kmeans
+from ..kmeans import kmeans
 
 _DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
 # topk="auto": certified top-64 rows above this many texts per set, dense rows below
@@ -37,46 +34,29 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
     CAE (Zhu et al., AAAI-26) enriches every image embedding with two text
     counterparts, one from WordNet nouns (categories) and one from captions
     (attributes), obtained by entropic optimal transport to the texts of a semantic
-    space selected for the data: the nouns from the images, the captions from the
-    images together with their noun counterparts. The image and its
-    counterparts are fused with per-sample adaptive weights and clustered by k-means.
-    The method section of the paper was not available: several steps are
-    reconstructions, tagged [summary] (from a third-party summary of the paper),
-    [choice] (ours) or [measured] (chosen on planted data with and without CLIP's
-    modality gap); the user guide's "What CAE and MCA do" page explains each one and
-    shows the measurements. ``relax_columns=False, fusion="paper", gamma=0.01`` is
-    the literal reading of the paper's summary.
+    space selected for the data; the image and its counterparts are fused with
+    per-sample adaptive weights and clustered by k-means. Several steps are
+    reconstructions, tagged [summary] (a third-party summary of the paper), [choice]
+    (ours) or [measured] (chosen on planted data); :doc:`/user_guide/methods` explains
+    each one. ``relax_columns=False, fusion="paper", gamma=0.01`` is the literal
+    reading of the paper's summary.
 
     Parameters
     ----------
     n_clusters : int or "auto", default=8
-        Number of clusters. ``"auto"`` chooses it from ``k_range`` by ``k_selection``
-        on the features that are clustered (the fused features, computed once) (user guide: "Choosing the number of
-        clusters").
+        Number of clusters; ``"auto"`` chooses it from ``k_range`` by ``k_selection``
+        on the fused features (computed once) (:doc:`/user_guide/choosing`).
     k_range : tuple (low, high), list of int or None, default=None
-        Candidates of ``n_clusters="auto"``: every K from ``low`` to ``high``, or the
-        listed K; ``None`` means 2 to ``min(100, n_samples // 10)``.
-    k_selection : {"silhouette", "davies_bouldin", "calinski_harabasz", \
+        Candidates of ``n_clusters="auto"``; None means 2 to ``min(100, n_samples // 10)``.
+    k_selection : {"davies_bouldin", "silhouette", "calinski_harabasz", \
             "stability"}, default="silhouette"
-        Criterion of ``n_clusters="auto"``, greater is better: the mean cosine
-        silhouette on a sample (chosen by measurement on planted data, on the fused
-        features), minus the Davies-Bouldin index, Calinski-Harabasz, or the adjusted
-        Rand agreement of k-means fitted on two halves of the data.
+        Criterion of ``n_clusters="auto"``, greater is better.
     semantic_space : estimator or None, default=None
-        Object that selects the texts (see :mod:`skclip.cluster._base` for the
-        protocol). It is cloned and fitted on ``X``. ``None`` builds
-        ``SemanticSpaceBuilder(vocabulary="wordnet", templates="tac7",
-        selection="center_topk", n_centers="auto", topk_nouns=5, topk_captions=5)``:
-        round(n/300) spherical k-means centres of the images [summary], at least
-        ``max(n_clusters, min(100, n // 30))`` (the clusterer sets the builder's
-        ``min_centers``; with ``"auto"``: the largest candidate of ``k_range``)
-        [measured]: an over-complete cover, several centres per cluster, gives
-        small, stretched or badly split classes nouns of their own (the images'
-        k-means with K centres misses some); one centre per 30 images keeps each
-        centre a stable mean and the text candidates of small collections few
-        (200 images: 6 centres; 1,000: 33; 3,000 to 30,000: 100; then n/300),
-        the 5 nearest nouns (and captions) of each centre [summary], noun prompts
-        from TAC's 7 templates [choice]. No caption corpus is shipped: captions are used only when the
+        Object that selects the texts (protocol in :mod:`skclip.semantic`), cloned and
+        fitted on ``X``. ``None`` builds ``SemanticSpaceBuilder(vocabulary="wordnet",
+        templates="tac7", selection="center_topk", n_centers="auto", topk_nouns=5,
+        topk_captions=5)`` with at least ``max(n_clusters, min(100, n // 30))`` centres
+        [measured]. No caption corpus is shipped: captions are used only when the
         semantic space is given some (see Examples).
     use_nouns : bool, default=True
         Use the noun counterpart (ablation switch).
@@ -84,85 +64,45 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         Use the caption counterpart when the semantic space has captions.
     ot_eps : float, default=0.01
         Entropic regularisation of the OT (cost ``1 - cos`` between centred
-        embeddings) [choice]; it is the temperature of the plan rows, as TAC's
-        softmax temperature.
+        embeddings), the temperature of the plan rows [choice].
     ot_iters : int, default=1000
-        Maximum Sinkhorn iterations (``relax_columns=False`` only). The solver stops
-        as soon as ``ot_tol`` is met, so the cap costs nothing when fewer would do.
+        Maximum Sinkhorn iterations (``relax_columns=False`` only; it stops at ``ot_tol``).
     ot_tol : float, default=1e-6
         Sinkhorn tolerance on the marginal error [choice], and the largest plan mass
         a row may leave out of its top-k texts (``topk``).
     ot_batch : int or None, default=None
-        Rows per block for Sinkhorn and the counterparts; memory is
-        O(ot_batch x n_texts). ``None``: Sinkhorn on the dense cost up to 2**27
-        entries and streamed above (``block_size="auto"`` of
-        :func:`skclip.ot.sinkhorn_cosine`), counterparts in blocks of 8192 rows
-        (TAC's retrieval batch), fewer when there are more than 8192 texts.
+        Rows per block for Sinkhorn and the counterparts (memory O(ot_batch x
+        n_texts)); ``None`` chooses (:doc:`/user_guide/gpu_memory`).
     topk : int, "auto" or None, default="auto"
-        Texts kept per image for the counterparts (:func:`skclip.ot.topk_plan_rows`).
-        One pass over ``X T^T`` keeps each image's ``topk`` texts of highest
-        ``g_j - C_ij`` with their exact plan entries and the exact plan mass left
-        out (the full row's log-sum-exp is computed in the same pass); rows leaving
-        more than ``ot_tol`` out are searched again with 4, 16, ... times as many
-        texts, so every counterpart is certified. The counterparts then cost
-        O(n * topk * d) instead of O(n * m * d), and ``predict``/``transform`` use
-        the same neighbourhoods. With ``relax_columns=False`` the balanced transport
-        is solved on such neighbourhoods too (``topk`` of
-        :func:`skclip.ot.sinkhorn_cosine`: potentials estimated on a subsample,
-        sparse iterations, marginals certified by one exact pass). ``None``: dense rows. "auto": ``64`` when a
+        Texts kept per image for the counterparts, with at most ``ot_tol`` of the
+        plan mass left out (:func:`skclip.ot.topk_plan_rows`;
+        :doc:`/user_guide/gpu_memory`). ``None``: dense rows; ``"auto"``: 64 when a
         text set has more than 2,048 texts, else dense rows.
     relax_columns : bool, default=True
-        ``True``: only the row constraint of the transport (every image sends unit
-        mass, the texts receive what the images send), i.e. a softmax retrieval with
-        temperature ``ot_eps``; no Sinkhorn iterations are needed [measured].
-        ``False``: balanced OT, every selected text receives equal mass, as in the
-        paper [summary]. Balanced columns assume that each selected text describes
-        as many images as any other, which the per-centre top-k selection does not
-        give: the transport then sends images to other classes' texts (see the
-        user guide).
+        ``True``: only the row constraint of the transport, a softmax retrieval at
+        temperature ``ot_eps`` [measured]; ``False``: balanced OT, every selected
+        text receives equal mass, as in the paper [summary].
     caption_query : {"image+nouns", "image"}, default="image+nouns"
-        What the captions are transported from: the image together with its noun
-        counterpart, ``normalise(x + x^u)`` (captions aligned under the nouns:
-        attributes within a category) [choice] [measured], or the image alone,
-        like the nouns (``"image"``, the summary's reading). Captions retrieved
-        by the image alone repeat its own details, those that do not belong to
-        its class included; the prototype rule then sees the image and that
-        counterpart agree and lowers the weight of the nouns. Without nouns, or
-        with ``fusion="paper"``, captions follow the image.
+        What the captions are transported from: the image with its noun counterpart,
+        ``normalise(x + x^u)`` [choice] [measured], or the image alone (the summary's
+        reading). Without nouns, or with ``fusion="paper"``, captions follow the image.
     weight_by_similarity : bool, default=True
         Counterpart ``sum_j T_ij S_ij t_j`` with the similarity factor ``S_ij``
         [summary]; ``False`` gives ``sum_j T_ij t_j``.
     center_modalities : bool, default=True
-        Subtract each modality's mean (images: the mean of ``X`` at fit; nouns and
-        captions: the mean of the selected texts) and renormalise before the
-        transport and the fusion; the means are stored and reused by ``predict``
-        and ``transform`` [measured]. CLIP puts images and texts in two narrow
-        cones far apart (the modality gap; Liang et al., NeurIPS 2022), so raw
-        image-text cosines are small and nearly equal, every temperature acts on a
-        compressed scale, and an image is never close to its text counterparts.
-        Centring removes the offset of each cone: the image and its counterparts
-        then live in one space, whatever the gap. Ignored by ``fusion="paper"``.
+        Subtract each modality's mean and renormalise before the transport and the
+        fusion (the modality gap); the means are stored and reused by ``predict``
+        and ``transform`` [measured]. Ignored by ``fusion="paper"``.
     fusion : {"weighted_sum", "weighted_concat", "concat", "paper"}, \
             default="weighted_sum"
-        How the image ``x`` and its counterparts ``x^u``, ``x^v`` are combined,
-        with the adaptive weights ``w`` (see ``gamma``); the result is
-        L2-normalised. ``"weighted_sum"``: ``w0 x + w1 x^u + w2 x^v`` in the
-        centred space [measured]; ``"weighted_concat"``: ``[w0 x, w1 x^u, w2 x^v]``
-        [choice]; ``"concat"``: ``[x, x^u, x^v]`` (TAC's fusion, the summary's
-        "simple concatenation" ablation); ``"paper"``: the literal reading of the
-        paper's summary, ``"weighted_concat"`` on uncentred embeddings. A weighted
-        concatenation with near one-hot weights puts two images of one class in
-        different blocks when their dominant modality differs; a sum keeps one
-        space.
+        How the image and its counterparts are combined with the adaptive weights:
+        their weighted sum [measured], weighted concatenation [choice], plain
+        concatenation (TAC's fusion) or ``"paper"``, the weighted concatenation on
+        uncentred embeddings; the result is L2-normalised.
     gamma : float, default=0.1
-        Temperature of the fusion weights: softmax over modalities of
-        ``cos(z^m, p) / gamma`` with the prototype ``p`` the mean of the
-        modalities [summary]. The summary's 0.01 makes the weights one-hot (a
-        cosine difference of 0.05 between modalities gives a weight ratio of
-        e^5 = 148), so each image keeps one modality; 0.1 grades them (ratio 1.6
-        for 0.05, 7.4 for 0.2) [measured]. With two modalities (image and nouns,
-        no captions) the weights are exactly 1/2 whatever ``gamma``. Ignored by
-        ``fusion="concat"``. The literal reading uses ``gamma=0.01``.
+        Temperature of the fusion weights, a softmax over modalities of
+        ``cos(z^m, p) / gamma`` with ``p`` the modalities' mean [measured]; the
+        summary's 0.01 makes them one-hot. Ignored by ``fusion="concat"``.
     kmeans_n_init : int, default=20
         k-means restarts (TAC: nredo 20).
     kmeans_max_iter : int, default=300
@@ -350,10 +290,11 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
 
     def _default_semantic_space(self):
         from ..semantic import SemanticSpaceBuilder
+        from ..semantic._templates import METHOD_TEMPLATES
 
         return SemanticSpaceBuilder(
             vocabulary="wordnet",
-            templates="tac7",
+            templates=METHOD_TEMPLATES["cae"],
             selection="center_topk",
             n_centers="auto",
             topk_nouns=5,
@@ -412,17 +353,9 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
                          if st}
         del X  # only the fused features are needed now; frees n x d for large n
         k = resolve_n_clusters(self, F, spherical=self.spherical, device=device)
-        res = kmeans(
-            F,
-            k,
-            n_init=self.kmeans_n_init,
-            max_iter=self.kmeans_max_iter,
-            tol=self.kmeans_tol,
-            spherical=self.spherical,
-            device=device,
-            random_state=rng,
-            verbose=self.verbose,
-        )
+        res = kmeans(F, k, n_init=self.kmeans_n_init, max_iter=self.kmeans_max_iter,
+                     tol=self.kmeans_tol, spherical=self.spherical, device=device,
+                     random_state=rng, verbose=self.verbose)
         self.cluster_centers_ = np.asarray(res.centers)
         self.labels_ = np.asarray(res.labels)
         self.inertia_ = float(res.inertia)
@@ -440,14 +373,9 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         if len(T) == 0:
             return np.zeros(0, dtype=X.dtype)
         g, n_iter = column_potential(
-            X,
-            T,
-            eps=self.ot_eps,
-            max_iter=self.ot_iters,
-            tol=self.ot_tol,
+            X, T, eps=self.ot_eps, max_iter=self.ot_iters, tol=self.ot_tol,
             relax_columns=self.relax_columns,
-            block_size="auto" if self.ot_batch is None else self.ot_batch,
-            device=device,
+            block_size="auto" if self.ot_batch is None else self.ot_batch, device=device,
             verbose=self.verbose,
             topk=self.topk,  # "auto": sparse where the dense solver would stream
         )
@@ -490,20 +418,11 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
                 texts.append(T)
                 pots.append(g.astype(X.dtype, copy=False))
         return fused_features(
-            X,
-            texts,
-            pots,
-            eps=self.ot_eps,
-            weight_by_similarity=self.weight_by_similarity,
+            X, texts, pots, eps=self.ot_eps, weight_by_similarity=self.weight_by_similarity,
             gamma=self.gamma,
             fusion="weighted_concat" if self.fusion == "paper" else self.fusion,
-            block_size=self._batch(),
-            device=device,
-            hierarchical=self._hierarchical(),
-            verbose=self.verbose,
-            topk=self._topk(),
-            tol=self.ot_tol,
-            stats=stats,
+            block_size=self._batch(), device=device, hierarchical=self._hierarchical(),
+            verbose=self.verbose, topk=self._topk(), tol=self.ot_tol, stats=stats,
         )
 
     def transform(self, X):

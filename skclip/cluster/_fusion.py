@@ -8,8 +8,9 @@ outputs.
 
 import numpy as np
 
+from .._arrays import unit_rows
 from ..ot import plan_rows, sinkhorn_cosine
-from ..ot._topk import topk_rows_block, update_certificate
+from ..ot._plan_rows import topk_rows_block, update_certificate
 
 
 def column_potential(X, T, *, eps, max_iter, tol, relax_columns, block_size, device, verbose,
@@ -29,7 +30,6 @@ def column_potential(X, T, *, eps, max_iter, tol, relax_columns, block_size, dev
         eps=eps,
         max_iter=max_iter,
         tol=tol,
-        relax_columns=relax_columns,
         return_plan=False,
         block_size=block_size,
         topk=topk,
@@ -57,15 +57,11 @@ def centred_unit(A, mean):
     inside the modality; ``mean = 0`` only normalises.
     """
     A = np.asarray(A) - np.asarray(mean, dtype=A.dtype)
-    norms = np.sqrt(np.einsum("ij,ij->i", A, A))[:, None]
-    A /= np.maximum(norms, np.finfo(A.dtype).tiny)
-    return A
+    return unit_rows(A, tol=None, out=A)
 
 
 def _normalize(Z):
-    import torch
-
-    return Z / torch.clamp(torch.linalg.vector_norm(Z, dim=1, keepdim=True), min=1e-12)
+    return unit_rows(Z, tol=None, floor=1e-12)
 
 
 def counterpart(Xb, T, g, eps, weight_by_similarity, topk=None, tol=0.0, stats=None):
@@ -75,7 +71,7 @@ def counterpart(Xb, T, g, eps, weight_by_similarity, topk=None, tol=0.0, stats=N
     ``P_ij = softmax_j((g_j - (1 - S_ij)) / eps)`` (the row-normalised OT plan for the
     column potential ``g``; ``g = 0`` gives the softmax retrieval) and ``w = 1`` when
     ``weight_by_similarity`` (CAE), ``w = 0`` otherwise (TAC). With ``topk`` the sum
-    runs over each row's certified top-k texts (:func:`skclip.ot._topk.topk_rows_block`:
+    runs over each row's certified top-k texts (:func:`skclip.ot._plan_rows.topk_rows_block`:
     at most ``tol`` of the row's plan mass left out), O(b * k * d) instead of
     O(b * m * d); ``stats`` (a dict) collects the certificate.
     """

@@ -3,7 +3,8 @@
 Select a semantic space of WordNet nouns for the data, train an
 image head and a text head on frozen CLIP features with image consistency, entropy
 balance and instance-, prototype- and semantic-level image-text alignment.
-Networks are in ``_mca_nets.py``, loss terms and pseudo-labels in ``_mca_losses.py``.
+The training loop is in ``_mca_train.py``, the networks in ``_mca_nets.py``, loss
+terms and pseudo-labels in ``_mca_losses.py``.
 """
 
 import copy
@@ -18,109 +19,11 @@ from .._config import torch_generator
 from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering
 from ._fusion import centred_unit
+from ._mca_train import train_mca
 
 __all__ = ["MCAClustering"]
 
 _BLOCK = 4096  # rows per block of the float64 image-head pass (predict_proba)
-# rows per block of the per-epoch passes over the attention: a block's gathered texts
-# (block * n_txt_neighbors * d floats, 10 MB at 512 x 10 x 512) stay in cache; 30% less
-# CPU time per pass than 4096-row blocks on CPU, with bit-identical results
-_PASS_BLOCK = 512
-# min_steps="auto" never asks for more passes over the data than this (SIC's longest
-# schedule, 100 epochs)
-_MAX_AUTO_EPOCHS = 100
-
-
-def _adam(params, **kwargs):
-    """Adam with its fused kernel where torch has one for the device (CPU since torch
-    2.4): on CPU the per-tensor loop costs as much as the batch's forward pass."""
-    import torch
-
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, fused=True, **kwargs)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, foreach=True, **kwargs)
-
-
-def _train(est, X, Xq, texts, *, device, generator):
-    """Train MCA's networks.
-
-    ``X`` (numpy, unit rows) feeds the heads and the image k-NN; ``Xq`` are the
-    images in the space where they are compared with ``texts`` (both centred on
-    their modality mean by default). Returns ``(nets, loss_curve, loss_terms,
-    attention_peaks)``. ``generator`` (CPU) drives the init, the batch shuffles and
-    the neighbour draws, so CPU and GPU see the same draws.
-    """
-    import torch
-    from torch.nn import functional as F
-    from tqdm.auto import trange
-
-    from ..neighbors import knn
-    from ._mca_losses import mca_objective, semantic_pseudo_labels
-    from ._mca_nets import MCANetworks
-
-    def knn_fn(queries, base, k):
-        return knn(queries, base, n_neighbors=k, exclude_self=False, device=device)[1]
-
-    n, d = X.shape
-    Xt = torch.as_tensor(X, dtype=torch.float32).to(device)
-    Qt = torch.as_tensor(Xq, dtype=torch.float32).to(device)
-    Tt = torch.as_tensor(texts, dtype=torch.float32).to(device)
-    k_img = min(est.n_img_neighbors, n - 1)
-    txt_idx = knn_fn(Qt, Tt, min(est.n_txt_neighbors, Tt.shape[0]))
-    nets = MCANetworks(d, est.n_clusters_, head=est.head, hidden_dim=est.hidden_dim,
-                       tau_attn=est.tau_attn, generator=generator).to(device)
-    if est.neighbor_space == "image":
-        img_nb = knn(Xt, n_neighbors=k_img, exclude_self=True, device=device)[1]
-    else:
-        # each image with its initial text counterpart (the softmax retrieval over
-        # its nearest texts): the neighbours of both modalities together
-        mixtures = nets.full_pass(Xt, Qt, Tt, txt_idx, _PASS_BLOCK)[1]
-        fused = torch.nn.functional.normalize(Qt + mixtures, dim=1)
-        img_nb = knn(fused, n_neighbors=k_img, exclude_self=True, device=device)[1]
-        del fused, mixtures
-    optimiser = _adam(nets.parameters(), lr=est.lr, weight_decay=est.weight_decay)
-    weights = dict(lambda_ent=est.lambda_ent, w_ins=est.w_ins, w_pro=est.w_pro,
-                   w_sem=est.w_sem, tau_ins=est.tau_ins, tau_pro=est.tau_pro)
-    n_batches = max(1, min(-(-n // est.batch_size), n // 2))  # batches of >= 2 (BatchNorm)
-    if est.min_steps == "auto":  # 20 steps per cluster, in at most 100 passes over the data
-        min_steps = min(20 * est.n_clusters_, _MAX_AUTO_EPOCHS * n_batches)
-    else:
-        min_steps = est.min_steps
-    n_epochs = max(est.epochs, -(-min_steps // n_batches))
-    curve, terms, peaks = [], {}, []
-    for _ in trange(n_epochs, desc="MCA epochs", disable=not est.verbose):
-        # pseudo-labels of the epoch from the current heads (SIC: at the epoch start),
-        # in one space: the attended mixtures and the semantic centres are both means
-        # of the (centred) texts
-        proba, mixtures, peak = nets.full_pass(Xt, Qt, Tt, txt_idx, _PASS_BLOCK)
-        peaks.append(float(peak.mean()))
-        anchor = Qt if est.pseudo_labels == "image" else mixtures
-        pseudo, _ = semantic_pseudo_labels(proba, Qt, anchor, Tt, xi_c=est.xi_c,
-                                           xi_a=est.xi_a, knn_fn=knn_fn)
-        totals, parts = [], []
-        # near-equal splits of a permutation: no sample dropped
-        for idx in torch.tensor_split(torch.randperm(n, generator=generator), n_batches):
-            pick = torch.randint(k_img, (len(idx),), generator=generator).to(device)
-            idx = idx.to(device)
-            x = Xt[idx]
-            # embedding() is the row gather Tt[txt_idx[idx]], 2-3x faster on CPU
-            counterpart, _ = nets.attention(Qt[idx], F.embedding(txt_idx[idx], Tt))
-            loss, batch_terms = mca_objective(
-                nets.image_head(x), nets.image_head(Xt[img_nb[idx, pick]]),
-                nets.text_head(counterpart), pseudo[idx], **weights)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            totals.append(loss.detach())
-            parts.append(batch_terms)
-        curve.append(float(torch.stack(totals).mean()))
-        for name in parts[0]:
-            terms.setdefault(name, []).append(float(torch.stack([p[name] for p in parts]).mean()))
-    # final attention peaks: the image head is not needed (fit computes its own pass)
-    peaks.append(float(nets.full_pass(Xt, Qt, Tt, txt_idx, _PASS_BLOCK, heads=False)[2].mean()))
-    return nets, curve, terms, peaks
 
 
 class MCAClustering(_BaseCLIPClustering):
@@ -132,53 +35,27 @@ class MCAClustering(_BaseCLIPClustering):
     prototype and semantic levels. The method, and where each default comes from,
     are described in the user guide ("What CAE and MCA do").
 
-    **What follows the paper and what is reconstructed.** The paper's method section
-    was not available. Verified from its abstract and first page [paper]: pseudo-labels
-    from CLIP text; a smaller, better semantic space from WordNet (uniqueness,
-    image-centre relevance and hierarchy filters); alignment at the instance,
-    prototype and semantic levels; image consistency learning with nearest
-    neighbours and negative entropy; an attention network; trainable image and text
-    heads on frozen features. Taken from the official code of its predecessor SIC
-    (same authors) [code-SIC]: the uniqueness and relevance filters, the image
-    consistency loss over a random one of the k nearest image neighbours, the
-    negative-entropy weight 5, the per-epoch centre-based pseudo-labels
-    (``xi_c``, ``xi_a``), the weight 0.1 of the pseudo-label term, Adam with
-    ``weight_decay=1e-4``. Reconstructions [choice], each a parameter: the hierarchy
-    filter's rule, the head shape (TAC's cluster head), the attention network and
-    its temperature, the form of the three alignment losses and their weights, the
-    use of the attended counterpart for pseudo-labels, the centring of each
-    modality before images and texts are compared, and the fixed number of epochs
-    without model selection (SIC selects its epoch with test labels; this never
-    does). Departures from the
-    predecessors, each documented below: ``epochs=8`` of ``batch_size=512`` at
-    ``lr=1e-3`` (TAC's regime) instead of SIC's batch 128 at 1e-4 for up to 100
-    epochs (CPU budget), ``min_steps``, the cap on ``xi_a`` and one matrix for
-    ``W_q^T W_k``.
+    The paper's method section was not available: defaults tagged [code-SIC] come from
+    the official code of its predecessor SIC (same authors), [choice] marks our
+    reconstructions; the user guide's "Where MCA's defaults come from" gives the
+    source of each.
 
     Parameters
     ----------
     n_clusters : int or "auto", default=8
-        Number of clusters K. ``"auto"`` chooses it from ``k_range`` by
-        ``k_selection`` before training, by k-means on the (centred) image
-        embeddings; the default semantic space then uses the chosen K (user guide:
-        "Choosing the number of clusters").
+        Number of clusters; ``"auto"`` chooses it from ``k_range`` by ``k_selection``
+        on the centred image embeddings, before training; the default semantic space then
+        uses the chosen K (:doc:`/user_guide/choosing`).
     k_range : tuple (low, high), list of int or None, default=None
-        Candidates of ``n_clusters="auto"``: every K from ``low`` to ``high``, or the
-        listed K; ``None`` means 2 to ``min(100, n_samples // 10)``.
+        Candidates of ``n_clusters="auto"``; None means 2 to ``min(100, n_samples // 10)``.
     k_selection : {"davies_bouldin", "silhouette", "calinski_harabasz", \
             "stability"}, default="davies_bouldin"
-        Criterion of ``n_clusters="auto"``, greater is better: minus the
-        Davies-Bouldin index (chosen by measurement on planted data), the mean cosine
-        silhouette on a sample, Calinski-Harabasz, or the adjusted Rand agreement of
-        k-means fitted on two halves of the data.
+        Criterion of ``n_clusters="auto"``, greater is better.
     semantic_space : estimator or None, default=None
-        Object that selects the texts (protocol in :mod:`skclip.cluster._base`),
-        cloned and fitted on ``X``. ``None`` builds
-        ``SemanticSpaceBuilder(vocabulary="wordnet", templates="photo",
-        selection="mca", n_centers=n_clusters, gamma_u=0.05, gamma_r=500,
-        hier_min_depth=6)``: prompts "a photo of a {noun}" [code-SIC], k-means
-        centres of the images, the 500 nouns nearest each centre, the uniqueness
-        filter [code-SIC] and a WordNet depth filter [choice].
+        Object that selects the texts (protocol in :mod:`skclip.semantic`), cloned and
+        fitted on ``X``. ``None`` builds ``SemanticSpaceBuilder(vocabulary="wordnet",
+        templates="photo", selection="mca", n_centers=n_clusters, gamma_u=0.05,
+        gamma_r=500, hier_min_depth=6)``.
     text_source : {"nouns", "captions", "both"}, default="nouns"
         Texts of the semantic space used as the set T [choice]; MCA uses nouns.
     head : {"mlp", "linear"}, default="mlp"
@@ -194,37 +71,17 @@ class MCAClustering(_BaseCLIPClustering):
     n_txt_neighbors : int, default=10
         Texts attended by each image (its nearest texts in T) [choice].
     tau_attn : float, default=0.01
-        Temperature of the attention network [choice]: each image attends over its
-        ``n_txt_neighbors`` nearest texts with scores ``x^T W v / tau_attn`` and
-        values ``W_v v``. ``W`` stands for ``W_q^T W_k`` and is learned as one
-        matrix (same scores, fewer products); ``W`` and ``W_v`` start at the
-        identity, so the scores start as cosines over ``tau_attn``. The cosines of
-        an image's nearest texts differ by a few hundredths, so the temperature
-        must be on that scale for the attention to select among them: 0.01 is
-        twice TAC's retrieval temperature (0.005), which is a softmax over the
-        whole vocabulary rather than over 10 candidates. The dot-product
-        attention scaling ``1 / sqrt(d)`` (tau = 1) leaves the weights uniform.
-        ``attention_peak_`` records how selective it is.
+        Temperature of the attention network over each image's ``n_txt_neighbors``
+        nearest texts [choice]; ``attention_peak_`` records how selective it is
+        (:doc:`/user_guide/methods`).
     center_modalities : bool, default=True
-        Compare images with texts after centring each modality on its own mean
-        (images on the mean training image, texts on the mean selected text) and
-        re-normalising [choice]. CLIP puts images and texts in two narrow cones
-        with different means (the modality gap, Liang et al., NeurIPS 2022), so raw
-        image-text cosines are dominated by where each text sits in its cone;
-        generic "hub" texts near the text mean become near-random directions after
-        centring. Used for the nearest texts of each image, the attention, the
-        semantic centres and the pseudo-labels; the heads see the raw embeddings,
-        so ``predict`` needs neither mean. ``False`` compares raw cosines (SIC, TAC).
+        Compare images with texts after centring each modality on its own mean and
+        re-normalising (the modality gap) [choice]; the heads see the raw
+        embeddings. ``False`` compares raw cosines (SIC, TAC).
     neighbor_space : {"image", "image+text"}, default="image"
-        Space of the ``n_img_neighbors`` nearest neighbours of the image consistency
-        loss. ``"image"``: cosine of the image embeddings [code-SIC].
-        ``"image+text"`` [choice]: each (centred) image plus its initial text
-        counterpart (the attention at initialisation, i.e. the softmax retrieval
-        over its nearest texts), normalised, as TAC mines neighbours in its
-        retrieved-text space. It propagates wrong image-text alignments into the
-        neighbours: on planted data with misaligned text anchors it lost 5-15 ACC
-        points to ``"image"``, which keeps the image evidence independent of the
-        texts. Same cost (one d-dimensional k-NN).
+        Space of the neighbours of the image consistency loss: the image embeddings
+        [code-SIC], or each image plus its initial text counterpart (TAC's
+        retrieved-text space) [choice].
     lambda_ent : float, default=5.0
         Weight of the negative entropy of both heads' mean assignments [code-SIC].
     w_ins, w_pro, w_sem : float, default=1.0, 1.0, 0.1
@@ -233,11 +90,8 @@ class MCAClustering(_BaseCLIPClustering):
     tau_ins, tau_pro : float, default=0.5
         InfoNCE temperatures of the instance and prototype levels [choice].
     pseudo_labels : {"counterpart", "image"}, default="counterpart"
-        Pseudo-labels from the nearest semantic centre of the attended text
-        mixture ``sum_j alpha_ij v_j`` (MCA variant [choice]) or of the image itself
-        (SIC's rule). The mixture is taken before ``W_v``, in the space of the
-        texts that also make the semantic centres: labels never compare two
-        spaces while ``W_v`` trains.
+        Pseudo-labels from the semantic centre nearest to the attended text mixture
+        (before ``W_v``) [choice], or to the image itself (SIC's rule).
     xi_c : float, default=0.9
         Share of ``n_samples / K`` top-scoring images that define a cluster's image
         centre [code-SIC].
@@ -247,33 +101,16 @@ class MCAClustering(_BaseCLIPClustering):
         set does not give every cluster the same centre.
     epochs : int, default=8
         Fixed number of passes over the data; the last model is kept, there is no
-        model selection [choice] (SIC: up to 100 epochs of batch 128 at lr 1e-4,
-        the epoch picked with test labels): an epoch over 50k x 512 embeddings costs
-        about 3.7 s on 2 idle CPU cores (12 products with 512 x 512 weights per
-        sample and step), so the default is 8 epochs of batch 512 at lr 1e-3 (TAC's
-        regime, about 780 steps), which keeps a default fit of 50k images under a
-        minute on 2 cores (``benchmarks/bench_mca.py``). Raise it on a GPU.
+        model selection [choice]. Raise it on a GPU.
     min_steps : int or "auto", default="auto"
-        Minimum number of optimiser steps: small datasets (few batches per epoch) run
-        ``ceil(min_steps / n_batches)`` epochs when that is more than ``epochs``
-        [choice]. Still a fixed schedule, decided before training. ``"auto"`` is
-        ``20 * n_clusters`` (200 at K=10): a batch holds about ``batch_size / K``
-        images of each cluster, so a K-way head needs a number of steps that grows
-        with K for every cluster to be visited as often (on planted data with K=50
-        and 3,000 images, 200 steps left the head at 49% ACC and still improving;
-        1,000 reached 81%), but in at most 100 passes over the data (SIC's longest
-        schedule): with few images per cluster (fewer than about
-        ``5 * batch_size``), 20 steps per cluster would revisit every image
-        hundreds of times (341 passes at K=200 with 6,000 images) for no gain
-        (planted data, K=200: 91.8% ACC after 100 passes, 91.2% after 341, at a
-        third of the time). 0 disables it.
+        Minimum number of optimiser steps: small datasets run ``ceil(min_steps /
+        n_batches)`` epochs when that is more than ``epochs``; ``"auto"`` is ``20 *
+        n_clusters`` in at most 100 passes over the data. 0 disables it.
     batch_size : int, default=512
-        Mini-batch size. Deviation: SIC uses 128 with lr 1e-4; the default follows
-        TAC's cluster-head training (batch 512, lr 1e-3), 4x fewer optimiser steps
-        per epoch with a learning rate scaled up for the short schedule. Batches are
-        equal-sized splits of a random permutation (no sample dropped).
+        Mini-batch size (TAC's regime; SIC: 128); batches are equal-sized splits of a
+        random permutation (no sample dropped).
     lr : float, default=1e-3
-        Adam learning rate (constant). See ``batch_size``.
+        Adam learning rate (constant).
     weight_decay : float, default=1e-4
         Adam weight decay [code-SIC]; SIC uses 0.009 for ImageNet-Dogs.
     device : str, torch.device or None, default="auto"
@@ -444,10 +281,11 @@ class MCAClustering(_BaseCLIPClustering):
 
     def _default_semantic_space(self):
         from ..semantic import SemanticSpaceBuilder
+        from ..semantic._templates import METHOD_TEMPLATES
 
         return SemanticSpaceBuilder(
             vocabulary="wordnet",
-            templates="photo",
+            templates=METHOD_TEMPLATES["mca"],
             selection="mca",
             n_centers=getattr(self, "n_clusters_", self.n_clusters),
             gamma_u=0.05,
@@ -494,7 +332,8 @@ class MCAClustering(_BaseCLIPClustering):
         Tq = centred_unit(texts.astype(X.dtype), self.text_mean_)
         device = self._device()
         generator = torch_generator(self.random_state, "cpu")
-        nets, curve, terms, peaks = _train(self, X, Xq, Tq, device=device, generator=generator)
+        nets, curve, terms, peaks = train_mca(self, X, Xq, Tq, device=device,
+                                             generator=generator)
         self.image_head_ = nets.image_head.cpu().eval()
         self.text_head_ = nets.text_head.cpu().eval()
         self.attention_ = nets.attention.cpu().eval()

@@ -6,12 +6,13 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
+from .._arrays import unit_rows
+
 __all__ = ["make_clip_blobs"]
 
 
 def _unit(A):
-    norms = np.linalg.norm(A, axis=-1, keepdims=True)
-    return A / np.maximum(norms, 1e-12)
+    return unit_rows(A, tol=None, floor=1e-12, summation="norm")
 
 
 def _noisy(rng, centers, scale, basis=None, exponent=0.0):

@@ -1,7 +1,7 @@
 """Exact inner-product k-nearest neighbours: blocked torch matmul + top-k, or faiss.
 
 A search of a set in itself (self excluded) computes each pair once
-(``_self_knn.py``).
+(``_self_knn.py``); both use the one top-k of ``_topk.py``.
 
 The project's one k-NN. Callers L2-normalise rows for cosine neighbours.
 Ties are broken towards the smaller index (torch backend), so results do not depend
@@ -10,9 +10,10 @@ on the block size or the number of threads.
 
 import numpy as np
 
-from .._arrays import to_tensor
+from .._arrays import as_tensor, check_finite, numeric_2d
 from .._config import resolve_device
 from ._self_knn import knn_self_symmetric
+from ._topk import topk_rows
 
 
 def _faiss_available():
@@ -23,79 +24,17 @@ def _faiss_available():
     return True
 
 
-def _check_array(x, name):
-    """``x`` as a 2-D numeric numpy array (a view: no copy) or the tensor itself."""
-    import torch
-
-    if isinstance(x, torch.Tensor):
-        arr = x
-    else:
-        arr = np.asarray(x)
-        if not np.issubdtype(arr.dtype, np.number):
-            raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(arr.shape)}")
-    return arr
-
-
-def _check_finite(x, name):
-    # a sum propagates NaN/inf in one fast pass; recheck exactly only if it overflowed
-    if isinstance(x, np.ndarray):
-        if x.size and not np.isfinite(x.sum()) and not np.isfinite(x).all():
-            raise ValueError(f"{name} contains NaN or infinity")
-        return
-    import torch
-
-    if x.numel() and not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} contains NaN or infinity")
-
-
 def _float_dtype(dtype):
     """float32/float64 kept, anything else (float16, integers) in float32."""
     return dtype if str(dtype).endswith(("float32", "float64")) else "float32"
-
-
-def _as_tensor(x, name, device):
-    import torch
-
-    if isinstance(x, torch.Tensor):
-        x = x.to(device=device, dtype=getattr(torch, str(_float_dtype(x.dtype)).split(".")[-1]))
-    else:  # read-only arrays (shared caches, memory maps) are handled in to_tensor
-        x = to_tensor(x, device, dtype=np.dtype(_float_dtype(x.dtype)))
-    _check_finite(x, name)
-    return x
 
 
 def _as_float32(x, name):
     """C-contiguous float32 numpy (faiss's input); a copy only for another dtype."""
     arr = x.cpu().numpy() if not isinstance(x, np.ndarray) else x
     arr = np.ascontiguousarray(arr, dtype=np.float32)
-    _check_finite(arr, name)
+    check_finite(arr, name)
     return arr
-
-
-def _topk_block(S, k):
-    """Top-k of each row of ``S``, ties resolved towards the smaller column index."""
-    import torch
-
-    # One extra value shows the rows where the k-th value is shared with a column
-    # left out (the (k+1)-th largest equals the k-th): the choice among equal values
-    # is arbitrary in topk, so those rows are redone with a stable sort. (Counting the
-    # row's entries equal to the k-th value costs a full pass over S: twice the top-k.)
-    kk = min(k + 1, S.shape[1])
-    vals, idx = torch.topk(S, kk, dim=1)
-    redo = torch.nonzero(vals[:, kk - 1] == vals[:, k - 1]).flatten() if kk > k else vals[:0, 0]
-    vals, idx = vals[:, :k], idx[:, :k]
-    if len(redo):
-        order = torch.sort(S[redo], dim=1, descending=True, stable=True).indices[:, :k]
-        idx[redo] = order
-        vals[redo] = torch.gather(S[redo], 1, order)
-    # Among equal values kept, order by index (values descending, then index ascending).
-    key = torch.sort(idx, dim=1).indices
-    idx = torch.gather(idx, 1, key)
-    vals = torch.gather(vals, 1, key)
-    order = torch.sort(vals, dim=1, descending=True, stable=True).indices
-    return torch.gather(vals, 1, order), torch.gather(idx, 1, order)
 
 
 def _valid(sims, inds):
@@ -116,7 +55,7 @@ def _knn_torch(X, Y, k, block_size):
     for start in range(0, n, block_size):
         stop = min(start + block_size, n)
         S = X[start:stop] @ Yt
-        sims[start:stop], inds[start:stop] = _topk_block(S, k)
+        sims[start:stop], inds[start:stop] = topk_rows(S, k)
     return sims, inds
 
 
@@ -195,8 +134,8 @@ def knn(X, Y=None, n_neighbors=10, *, exclude_self=True, block_size=4096, device
         dev = X.device
     else:
         dev = resolve_device(device)
-    X = _check_array(X, "X")
-    Y = None if Y is None else _check_array(Y, "Y")
+    X = numeric_2d(X, "X")
+    Y = None if Y is None else numeric_2d(Y, "Y")
     if Y is not None and X.shape[1] != Y.shape[1]:
         raise ValueError(f"X and Y have different dimensions: {X.shape[1]} != {Y.shape[1]}")
     self_search = Y is None and exclude_self
@@ -218,8 +157,8 @@ def knn(X, Y=None, n_neighbors=10, *, exclude_self=True, block_size=4096, device
                           k, self_search)
         sims, inds = torch.from_numpy(D), torch.from_numpy(I)
     if sims is None or (backend == "auto" and not _valid(sims, inds)):
-        Xt = _as_tensor(X, "X", dev)
-        Yt = Xt if Y is None else _as_tensor(Y, "Y", dev).to(Xt.dtype)
+        Xt = as_tensor(X, "X", dev, dtype=_float_dtype(X.dtype))
+        Yt = Xt if Y is None else as_tensor(Y, "Y", dev, dtype=_float_dtype(Y.dtype)).to(Xt.dtype)
         if self_search:
             sims, inds = knn_self_symmetric(Xt, k, int(block_size))
         else:

@@ -8,8 +8,10 @@ plain search. Only the entries of ``S`` at or above a row's current k-th value c
 enter its list; they are few once the diagonal blocks have set the thresholds, so a
 block costs one compare pass per direction on top of its product, not a top-k.
 Lists are kept in decreasing value, ties towards the smaller index (the convention
-of the blocked torch search), so the result does not depend on the block size.
+of :func:`._topk.topk_rows`), so the result does not depend on the block size.
 """
+
+from ._topk import topk_rows
 
 __all__ = ["knn_self_symmetric"]
 
@@ -53,8 +55,6 @@ def knn_self_symmetric(X, k, block_size):
     """
     import torch
 
-    from ._knn import _topk_block
-
     n = X.shape[0]
     sq_norms = (X.double() ** 2).sum(dim=1)
     if n and float(sq_norms.max()) >= torch.finfo(X.dtype).max:
@@ -72,7 +72,7 @@ def knn_self_symmetric(X, k, block_size):
         S.fill_diagonal_(-torch.inf)
         kk = min(k, a1 - a0 - 1)
         if kk > 0:
-            v, i = _topk_block(S, kk)
+            v, i = topk_rows(S, kk)
             vals[a0:a1, :kk], inds[a0:a1, :kk] = v, i + a0
     buf = torch.empty(max(b - a for a, b in blocks) ** 2, dtype=X.dtype, device=X.device)
     for bi, (a0, a1) in enumerate(blocks):

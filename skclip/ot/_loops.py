@@ -16,7 +16,7 @@ log-domain half-steps (:func:`_row_normalise`, :func:`_col_normalise`):
   half-step and accumulates the column update over blocks; memory O(block_size * m).
   Small column updates live in a scaling ``v`` and are absorbed like above.
 
-Column sums over many rows are accumulated in float64 (:func:`_colsum`), otherwise
+Column sums over many rows are accumulated in float64 (:func:`._kernel.colsum`), otherwise
 float32 rounding would put a floor of ~1e-6 under the reachable marginal error.
 
 Both loops perform the same Sinkhorn iterations (f-update, then g-update), so they give
@@ -25,35 +25,14 @@ the same result up to rounding.
 
 import math
 
-# Scalings may drift by at most exp(_TAU) from their value at the last kernel rebuild.
-# Kernel entries are <= 1 after a rebuild, so exp(2 * _TAU) must stay far from overflow,
-# and entries lost to underflow (< ~1e-38 in float32) stay negligible after scaling.
-_TAU = {4: 15.0, 8: 50.0}
-
-# Log-kernel entries below these are flushed to 0: just above the smallest normal
-# float (e^-87 in float32, e^-708 in float64), and far enough below 1 that the scaling
-# drift allowed by _TAU (e^+-15, e^+-50) can never make a flushed entry count.
-_LOG_FLUSH = {4: -87.0, 8: -700.0}
-
-
-def _flushed_exp_(out):
-    """In-place ``exp`` of log-kernel entries (all <= 0), flushing subnormals to 0.
-
-    At eps = 0.01 most entries of exp(-C/eps) underflow to subnormal floats, which
-    make every later matrix product on x86 CPUs 5-13x slower; entries that small
-    change no row or column sum at working precision.
-    """
-    import torch
-
-    torch.nn.functional.threshold_(out, _LOG_FLUSH.get(out.element_size(), -87.0), -math.inf)
-    return out.exp_()
+from ._kernel import TAU, colsum, flushed_exp_, progress
 
 
 def _row_normalise(logits, rows, beta, out):
     """``out = exp(-C/eps + beta - rowmax)`` on ``rows``; returns ``(-rowmax, rowsum)``."""
     logits(rows, beta, out)
     rmax = out.amax(dim=1)
-    _flushed_exp_(out.sub_(rmax[:, None]))
+    flushed_exp_(out.sub_(rmax[:, None]))
     return -rmax, out.sum(dim=1)
 
 
@@ -62,7 +41,7 @@ def _col_normalise(logits, alpha, out):
     logits(slice(None), out.new_zeros(out.shape[1]), out)
     out.add_(alpha[:, None])
     cmax = out.amax(dim=0)
-    _flushed_exp_(out.sub_(cmax[None, :]))
+    flushed_exp_(out.sub_(cmax[None, :]))
     return -cmax, out.sum(dim=0)
 
 
@@ -70,29 +49,6 @@ def _stable(new, ref, tau):
     """True when every ratio new/ref is finite and within [e^-tau, e^tau]."""
     lo, hi = (new / ref).aminmax()
     return bool((lo > math.exp(-tau)) & (hi < math.exp(tau)))
-
-
-def _colsum(K, w, chunk=2048):
-    """``K^T w`` with float64 accumulation across row chunks.
-
-    A float32 sum over hundreds of thousands of rows drifts by ~1e-6 relative, which
-    would put a floor under the reachable marginal error; chunking costs no extra pass.
-    """
-    import torch
-
-    n = K.shape[0]
-    if K.dtype == torch.float64 or n <= chunk:
-        return torch.mv(K.t(), w)
-    acc = torch.zeros(K.shape[1], dtype=torch.float64, device=K.device)
-    for i in range(0, n, chunk):
-        acc += torch.mv(K[i : i + chunk].t(), w[i : i + chunk])
-    return acc.to(K.dtype)
-
-
-def _progress(verbose, max_iter):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=max_iter, desc="sinkhorn", disable=not verbose, leave=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -103,7 +59,7 @@ def _dense_loop(logits, n, m, a, b, max_iter, tol, check_every, verbose, proto):
     """Log-stabilised scaling iterations on the full kernel; returns state and kernel."""
     import torch
 
-    tau = _TAU[proto.element_size()]
+    tau = TAU[proto.element_size()]
     K = proto.new_empty((n, m))
     beta = proto.new_zeros(m)
     alpha, s = _row_normalise(logits, slice(None), beta, K)
@@ -111,9 +67,9 @@ def _dense_loop(logits, n, m, a, b, max_iter, tol, check_every, verbose, proto):
     u_ref, v_ref = u, v
     mass = float(a.sum())
     it, err = 0, math.inf
-    with _progress(verbose, max_iter) as bar:
+    with progress(verbose, max_iter) as bar:
         while True:
-            v_new = b / _colsum(K, u)
+            v_new = b / colsum(K, u)
             if _stable(v_new, v_ref, tau):
                 v = v_new
             else:  # absorb u, rebuild K by an exact column half-step
@@ -168,7 +124,7 @@ def _streamed_loop(logits, n, m, a, b, block, max_iter, tol, check_every, verbos
     """
     import torch
 
-    tau = _TAU[proto.element_size()]
+    tau = TAU[proto.element_size()]
     blocks = [slice(i, min(i + block, n)) for i in range(0, n, block)]
     buf = proto.new_empty((block, m))
     tiny = torch.finfo(proto.dtype).tiny * 1e6
@@ -177,15 +133,15 @@ def _streamed_loop(logits, n, m, a, b, block, max_iter, tol, check_every, verbos
     rmax, logw = proto.new_empty(n), proto.new_empty(n)
     prev = None
     it, err = 0, math.inf
-    with _progress(verbose, max_iter) as bar:
+    with progress(verbose, max_iter) as bar:
         while True:
-            colsum = proto.new_zeros(m, dtype=torch.float64)
+            col_mass = proto.new_zeros(m, dtype=torch.float64)
             for rows in blocks:  # f-update: row i of the plan is w_i E_i. v
                 out = buf[: rows.stop - rows.start]
                 ralpha, _ = _row_normalise(logits, rows, beta, out)
                 w = a[rows] / torch.mv(out, v)
                 rmax[rows], logw[rows] = ralpha, torch.log(w)
-                colsum += _colsum(out, w)
+                col_mass += colsum(out, w)
             if prev is not None and (it % check_every == 0 or it >= max_iter):
                 # row sums of the previous plan are a * exp(alpha_prev - alpha_new)
                 diff = (prev[0] - rmax) + (prev[1] - logw)
@@ -195,9 +151,9 @@ def _streamed_loop(logits, n, m, a, b, block, max_iter, tol, check_every, verbos
                     rmax, logw = prev
                     break
             prev = (rmax.clone(), logw.clone())
-            colsum = colsum.to(proto.dtype)
-            bad = ~((colsum > tiny) & torch.isfinite(colsum))
-            v_new = b / colsum  # g-update
+            col_mass = col_mass.to(proto.dtype)
+            bad = ~((col_mass > tiny) & torch.isfinite(col_mass))
+            v_new = b / col_mass  # g-update
             if bool(bad.any()) or not _stable(v_new, 1.0, tau):
                 beta = beta + torch.log(torch.where(bad, 1.0, v_new))
                 v = torch.ones_like(v)
@@ -251,5 +207,5 @@ def _solve(logits, n, m, a, b, eps, max_iter, tol, relax_columns, return_plan, b
             out = plan[rows]
             logits(rows, beta, out)
             out.add_((rmax[rows] + logw[rows])[:, None])
-            _flushed_exp_(out).mul_(v[None, :])
+            flushed_exp_(out).mul_(v[None, :])
     return plan, eps * (rmax + logw), eps * (beta + torch.log(v)), it, err

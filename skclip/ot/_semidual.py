@@ -1,4 +1,4 @@
-"""Quasi-Newton (L-BFGS) on the semi-dual with eps-scaling: the default balanced solver.
+"""Quasi-Newton (L-BFGS) on the semi-dual: the default solver of balanced transport.
 
 Why not plain Sinkhorn iterations: on clustered data at small ``eps`` (images in
 clusters whose sizes differ from their texts' share of the column mass), the optimal
@@ -9,31 +9,28 @@ flows: 1,000 iterations end at a marginal error of ~1e-2. Maximising the semi-du
 
     Phi(g) = <b, g> + sum_i a_i f_i(g),   f_i(g) = eps log a_i - eps LSE_j((g_j - C_ij) / eps)
 
-with L-BFGS (the few slow cluster directions are exactly what its memory captures),
-warm-started along a geometric decrease of ``eps`` from the cost range to the target
-(eps-scaling), converges in a few hundred kernel passes on such data. The first step
-of every stage is a Sinkhorn g-update, and a step that does not increase ``Phi`` falls
+with L-BFGS (the few slow cluster directions are exactly what its memory captures)
+converges in a few hundred kernel passes on such data, at the target ``eps`` directly
+(warm starts along a decreasing ``eps``, eps-scaling, took as many passes or more).
+The first step is a Sinkhorn g-update, and a step that does not increase ``Phi`` falls
 back to one, so the solver is never worse than Sinkhorn. Rows of the returned plan are
 exact (``f`` is the closed form given ``g``); the reported error is the column one.
 
 Kernels (all in the dtype of the problem, potentials kept in float64):
 
-* dense: the (n, m) kernel ``exp(-C/eps + beta - rowmax)`` stored once per stage and
-  re-used while ``g / eps`` stays within ``e^+-tau`` of ``beta`` (log-stabilised
+* dense: the (n, m) kernel ``exp(-C/eps + beta - rowmax)`` stored once and re-used while ``g / eps`` stays within ``e^+-tau`` of ``beta`` (log-stabilised
   scaling: a kernel pass is two matrix-vector products, no ``exp``);
 * streamed: the same kernel rebuilt block by block on every pass (memory O(block * m));
 * sparse: only the ``k`` lowest costs of every row (``idx``, ``cost``), O(n * k).
 
 References: Schmitzer, "Stabilized sparse scaling algorithms for entropy regularized
-transport problems", SIAM J. Sci. Comput. 2019 (log-stabilisation, eps-scaling);
+transport problems", SIAM J. Sci. Comput. 2019 (log-stabilisation);
 Cuturi & Peyre, "A smoothed dual approach for variational Wasserstein problems", SIAM J.
 Imaging Sci. 2016 (semi-dual, quasi-Newton); Nocedal & Wright, Numerical Optimization,
 Alg. 7.4 (L-BFGS two-loop recursion).
 """
 
-import math
-
-from ._loops import _TAU, _colsum, _flushed_exp_, _progress
+from ._kernel import TAU, colsum, flushed_exp_, progress
 
 
 class _DenseKernel:
@@ -56,7 +53,7 @@ class _DenseKernel:
         self.cost_rows(rows, out)
         torch.add(self.beta_p[None, :], out, alpha=-self.inv_eps, out=out)
         rmax = out.amax(dim=1)
-        _flushed_exp_(out.sub_(rmax[:, None]))
+        flushed_exp_(out.sub_(rmax[:, None]))
         return rmax
 
     def rebuild(self, beta, inv_eps):
@@ -73,7 +70,7 @@ class _DenseKernel:
         if self.block is None:
             rs = torch.mv(self.K, vp)
             u = a / rs
-            s = _colsum(self.K, u, chunk=256).double() * v
+            s = colsum(self.K, u, chunk=256).double() * v
             return self.rmax.double() + torch.log(rs).double(), s
         lse = torch.empty(self.n, dtype=torch.float64, device=v.device)
         s = torch.zeros(self.m, dtype=torch.float64, device=v.device)
@@ -81,7 +78,7 @@ class _DenseKernel:
             out = self.buf[: rows.stop - rows.start]
             rmax = self._fill(rows, out)
             rs = torch.mv(out, vp)
-            s += _colsum(out, a[rows] / rs, chunk=256).double()
+            s += colsum(out, a[rows] / rs, chunk=256).double()
             lse[rows] = rmax.double() + torch.log(rs).double()
         return lse, s * v
 
@@ -100,7 +97,7 @@ class _SparseKernel:
         self.beta = beta.clone()
         L = torch.add(beta.to(self.cost.dtype)[self.idx], self.cost, alpha=-inv_eps)
         self.rmax = L.amax(dim=1)
-        self.E = _flushed_exp_(L.sub_(self.rmax[:, None]))
+        self.E = flushed_exp_(L.sub_(self.rmax[:, None]))
 
     def apply(self, v, a):
         import torch
@@ -131,19 +128,8 @@ def _scatter_columns(flat_idx, values, m, chunk=2**16):
     return acc
 
 
-def eps_schedule(eps, eps_start, factor):
-    """Geometric decrease ``eps_start, eps_start * factor, ...`` ending exactly at ``eps``."""
-    if factor is None or eps_start is None or eps_start <= eps:
-        return [float(eps)]
-    out, e = [], float(eps_start)
-    while e > eps * (1 + 1e-9):
-        out.append(e)
-        e *= factor
-    return out + [float(eps)]
-
-
 class _Stage:
-    """Semi-dual value/gradient at one ``eps`` on a kernel (potentials in log units)."""
+    """Semi-dual value/gradient at ``eps`` on a kernel (potentials in log units)."""
 
     def __init__(self, kernel, a, b, eps, tau):
         self.kernel, self.a, self.b, self.inv_eps, self.tau = kernel, a, b, 1.0 / eps, tau
@@ -183,13 +169,13 @@ def _two_loop(grad, S, Y, rho):
     return -q
 
 
-def solve_semidual(kernel, a, b, eps, *, eps_start, factor, max_iter, tol, stage_tol,
-                   history, verbose, x0=None, cost_range=None):
-    """Maximise the semi-dual along an eps schedule; returns ``(x, lse, n_pass, err)``.
+def solve_semidual(kernel, a, b, eps, *, max_iter, tol, history, verbose, x0=None,
+                   cost_range=None):
+    """Maximise the semi-dual; returns ``(x, lse, n_pass, err)``.
 
-    ``x`` is ``g / eps`` and ``lse`` the row log-sums at the target ``eps`` (both
-    float64), so ``f = eps * (log a - lse)``. ``n_pass`` counts kernel passes (one pass
-    is the cost of one Sinkhorn iteration). With ``cost_range`` (an upper bound of
+    ``x`` is ``g / eps`` and ``lse`` the row log-sums (both float64), so
+    ``f = eps * (log a - lse)``. ``n_pass`` counts kernel passes (one pass is the cost
+    of one Sinkhorn iteration). With ``cost_range`` (an upper bound of
     ``max C - min C``), every iterate is kept in the box where the optimum lies:
     ``|g_j - median(g)| <= cost_range + eps * log(max b / min b)``. Without it a column
     whose kernel entries all underflow (zero column sum, hence a constant gradient)
@@ -197,76 +183,69 @@ def solve_semidual(kernel, a, b, eps, *, eps_start, factor, max_iter, tol, stage
     """
     import torch
 
-    tau = _TAU[8 if kernel_dtype(kernel) == torch.float64 else 4]
+    tau = TAU[8 if kernel_dtype(kernel) == torch.float64 else 4]
     m = b.shape[0]
+    # the iterate is x = g / eps, started from g (and returned through g: the same
+    # floating-point steps as when the solver ran along several eps)
     g = torch.zeros(m, dtype=torch.float64, device=b.device) if x0 is None else x0 * eps
     w = b.double().sqrt()
     b_spread = float(torch.log(b.max() / b.min()))
-    n_pass, err, lse = 0, math.inf, None
-    stages = eps_schedule(eps, eps_start, factor)
-    with _progress(verbose, max_iter) as bar:
-        for k, e in enumerate(stages):
-            last = k == len(stages) - 1
-            target = tol if last else max(tol, stage_tol)
-            stage = _Stage(kernel, a, b, e, tau)
-            x = g / e
-            phi, s, lse, err = stage.evaluate(x)
-            n_pass += 1
-            bar.update(1)
-            S, Y, rho = [], [], []
-            while err > target and n_pass < max_iter:
-                gz = -(b.double() - s) / w  # gradient of -phi in z = x * w
-                if S:
-                    p = _two_loop(gz, S, Y, rho)
-                    if float(p @ gz) >= 0:  # not a descent direction: restart
-                        S, Y, rho = [], [], []
-                if not S:  # a Sinkhorn g-update, capped to the stabilisation range
-                    step_x = torch.clamp(torch.log(b.double() / torch.clamp(s, min=1e-300)),
-                                         -tau, tau)
-                    p = step_x * w
-                t, accepted = 1.0, False
-                for _ in range(8):
-                    xn = x + t * p / w
-                    xn -= xn.median()  # g is defined up to a constant: keep it centred
-                    if cost_range is not None:
-                        half = cost_range / e + b_spread + 1.0
-                        xn = torch.clamp(xn, -half, half)
-                    phin, sn, lsen, errn = stage.evaluate(xn)
-                    n_pass += 1
-                    bar.update(1)
-                    # Armijo, or a smaller marginal error (near the optimum, float32
-                    # rounding of phi exceeds its increase)
-                    if phin >= phi + 1e-4 * t * float(-(p @ gz)) or errn < err:
-                        accepted = True
-                        break
-                    if n_pass >= max_iter:
-                        break
-                    t *= 0.5
-                if not accepted:
-                    if S:  # drop the history and retry from a Sinkhorn step
-                        S, Y, rho = [], [], []
-                        continue
-                    if errn >= err:
-                        break  # no progress possible at this precision
-                sz = (xn - x) * w
-                yz = (sn - s) / w  # change of the gradient of -phi
-                sy = float(sz @ yz)
-                if sy > 1e-12 * float(sz @ sz) ** 0.5 * float(yz @ yz) ** 0.5 and sy > 0:
-                    S.append(sz)
-                    Y.append(yz)
-                    rho.append(1.0 / sy)
-                    if len(S) > history:
-                        S.pop(0)
-                        Y.pop(0)
-                        rho.pop(0)
-                x, phi, s, lse, err = xn, phin, sn, lsen, errn
-                bar.set_postfix(eps=f"{e:.3g}", err=f"{err:.2e}")
-            g = x * e
-            if n_pass >= max_iter:
-                break
-        if not last:  # stopped before the target eps: evaluate there
-            stage = _Stage(kernel, a, b, eps, tau)
-            _, _, lse, err = stage.evaluate(g / eps)
+    e = float(eps)
+    with progress(verbose, max_iter) as bar:
+        stage = _Stage(kernel, a, b, e, tau)
+        x = g / e
+        phi, s, lse, err = stage.evaluate(x)
+        n_pass = 1
+        bar.update(1)
+        S, Y, rho = [], [], []
+        while err > tol and n_pass < max_iter:
+            gz = -(b.double() - s) / w  # gradient of -phi in z = x * w
+            if S:
+                p = _two_loop(gz, S, Y, rho)
+                if float(p @ gz) >= 0:  # not a descent direction: restart
+                    S, Y, rho = [], [], []
+            if not S:  # a Sinkhorn g-update, capped to the stabilisation range
+                step_x = torch.clamp(torch.log(b.double() / torch.clamp(s, min=1e-300)),
+                                     -tau, tau)
+                p = step_x * w
+            t, accepted = 1.0, False
+            for _ in range(8):
+                xn = x + t * p / w
+                xn -= xn.median()  # g is defined up to a constant: keep it centred
+                if cost_range is not None:
+                    half = cost_range / e + b_spread + 1.0
+                    xn = torch.clamp(xn, -half, half)
+                phin, sn, lsen, errn = stage.evaluate(xn)
+                n_pass += 1
+                bar.update(1)
+                # Armijo, or a smaller marginal error (near the optimum, float32
+                # rounding of phi exceeds its increase)
+                if phin >= phi + 1e-4 * t * float(-(p @ gz)) or errn < err:
+                    accepted = True
+                    break
+                if n_pass >= max_iter:
+                    break
+                t *= 0.5
+            if not accepted:
+                if S:  # drop the history and retry from a Sinkhorn step
+                    S, Y, rho = [], [], []
+                    continue
+                if errn >= err:
+                    break  # no progress possible at this precision
+            sz = (xn - x) * w
+            yz = (sn - s) / w  # change of the gradient of -phi
+            sy = float(sz @ yz)
+            if sy > 1e-12 * float(sz @ sz) ** 0.5 * float(yz @ yz) ** 0.5 and sy > 0:
+                S.append(sz)
+                Y.append(yz)
+                rho.append(1.0 / sy)
+                if len(S) > history:
+                    S.pop(0)
+                    Y.pop(0)
+                    rho.pop(0)
+            x, phi, s, lse, err = xn, phin, sn, lsen, errn
+            bar.set_postfix(eps=f"{e:.3g}", err=f"{err:.2e}")
+    g = x * e
     return g / eps, lse, n_pass, err
 
 
@@ -275,7 +254,7 @@ def kernel_dtype(kernel):
 
 
 def dense_balanced(cost_rows, n, m, a, b, eps, *, max_iter, tol, block, return_plan,
-                   eps_scaling, cost_range, verbose, proto):
+                   cost_range, verbose, proto):
     """Balanced OT on the full cost (stored kernel, or rebuilt in row blocks).
 
     Returns ``(plan, f, g, n_pass, col_err)``; rows of the plan are exact.
@@ -285,9 +264,8 @@ def dense_balanced(cost_rows, n, m, a, b, eps, *, max_iter, tol, block, return_p
     kernel = _DenseKernel(cost_rows, n, m, proto, block)
     crange = cost_range()
     x, lse, n_pass, err = solve_semidual(
-        kernel, a, b, eps, eps_start=None if eps_scaling is None else crange,
-        factor=eps_scaling, max_iter=max_iter, tol=tol, stage_tol=_STAGE_TOL,
-        history=_HISTORY, verbose=verbose, cost_range=crange,
+        kernel, a, b, eps, max_iter=max_iter, tol=tol, history=_HISTORY, verbose=verbose,
+        cost_range=crange,
     )
     f64 = eps * (torch.log(a.double()) - lse)
     plan = None
@@ -306,8 +284,6 @@ def dense_balanced(cost_rows, n, m, a, b, eps, *, max_iter, tol, block, return_p
     return plan, f64.to(proto.dtype), (x * eps).to(proto.dtype), n_pass, err
 
 
-# Intermediate eps stages stop at this marginal error (the last one at ``tol``), and
 # L-BFGS keeps this many correction pairs (the slow directions are few: one per
 # cluster of texts, roughly).
-_STAGE_TOL = 1e-3
 _HISTORY = 20

@@ -28,8 +28,13 @@ the subsample solve.
 """
 
 import math
+import warnings
 
-from ._topk import _topk
+from sklearn.exceptions import ConvergenceWarning
+
+from ..neighbors._topk import topk_rows
+from ._inputs import cosine_cost_rows, cosine_range
+from ._result import finish
 from ._semidual import _HISTORY, _SparseKernel, dense_balanced, solve_semidual
 
 # Rows kept per column for coverage, and refinement rounds after the first solve.
@@ -84,7 +89,7 @@ def neighbourhood_pass(X, Y, g, eps, k, *, block, f=None, a=None, b=None, lse=No
         rows = slice(s, min(s + block, n))
         S = X[rows] @ Yt  # cosine similarities, the cost is 1 - S
         V = S + gp[None, :]  # ranks columns by g_j - C_ij
-        vals, idx = _topk(V, k)
+        vals, idx = topk_rows(V, k, ordered=False)
         acc.idx[rows] = idx
         acc.cost[rows] = 1.0 - torch.gather(S, 1, idx)
         acc.cover(V, s)
@@ -159,14 +164,9 @@ def subsample_potential(X, Y, a, b, eps, *, max_iter, tol, cost_range, verbose):
     rows = torch.linspace(0, n - 1, n_sub, device=X.device).round().long().unique()
     Xs, a_s = X[rows], a[rows]
     a_s = a_s * (b.sum() / a_s.sum())
-    Yt = Y.t()
-
-    def cost_rows(r, out):  # 1 - X Y^T
-        torch.addmm(Xs.new_ones(()), Xs[r], Yt, alpha=-1.0, out=out)
-
     _, _, g, n_pass, _ = dense_balanced(
-        cost_rows, len(rows), m, a_s, b, eps, max_iter=max_iter, tol=tol, block=None,
-        return_plan=False, eps_scaling=None, cost_range=lambda: cost_range,
+        cosine_cost_rows(Xs, Y), len(rows), m, a_s, b, eps, max_iter=max_iter, tol=tol, block=None,
+        return_plan=False, cost_range=lambda: cost_range,
         verbose=verbose, proto=X)
     return g.double() / eps, n_pass
 
@@ -183,9 +183,7 @@ def sparse_balanced(X, Y, a, b, eps, k, *, max_iter, tol, block, verbose):
 
     n, m = X.shape[0], Y.shape[0]
     k = min(int(k), m)
-    crange = 2.0 * float(torch.linalg.vector_norm(X, dim=1).max()) * float(
-        torch.linalg.vector_norm(Y, dim=1).max()
-    )
+    crange = cosine_range(X, Y)
     x, n_pass = subsample_potential(X, Y, a, b, eps, max_iter=max_iter,
                                     tol=max(tol, _SUB_TOL), cost_range=crange,
                                     verbose=verbose)
@@ -198,8 +196,8 @@ def sparse_balanced(X, Y, a, b, eps, k, *, max_iter, tol, block, verbose):
         left = max(1, max_iter - n_pass)
         budget = left if rnd == _REFINE else max(1, left // 2)
         x, lse, used, err = solve_semidual(
-            kernel, a, b, eps, eps_start=None, factor=None, max_iter=budget,
-            tol=tol, stage_tol=tol, history=_HISTORY, verbose=verbose, x0=x,
+            kernel, a, b, eps, max_iter=budget,
+            tol=tol, history=_HISTORY, verbose=verbose, x0=x,
             cost_range=crange,
         )
         n_pass += used
@@ -224,3 +222,37 @@ _SUB_TOL = 1e-5
 # float32 cosines (~1e-7 absolute, i.e. ~1e-5 in log units at eps = 0.01) differs
 # between the solver's kernel and the certifying pass.
 _CERT_FLOOR = {4: 1e-5, 8: 1e-9}
+
+
+def sparse_result(Xt, Yt, a_t, b_t, eps, k, max_iter, tol, return_plan, verbose, like_torch,
+                  out_dev):
+    """:func:`skclip.ot.sinkhorn_cosine` with ``topk``: the :class:`OTResult` of
+    :func:`sparse_balanced`, warned about when its certified errors exceed the floor."""
+
+    n, m = Xt.shape[0], Yt.shape[0]
+    block = max(1, min(n, 2**24 // max(m, 1)))
+    f, g, n_pass, err, (row_err, col_err), k = sparse_balanced(
+        Xt, Yt, a_t, b_t, eps, k, max_iter=max_iter, tol=tol, block=block, verbose=verbose
+    )
+    floor = max(tol, _CERT_FLOOR[Xt.element_size()])
+    if max(row_err, col_err) > floor:
+        warnings.warn(
+            f"sparse Sinkhorn (topk={k}): certified marginal errors rows {row_err:.3g}, "
+            f"columns {col_err:.3g} exceed {floor:g} after {n_pass} passes; increase "
+            "topk or max_iter.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    plan = None
+    if return_plan:
+        plan = Xt.new_empty((n, m))
+        cost_rows = cosine_cost_rows(Xt, Yt)
+        for s in range(0, n, block):
+            rows = slice(s, min(s + block, n))
+            cost_rows(rows, plan[rows])
+            plan[rows].neg_().add_(g[None, :]).add_(f[rows, None]).mul_(1.0 / eps).exp_()
+    res = (plan, f, g, n_pass, max(row_err, col_err))
+    out = finish(res, math.inf, like_torch, out_dev, row_err=row_err, col_err=col_err,
+                  certified=True, topk=k)  # warned above, with the certified errors
+    out.converged = bool(out.err <= floor)
+    return out

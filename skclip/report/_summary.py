@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .._arrays import unit_rows
+
 #: Temperature of the softmax over cosine similarities to the cluster centres. CLIP's own
 #: zero-shot classifier uses logit scale 100, i.e. this temperature.
 CONFIDENCE_TEMPERATURE = 0.01
@@ -15,8 +17,7 @@ CONFIDENCE_DEFINITION = (
 
 
 def _unit_rows(A):
-    A = np.asarray(A, dtype=np.float64)
-    return A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
+    return unit_rows(np.asarray(A, dtype=np.float64), tol=None, floor=1e-12, summation="norm")
 
 
 def _softmax(logits):
@@ -151,7 +152,7 @@ def naming_vocabulary(clusterer, X):
         if getattr(space, "n_candidates_", 0) < getattr(space, "vocabulary_size_", 0):
             # a two-stage space encoded the whole vocabulary with one prompt only (its
             # ranking stage, cached): name with those rather than encode every template
-            from ..semantic._candidates import RANKING_TEMPLATE
+            from ..semantic._templates import RANKING_TEMPLATE
 
             naming.set_params(templates=[RANKING_TEMPLATE])
         space = naming.fit(X)

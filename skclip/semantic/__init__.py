@@ -21,7 +21,7 @@ estimator with these attributes.
 from ._builder import SemanticSpaceBuilder
 from ._captions import read_captions
 from ._templates import TEMPLATES
-from ._vocab_file import build_vocabulary_cache
+from ._vocab_cache import build_vocabulary_cache
 from ._wordnet import NounVocabulary, wordnet_nouns
 from ._wordnet_files import load_wordnet
 

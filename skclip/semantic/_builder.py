@@ -10,7 +10,6 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     _fit_context,
-    clone,
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -21,14 +20,13 @@ from .._config import resolve_device
 from .._versions import VersionedPickleMixin
 from ..ot import plan_rows
 from ._filters import (
-    ancestor_mask,
     depth_mask,
     select_center_topk,
     select_tac,
     topk_per_center,
     uniqueness_mask,
 )
-from ._sources import WORDNET_VOCABULARIES, caption_texts, noun_texts
+from ._sources import WORDNET_VOCABULARIES, caption_texts, encoder_factory, noun_texts
 from ._text_cache import unit_rows
 
 _SELECTIONS = {"center_topk", "tac", "sic", "mca", "none"}
@@ -43,64 +41,43 @@ class SemanticSpaceBuilder(
     Builds the text side of CLIP-based clustering: a vocabulary (WordNet nouns, a list
     of nouns, or ready-made text embeddings) and optional captions are embedded with
     CLIP's text tower (cached on disk), then filtered down to the texts relevant to the
-    images ``X`` by one of the selection rules of the user guide ("Vocabulary").
+    images ``X`` by one of the selection rules of the user guide
+    (:doc:`/user_guide/vocabulary`).
 
     Parameters
     ----------
     embedder : CLIPEmbedder or None, default=None
-        Text encoder: anything with ``encode_text(list[str]) -> (m, d)`` (it is cloned
-        when it is an estimator). None means ``CLIPEmbedder()`` (ViT-B-32, openai). Not
-        used when all texts are given as embeddings.
+        Text encoder: anything with ``encode_text(list[str]) -> (m, d)`` (cloned when it
+        is an estimator). None means ``CLIPEmbedder()``; unused when every text is given
+        as embeddings.
     vocabulary : {"wordnet", "wordnet-tac", "wordnet-sic"}, list of str or \
             array-like of shape (m, d), default="wordnet"
-        ``"wordnet"``: every (lemma, synset) pair of WordNet 3.0 nouns, underscores as
-        spaces, identical strings kept once (their synset is the most frequent sense;
-        119,034 nouns). ``"wordnet-tac"`` and ``"wordnet-sic"`` reproduce the
-        predecessors' lists row for row, repeated strings included: TAC's 146,347
-        (lemma, synset) rows with underscores; SIC's first lemma of each synset,
-        underscores kept, without ``entity`` (which SIC's ``pd.read_csv`` takes as the
-        header) and without the last synset (``9/11``, absent from SIC's file):
-        82,113 rows. Repeated strings are encoded once. A list: your nouns.
-        An array: your text embeddings (no encoder needed; names from
-        ``noun_names``).
+        ``"wordnet"``: WordNet 3.0's nouns, each distinct string once (119,034);
+        ``"wordnet-tac"`` and ``"wordnet-sic"`` reproduce TAC's and SIC's lists row for
+        row (user guide: "The WordNet vocabularies"). A list: your nouns. An array:
+        your text embeddings (names from ``noun_names``).
     noun_names : list of str, default=None
         Names of the rows of an array ``vocabulary`` (default ``"noun0"``, ...).
     captions : None, list of str, str or path-like, or array-like of shape (L, d), \
             default=None
-        Caption corpus: sentences, a file read by :func:`read_captions` (plain lines,
-        Flickr token file, COCO JSON), or caption embeddings. Encoded without template.
+        Caption corpus: sentences, a file read by :func:`read_captions`, or caption
+        embeddings. Encoded without template.
     templates : {"photo", "sic", "tac7"}, str or list of str, default="photo"
-        Noun prompts: ``"photo"`` = ``"a photo of a {}."`` (MCA); ``"sic"`` =
-        ``"a photo of a {}"`` (as SIC's code writes it); ``"tac7"`` = TAC's
-        7-template ensemble as TAC's code writes it (CAE, TAC); or your templates with
-        one ``{}``. An ensemble averages the unit embeddings of the templates, then
-        renormalises.
+        Noun prompts, a named set of :data:`~skclip.semantic.TEMPLATES` or your
+        templates with one ``{}``; an ensemble averages the unit embeddings of its
+        templates, then renormalises.
     selection : {"center_topk", "tac", "sic", "mca", "none"} or None, \
             default="center_topk"
-        ``"center_topk"`` (CAE): the union of the ``topk_nouns`` nouns nearest to each
-        of ``n_centers`` spherical k-means centres of the images. ``"tac"``: each noun
-        joins its most probable centre (softmax over centres), each centre keeps its
-        ``topk_nouns`` most confident nouns. ``"sic"``: the ``gamma_r`` nouns nearest
-        to each centre, minus generic nouns (uniqueness ``gamma_u``). ``"mca"``: as
-        ``"sic"`` plus the hierarchy filter (``hier_min_depth``, optional ancestor
-        pruning). None (or ``"none"``): keep the whole vocabulary. Captions are
-        selected like nouns, ``topk_captions`` per centre (TAC rule for ``"tac"``,
-        nearest otherwise).
+        Selection rule (user guide: "Where the selection rules come from"):
+        ``"center_topk"`` (CAE), ``"tac"`` (TAC), ``"sic"`` (SIC) or ``"mca"`` (SIC's rule
+        plus the hierarchy filter); None (or ``"none"``) keeps the whole vocabulary.
+        Captions are selected like nouns, ``topk_captions`` per centre.
     n_centers : "auto" or int, default="auto"
-        Number of image centres; ``"auto"`` = max(round(n_samples / 300),
-        ``min_centers``), at least 1 and at most n_samples. round(N/300) is TAC's
-        table of centre counts (used by CAE); ``min_centers`` makes it grow with the
-        number of clusters when there are fewer than 300 images per cluster. MCA
-        passes its number of clusters.
+        Number of spherical k-means centres of the images; ``"auto"`` =
+        max(round(n_samples / 300), ``min_centers``) (TAC's table), at most n_samples.
     min_centers : int or None, default=None
-        Lower bound of ``n_centers="auto"``. The clusterers of :mod:`skclip.cluster`
-        set it to their ``n_clusters`` on their copy of the space when it is None
-        (:class:`~skclip.CAEClustering`: ``max(n_clusters, min(100, n_samples //
-        30))``, an over-complete cover of the images),
-        so that every cluster can have a centre, and so nouns, of its own (with
-        round(N/300) centres and K > N/300 clusters, ``topk_nouns`` per centre
-        keeps fewer nouns than there are classes). On every dataset of TAC's table
-        round(N/300) is at least 1.7 K, so the bound changes nothing there.
+        Lower bound of ``n_centers="auto"``; the clusterers set it on their copy of the
+        space so that every cluster has a centre (:doc:`/user_guide/methods`).
     topk_nouns : int, default=5
         Nouns kept per centre (``"center_topk"``, ``"tac"``).
     topk_captions : int, default=5
@@ -111,44 +88,30 @@ class SemanticSpaceBuilder(
         Uniqueness filter of ``"sic"``/``"mca"``: keep nouns with cos(noun, mean noun
         direction) < 1 - gamma_u. None disables it.
     hier_min_depth : int or None, default=6
-        Hierarchy filter of ``"mca"``: drop nouns whose synset ``min_depth`` is smaller.
-        Nouns without a synset (user lists, embeddings) always pass. None disables it.
-    hier_prune_ancestors : bool, default=False
-        ``"mca"``: also drop a noun whose synset is a hypernym ancestor of at least
-        ``hier_min_descendants`` other retained synsets.
-    hier_min_descendants : int, default=3
-        See ``hier_prune_ancestors``.
+        Hierarchy filter of ``"mca"``: drop nouns whose synset ``min_depth`` is smaller
+        (nouns without a synset pass). None disables it.
     temperature : float, default=0.005
-        Softmax temperature of ``transform`` (TAC's retrieval, tau = 0.005).
+        Softmax temperature of ``transform`` (TAC's retrieval).
     kmeans_n_init : int, default=10
-        Restarts of the centre k-means. With many images (and so many centres) the
-        restarts run on 16 images per centre and the best one is refined on all
-        images for at most 10 Lloyd iterations (the centres only pick texts).
+        Restarts of the centre k-means (on a subsample when there are many centres,
+        then refined on all images).
     exact_vocabulary : bool, default=False
-        With a template ensemble (``"tac7"``) and a rule that keeps the nouns nearest
-        to the centres (``"center_topk"``; ``"sic"``/``"mca"`` with ``gamma_u=None``),
-        the vocabulary is embedded in two stages: every noun with one
-        prompt (``"a photo of a {}"``) to rank it, then the full ensemble for the
-        ``candidate_pool`` best-ranked nouns of each centre only (about 100x fewer
-        prompts for WordNet). The selection equals the exhaustive one whenever the
-        nouns it keeps are among the candidates. True encodes the whole vocabulary
-        with every template (slow on a CPU; cached afterwards). Exhaustive embeddings
-        found in the cache or in ``vocabulary_cache`` are always used.
+        False embeds a template ensemble in two stages, the full ensemble for the
+        candidates near the centres only; True encodes every noun with every template
+        (user guide: "A fast first run: two-stage embedding").
     candidate_pool : "auto" or int, default="auto"
         Candidates per centre of the two-stage embedding; ``"auto"``: 1,024 per centre
-        for up to 5 centres, then ``ceil(5120 / n_centers)`` (nearby centres share
-        most of their candidates), never fewer than 32 x the nouns the rule keeps
-        per centre. When the candidates would exceed half of
-        the vocabulary the whole vocabulary is encoded instead.
+        for up to 5 centres, then ``ceil(5120 / n_centers)``, at least 32 x the nouns
+        kept per centre.
     vocabulary_cache : str or path-like, default=None
         A vocabulary file written by ``skclip vocab build --out FILE`` (or
-        :func:`build_vocabulary_cache`): the exhaustive embeddings, checked against
-        this builder's model, weights, templates and vocabulary.
+        :func:`build_vocabulary_cache`), checked against this builder's model, weights,
+        templates and vocabulary.
     wordnet_path : str or path-like, default=None
         WordNet folder; None auto-detects (see :func:`load_wordnet`).
     cache : bool, default=True
-        Cache text embeddings under ``get_cache_dir(cache_dir)/text``. Random weights
-        (``pretrained=None``) are never cached.
+        Cache text embeddings under ``get_cache_dir(cache_dir)/text`` (never for random
+        weights).
     cache_dir : str or path-like, default=None
         Cache directory (default ``SKCLIP_CACHE``, else ``~/.cache/skclip``).
     device : str, default="auto"
@@ -189,22 +152,11 @@ class SemanticSpaceBuilder(
 
     Notes
     -----
-    **The protocol.** Clusterers clone their ``semantic_space`` and call ``fit(X)``
-    with their image embeddings, then read ``nouns_``, ``noun_synsets_``,
-    ``noun_embeddings_`` (m, d), ``captions_`` and ``caption_embeddings_`` (L, d). Any
-    estimator with these fitted attributes whose ``fit`` returns ``self`` (and raises
-    ``ValueError`` when its text dimension differs from ``X.shape[1]``) can stand in
-    for this class; the simplest way to bring your own text space is
-    ``vocabulary=<(m, d) array>``.
-
-    ``transform(X)`` returns each image's semantic counterpart, TAC's retrieval:
-    ``normalise(sum_j softmax_j(cos(x, u_j) / temperature) u_j)`` over the selected nouns.
-
-    Deviations from the reference code: every rule uses spherical k-means centres of
-    the normalised images (SIC runs Euclidean k-means on raw features), and a template
-    ensemble averages unit text embeddings (TAC averages raw ones; the encoder returns
-    unit rows). In the default ``"wordnet"`` vocabulary identical prompt strings (one
-    lemma in several synsets) are kept once, since their embeddings are identical.
+    Clusterers clone their ``semantic_space`` and call ``fit(X)``, then read the fitted
+    attributes above; any estimator with them can stand in for this class (the
+    protocol: :mod:`skclip.semantic`). ``transform(X)`` is TAC's retrieval,
+    ``normalise(sum_j softmax_j(cos(x, u_j) / temperature) u_j)`` over the selected
+    nouns. Deviations from the reference code are listed in the user guide.
 
     Examples
     --------
@@ -234,8 +186,6 @@ class SemanticSpaceBuilder(
         "gamma_r": [Interval(Integral, 1, None, closed="left")],
         "gamma_u": [Interval(Real, 0, 2, closed="both"), None],
         "hier_min_depth": [Interval(Integral, 0, None, closed="left"), None],
-        "hier_prune_ancestors": ["boolean"],
-        "hier_min_descendants": [Interval(Integral, 1, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "kmeans_n_init": [Interval(Integral, 1, None, closed="left")],
         "exact_vocabulary": ["boolean"],
@@ -251,9 +201,8 @@ class SemanticSpaceBuilder(
 
     def __init__(self, *, embedder=None, vocabulary="wordnet", noun_names=None, captions=None,
                  templates="photo", selection="center_topk", n_centers="auto", min_centers=None,
-                 topk_nouns=5,
-                 topk_captions=5, gamma_r=500, gamma_u=0.05, hier_min_depth=6,
-                 hier_prune_ancestors=False, hier_min_descendants=3, temperature=0.005,
+                 topk_nouns=5, topk_captions=5, gamma_r=500, gamma_u=0.05, hier_min_depth=6,
+                 temperature=0.005,
                  kmeans_n_init=10, exact_vocabulary=False, candidate_pool="auto",
                  vocabulary_cache=None, wordnet_path=None, cache=True, cache_dir=None,
                  device="auto", random_state=None, verbose=0):
@@ -270,8 +219,6 @@ class SemanticSpaceBuilder(
         self.gamma_r = gamma_r
         self.gamma_u = gamma_u
         self.hier_min_depth = hier_min_depth
-        self.hier_prune_ancestors = hier_prune_ancestors
-        self.hier_min_descendants = hier_min_descendants
         self.temperature = temperature
         self.kmeans_n_init = kmeans_n_init
         self.exact_vocabulary = exact_vocabulary
@@ -283,28 +230,6 @@ class SemanticSpaceBuilder(
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-
-    def _encoder_factory(self):
-        """A callable returning the text encoder, built on first use only.
-
-        No model is loaded when every text is given as embeddings, and the encoder is
-        never stored on the estimator (so it is never pickled).
-        """
-        box = []
-
-        def encoder():
-            if not box:
-                if self.embedder is None:
-                    from ..embed import CLIPEmbedder
-
-                    box.append(CLIPEmbedder(verbose=0))  # the text stages show their own bars
-                elif hasattr(self.embedder, "get_params"):
-                    box.append(clone(self.embedder))
-                else:
-                    box.append(self.embedder)
-            return box[0]
-
-        return encoder
 
     @staticmethod
     def _dim_checker(n_features, what):
@@ -338,7 +263,7 @@ class SemanticSpaceBuilder(
         Xn = unit_rows(X)
         device = resolve_device(self.device)
         centers = self._centers(Xn, device)  # before the (costly) text encoding
-        encoder = self._encoder_factory()
+        encoder = encoder_factory(self.embedder)
         check = self._dim_checker(X.shape[1], "vocabulary's text embeddings")
         nouns = noun_texts(self, encoder, check, centers, device)
         check(nouns.embeddings.shape[1])
@@ -378,7 +303,7 @@ class SemanticSpaceBuilder(
         """Spherical k-means centres of the images (unit rows), or none."""
         if self.selection in (None, "none"):
             return np.zeros((0, Xn.shape[1]), dtype=np.float32)
-        from ..cluster._kmeans import kmeans
+        from ..kmeans import kmeans
 
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         # the centres only pick texts: at large K (many images) the final Lloyd run is
@@ -406,12 +331,6 @@ class SemanticSpaceBuilder(
         if self.selection == "mca":
             if self.hier_min_depth is not None:
                 keep &= depth_mask(nouns.depths, self.hier_min_depth)
-            if self.hier_prune_ancestors and nouns.indptr is not None:
-                kept = np.flatnonzero(keep)
-                keep[kept] = ancestor_mask(
-                    nouns.synset_rows[kept], nouns.indptr, nouns.indices,
-                    self.hier_min_descendants,
-                )
         idx = np.flatnonzero(keep)
         return idx, best[idx]
 

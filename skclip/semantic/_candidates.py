@@ -38,13 +38,9 @@ disk cache of an earlier exhaustive run.
 import numpy as np
 
 from ._filters import best_excess, topk_per_center
+from ._templates import RANKING_TEMPLATE
 from ._text_cache import embed_texts, lookup_texts
-
-#: The one prompt per noun of the ranking stage: a shared prefix (encoded once per batch)
-#: and no full stop, so a noun costs its own tokens plus the end token. SIC's prompt for
-#: its whole vocabulary; one token fewer than ``"a photo of a {}."`` (4.85 -> 3.85 tokens
-#: encoded per WordNet noun: the ranking stage, most of a cold run, is ~20% shorter).
-RANKING_TEMPLATE = "a photo of a {}"
+from ._vocab_file import read_vocabulary_file
 _POOL_MIN = 1024
 _POOL_FACTOR = 32
 # With more than 5 centres the candidates share the budget of 5 centres (an over-complete
@@ -179,8 +175,6 @@ def embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, devi
     Returns a :class:`TextSet` with embeddings: all rows, or the rows whose noun is a
     candidate (its ``vocabulary_size`` stays the size of the whole vocabulary).
     """
-    from ._vocab_file import read_vocabulary_file
-
     enc = encoder()
     opts = dict(cache=builder.cache, cache_dir=builder.cache_dir, verbose=builder.verbose)
     names = rows.names

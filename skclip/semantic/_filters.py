@@ -142,32 +142,3 @@ def depth_mask(depths, min_depth):
     """MCA's hierarchy filter: keep synsets at depth >= ``min_depth``; unknown (-1) pass."""
     depths = np.asarray(depths)
     return (depths < 0) | (depths >= min_depth)
-
-
-def ancestor_mask(synset_rows, indptr, indices, min_descendants):
-    """Drop rows whose synset is a hypernym ancestor of >= ``min_descendants`` others.
-
-    Parameters
-    ----------
-    synset_rows : ndarray of int, shape (m,)
-        Each retained row's synset (row of ``NounVocabulary.all_synsets``); -1 = unknown.
-    indptr, indices : ndarray of int
-        The ancestor lists of every synset (CSR, see ``NounVocabulary``).
-    min_descendants : int
-
-    Returns
-    -------
-    keep : ndarray of bool, shape (m,)
-        Rows with unknown synset are kept. Descendants are counted once per distinct
-        retained synset, so repeated strings of one synset do not count twice.
-    """
-    synset_rows = np.asarray(synset_rows)
-    keep = np.ones(len(synset_rows), dtype=bool)
-    known = np.unique(synset_rows[synset_rows >= 0])
-    if len(known) == 0:
-        return keep
-    ancestors = [indices[indptr[s] : indptr[s + 1]] for s in known]
-    counts = np.bincount(np.concatenate(ancestors).astype(np.int64), minlength=len(indptr) - 1)
-    has = synset_rows >= 0
-    keep[has] = counts[synset_rows[has]] < min_descendants
-    return keep

@@ -4,8 +4,10 @@ import os
 from dataclasses import dataclass, replace
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.utils import check_array
 
+from ._candidates import embed_vocabulary
 from ._captions import read_captions
 from ._templates import resolve_templates
 from ._text_cache import embed_texts, unit_rows
@@ -34,18 +36,13 @@ class TextSet:
     names: list
     embeddings: np.ndarray  # (m, d) float32 unit rows
     synsets: list = None  # per row, synset id or None
-    synset_rows: np.ndarray = None  # per row, row in all_synsets or -1
     depths: np.ndarray = None  # per row, min_depth or -1
-    indptr: np.ndarray = None  # ancestor CSR over all_synsets (WordNet only)
-    indices: np.ndarray = None
     vocabulary_size: int = None  # rows of the whole vocabulary (this set may be a subset)
 
     def __post_init__(self):
         m = len(self.names)
         if self.synsets is None:
             self.synsets = [None] * m
-        if self.synset_rows is None:
-            self.synset_rows = np.full(m, -1, dtype=np.int64)
         if self.depths is None:
             self.depths = np.full(m, -1, dtype=np.int64)
         if self.vocabulary_size is None:
@@ -57,7 +54,7 @@ class TextSet:
         return replace(
             self, names=[self.names[i] for i in rows],
             embeddings=None if self.embeddings is None else self.embeddings[rows],
-            synsets=[self.synsets[i] for i in rows], synset_rows=self.synset_rows[rows],
+            synsets=[self.synsets[i] for i in rows],
             depths=self.depths[rows],
         )
 
@@ -104,21 +101,46 @@ def _dedupe_wordnet(vocab):
     return rows
 
 
-def noun_rows(builder):
-    """The whole vocabulary of ``builder`` as a :class:`TextSet`, not yet embedded.
+def encoder_factory(embedder):
+    """A callable returning the text encoder of ``embedder``, built on first use only.
 
-    Embeddings are filled in only when the vocabulary is given as an array.
+    None means ``CLIPEmbedder(verbose=0)``; an estimator is cloned. No model is loaded
+    when every text is given as embeddings, and the encoder is never stored on an
+    estimator (so it is never pickled).
     """
-    vocabulary = builder.vocabulary
+    box = []
+
+    def encoder():
+        if not box:
+            if embedder is None:
+                from ..embed import CLIPEmbedder
+
+                box.append(CLIPEmbedder(verbose=0))  # the text stages show their own bars
+            elif hasattr(embedder, "get_params"):
+                box.append(clone(embedder))
+            else:
+                box.append(embedder)
+        return box[0]
+
+    return encoder
+
+
+def noun_rows(vocabulary, noun_names=None, wordnet_path=None):
+    """The whole ``vocabulary`` as a :class:`TextSet`, not yet embedded.
+
+    ``vocabulary``, ``noun_names`` and ``wordnet_path`` are those of
+    :class:`~skclip.semantic.SemanticSpaceBuilder`. Embeddings are filled in only when
+    the vocabulary is given as an array.
+    """
     if isinstance(vocabulary, str):
         if vocabulary not in WORDNET_VOCABULARIES:
             raise ValueError(
                 f"vocabulary={vocabulary!r}: expected one of {sorted(WORDNET_VOCABULARIES)}, "
                 "a list of nouns or an (m, d) array of text embeddings"
             )
-        if builder.noun_names is not None:
+        if noun_names is not None:
             raise ValueError("noun_names only applies when vocabulary is an array of embeddings")
-        vocab = wordnet_nouns(builder.wordnet_path, **WORDNET_VOCABULARIES[vocabulary])
+        vocab = wordnet_nouns(wordnet_path, **WORDNET_VOCABULARIES[vocabulary])
         if vocabulary in EXACT_VOCABULARIES:
             rows = np.arange(len(vocab.names))[EXACT_VOCABULARIES[vocabulary]]
         else:
@@ -127,23 +149,20 @@ def noun_rows(builder):
             names=[vocab.names[i] for i in rows],
             embeddings=None,
             synsets=[vocab.synsets[i] for i in rows],
-            synset_rows=vocab.synset_index[rows],
             depths=vocab.depths[rows],
-            indptr=vocab.ancestor_indptr,
-            indices=vocab.ancestor_indices,
         )
     if is_text_list(vocabulary):
-        if builder.noun_names is not None:
+        if noun_names is not None:
             raise ValueError("noun_names only applies when vocabulary is an array of embeddings")
         names = list(dict.fromkeys(s.strip() for s in vocabulary if s.strip()))
         if not names:
             raise ValueError("vocabulary is an empty list of nouns")
         return TextSet(names=names, embeddings=None)
     emb = embeddings_array(vocabulary, "vocabulary")
-    if builder.noun_names is None:
+    if noun_names is None:
         names = [f"noun{j}" for j in range(len(emb))]
     else:
-        names = [str(n) for n in builder.noun_names]
+        names = [str(n) for n in noun_names]
         if len(names) != len(emb):
             raise ValueError(
                 f"noun_names has {len(names)} entries but vocabulary has {len(emb)} rows"
@@ -161,9 +180,7 @@ def noun_texts(builder, encoder, check_dim=None, centers=None, device="cpu"):
     :func:`~skclip.semantic._candidates.embed_vocabulary` keeps; its
     ``vocabulary_size`` is the size of the whole vocabulary.
     """
-    from ._candidates import embed_vocabulary
-
-    rows = noun_rows(builder)
+    rows = noun_rows(builder.vocabulary, builder.noun_names, builder.wordnet_path)
     if rows.embeddings is not None:
         return rows
     templates = resolve_templates(builder.templates)

@@ -19,6 +19,17 @@ TEMPLATES = {
     "none": ("{}",),
 }
 
+#: The named template set of each method's default semantic space (CAE and TAC: TAC's
+#: seven templates; MCA: ``"a photo of a {}."``), for the estimators and ``skclip vocab``.
+METHOD_TEMPLATES = {"cae": "tac7", "tac": "tac7", "mca": "photo"}
+
+#: The one prompt per noun of the two-stage embedding's ranking stage (and of the report's
+#: cluster names): a shared prefix (encoded once per batch) and no full stop, so a noun
+#: costs its own tokens plus the end token. SIC's prompt for its whole vocabulary; one
+#: token fewer than ``"a photo of a {}."`` (4.85 -> 3.85 tokens encoded per WordNet noun:
+#: the ranking stage, most of a cold run, is ~20% shorter).
+RANKING_TEMPLATE = "a photo of a {}"
+
 
 def resolve_templates(templates):
     """Return the template tuple that ``templates`` names or lists.

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._arrays import unit_rows as _unit_rows
 from .._atomic import atomic_write
 from .._config import get_cache_dir
 
@@ -28,10 +29,8 @@ _FILE_IDS = {}  # (path, size, mtime) -> content hash of a checkpoint
 
 
 def unit_rows(A, dtype=np.float32):
-    """Rows of ``A`` divided by their norm (zero rows stay zero)."""
-    A = np.asarray(A, dtype=dtype)
-    norms = np.linalg.norm(A, axis=1, keepdims=True)
-    return A / np.maximum(norms, np.finfo(dtype).tiny)
+    """Rows of ``A`` in ``dtype`` divided by their norm (zero rows stay zero)."""
+    return _unit_rows(np.asarray(A, dtype=dtype), tol=None, summation="norm")
 
 
 def _weights_id(pretrained):

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("torch")
 
 from skclip.cluster import MCAClustering  # noqa: E402
-from skclip.cluster._kmeans import kmeans  # noqa: E402
+from skclip.kmeans import kmeans  # noqa: E402
 from skclip.datasets import make_clip_blobs  # noqa: E402
 from skclip.metrics import clustering_accuracy  # noqa: E402
 from tests._spaces import DataAnchoredSpace, FixedTextSpace  # noqa: E402
@@ -61,9 +61,9 @@ def test_min_steps_extends_training_on_small_data(blobs):
 def test_auto_min_steps_caps_the_passes_over_the_data(blobs, monkeypatch):
     # few images per cluster: 20 steps per cluster would be hundreds of epochs;
     # "auto" stops at _MAX_AUTO_EPOCHS passes (100; lowered here to keep the test fast)
-    from skclip.cluster import _mca
+    from skclip.cluster import _mca_train
 
-    monkeypatch.setattr(_mca, "_MAX_AUTO_EPOCHS", 2)
+    monkeypatch.setattr(_mca_train, "_MAX_AUTO_EPOCHS", 2)
     space = FixedTextSpace(blobs.text_embeddings)
     kw = dict(n_clusters=4, semantic_space=space, batch_size=100, device="cpu", random_state=0)
     assert MCAClustering(epochs=1, **kw).fit(blobs.X).n_iter_ == 2  # min(80, 2 * 3) steps

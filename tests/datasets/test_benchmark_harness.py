@@ -76,7 +76,7 @@ def test_quality_rejects_unlabelled_file_and_bad_args(tmp_path):
 
 
 def test_quality_end_to_end_kmeans(tmp_path):
-    pytest.importorskip("skclip.cluster._kmeans")
+    pytest.importorskip("skclip.kmeans")
     quality = _load("quality")
     data = make_clip_blobs(n_samples=120, n_clusters=3, n_features=16, spread=0.3,
                            random_state=0)

@@ -232,9 +232,9 @@ def test_cache_key_ignores_precision_and_checkpoint_location(tmp_path):
 
 # -- the predecessors' exact lists (issue: reproduce TAC and SIC) ------------------------
 def test_exact_predecessor_vocabularies(wordnet):
-    tac = noun_rows(SemanticSpaceBuilder(vocabulary="wordnet-tac"))
-    sic = noun_rows(SemanticSpaceBuilder(vocabulary="wordnet-sic"))
-    ours = noun_rows(SemanticSpaceBuilder(vocabulary="wordnet"))
+    tac = noun_rows("wordnet-tac")
+    sic = noun_rows("wordnet-sic")
+    ours = noun_rows("wordnet")
     assert len(tac.names) == 146347  # every (lemma, synset) pair, repeats kept
     assert len(sic.names) == 82113  # without "entity" (pandas' header) and "9/11"
     assert sic.names[-1] == "window"  # the last line of SIC's noun.csv

@@ -5,7 +5,6 @@ import pytest
 
 from skclip.semantic import _filters
 from skclip.semantic._filters import (
-    ancestor_mask,
     depth_mask,
     select_center_topk,
     select_tac,
@@ -68,19 +67,6 @@ def test_uniqueness_drops_the_generic_direction(rng):
 
 def test_depth_mask_keeps_unknown():
     np.testing.assert_array_equal(depth_mask([-1, 2, 6, 9], 6), [True, False, True, True])
-
-
-def test_ancestor_pruning_counts_distinct_descendants():
-    # synsets: 0 root, 1 animal (root), 2 dog, 3 cat, 4 cow (animal, root), 5 rock (root)
-    anc = [[], [0], [0, 1], [0, 1], [0, 1], [0]]
-    indptr = np.cumsum([0] + [len(a) for a in anc])
-    indices = np.array([a for row in anc for a in row])
-    rows = np.array([1, 2, 3, 4, 5, -1, 2, 2])
-    keep = ancestor_mask(rows, indptr, indices, 3)
-    np.testing.assert_array_equal(keep, [False, True, True, True, True, True, True, True])
-    keep = ancestor_mask(np.array([1, 2, 3]), indptr, indices, 3)
-    assert keep.all()  # animal has only 2 retained descendants
-    assert ancestor_mask(np.array([-1, -1]), indptr, indices, 1).all()
 
 
 @pytest.mark.parametrize("k", [1, 3])

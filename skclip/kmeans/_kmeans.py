@@ -9,12 +9,11 @@ cosine k-means on L2-normalised rows with renormalised centres and minimises
 import math
 from dataclasses import dataclass
 
-import numpy as np
 from sklearn.utils import check_random_state
 
-from .._arrays import compute_dtype, to_tensor
+from .._arrays import as_tensor, compute_dtype, numeric_2d, unit_rows
 from .._config import resolve_device, torch_generator
-from ._kmeans_lloyd import _assign, _kmeans_plusplus, _lloyd, _normalise, _random_init
+from ._lloyd import _assign, _kmeans_plusplus, _lloyd
 
 
 # Entries of the k-means++ distance buffer (n x runs x candidates) seeded together.
@@ -42,6 +41,14 @@ class KMeansResult:
         ``spherical=True``.
     n_iter : int
         Lloyd iterations of the best run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclip.kmeans import kmeans
+    >>> res = kmeans(np.array([[0.0], [0.2], [4.0]]), 2, random_state=0)
+    >>> res.labels.tolist(), res.centers.shape, res.n_iter >= 1
+    ([0, 0, 1], (2, 1), True)
     """
 
     centers: object
@@ -50,62 +57,24 @@ class KMeansResult:
     n_iter: int
 
 
-def _as_tensor(X, name, device, ndim=2):
-    """Tensor of ``X`` on ``device`` in its compute dtype (:mod:`skclip._arrays`)."""
-    import torch
-
-    if not isinstance(X, torch.Tensor):
-        arr = np.asarray(X)
-        if not np.issubdtype(arr.dtype, np.number):
-            raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-        X = to_tensor(arr)
-    if X.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(X.shape)}")
-    X = X.to(device=device, dtype=_torch_dtype(X.dtype))
-    _check_finite(X, name)
-    return X
-
-
 def _torch_dtype(dtype):
     """Compute dtype (torch) of data of ``dtype`` (torch or numpy), see skclip._arrays."""
     import torch
 
-    if isinstance(dtype, torch.dtype):
-        if dtype in (torch.float32, torch.float64):
-            return dtype
-        return torch.float32 if dtype in (torch.float16, torch.bfloat16) else torch.float64
     return getattr(torch, compute_dtype(dtype).name)
 
 
-def _check_finite(X, name):
-    import torch
-
-    # a sum propagates NaN/inf and costs one fast pass; recheck exactly if it overflowed
-    if X.numel() and not bool(torch.isfinite(X.sum())) and not bool(torch.isfinite(X).all()):
-        raise ValueError(f"{name} contains NaN or infinity")
-
-
-def _as_data(X, name="X"):
-    """``X`` checked (numeric, 2-D) but not converted: a tensor, or a numpy array that
-    may be a memory map (read later block by block)."""
-    import torch
-
-    if isinstance(X, torch.Tensor):
-        arr = X
-    else:
-        arr = np.asarray(X)  # a view for numpy input, memory maps included
-        if not np.issubdtype(arr.dtype, np.number):
-            raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {tuple(arr.shape)}")
-    return arr
+def _unit(X):
+    """Unit rows of a tensor; rows already of unit length (CLIP features, fused
+    features) are returned as they are: at ImageNet scale a copy of X is gigabytes."""
+    return unit_rows(X, tol=1e-6, floor=1e-12)
 
 
 def _chunks(X, device, chunk_rows, name="X"):
     """Row chunks of ``X`` as checked tensors on ``device``: ``(rows, tensor)``."""
     for start in range(0, X.shape[0], chunk_rows):
         rows = slice(start, min(start + chunk_rows, X.shape[0]))
-        yield rows, _as_tensor(X[rows], name, device)
+        yield rows, as_tensor(X[rows], name, device, ndim=2)
 
 
 def _chunk_rows(d, block_size):
@@ -133,7 +102,7 @@ def _assign_all(X, C, spherical, block_size, device, verbose=0):
     for rows, Xb in chunks:
         Xb = Xb.to(C.dtype)
         if spherical:
-            Xb = _normalise(Xb)
+            Xb = _unit(Xb)
         lab, dst = _assign(Xb, torch.einsum("ij,ij->i", Xb, Xb), C[None], spherical,
                            block_size)
         labels[rows], dist[rows] = lab[0].cpu(), dst[0].cpu()
@@ -197,8 +166,8 @@ def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++"
         Relative tolerance as in scikit-learn: a run stops when the squared Frobenius
         norm of the centre shift is ``<= tol * mean(var(X, axis=0))`` (computed on the
         normalised rows when ``spherical``), or when the labels stop changing.
-    init : {"k-means++", "random"} or array of shape (n_clusters, n_features)
-        Seeding: greedy k-means++ (as scikit-learn), random rows, or given centres.
+    init : "k-means++" or array of shape (n_clusters, n_features)
+        Seeding: greedy k-means++ (as scikit-learn), or given centres.
     spherical : bool, default=False
         Cosine k-means: rows are L2-normalised, points go to the centre of highest
         cosine, centres are renormalised means, inertia is ``sum(1 - cos)``.
@@ -238,7 +207,7 @@ def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++"
     Examples
     --------
     >>> import numpy as np
-    >>> from skclip.cluster._kmeans import kmeans
+    >>> from skclip.kmeans import kmeans
     >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
     >>> res = kmeans(X, 2, n_init=2, random_state=0)
     >>> sorted(np.bincount(res.labels).tolist()), round(res.inertia, 3)
@@ -248,7 +217,7 @@ def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++"
 
     like_torch = isinstance(X, torch.Tensor)
     dev = _device_for(X, device)
-    data = _as_data(X)
+    data = numeric_2d(X)
     n, d = data.shape
     K = _check_int(n_clusters, "n_clusters")
     n_init = _check_int(n_init, "n_init")
@@ -264,12 +233,12 @@ def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++"
     if n < K:
         raise ValueError(f"n_samples={n} should be >= n_clusters={K}")
     if not isinstance(init, str):
-        init = _as_tensor(init, "init", dev)
+        init = as_tensor(init, "init", dev, ndim=2)
         if tuple(init.shape) != (K, d):
             raise ValueError(f"init has shape {tuple(init.shape)}, expected {(K, d)}")
         n_init = 1
-    elif init not in ("k-means++", "random"):
-        raise ValueError(f"init must be 'k-means++', 'random' or an array, got {init!r}")
+    elif init != "k-means++":
+        raise ValueError(f"init must be 'k-means++' or an array, got {init!r}")
     gen = torch_generator(check_random_state(random_state))
 
     subsample = max_points_per_centroid is not None and n > max_points_per_centroid * K
@@ -278,7 +247,7 @@ def kmeans(X, n_clusters, *, n_init=10, max_iter=300, tol=1e-4, init="k-means++"
         train = data[idx.to(data.device)] if like_torch else data[idx.numpy()]
     else:
         train = data
-    train = _as_tensor(train, "X", dev)
+    train = as_tensor(train, "X", dev, ndim=2)
     n_train = train.shape[0]
     few = _RESTART_POINTS_PER_CENTROID * K
     if isinstance(init, str) and n_init > 1 and n_train > few and (
@@ -310,8 +279,8 @@ def _fit(Xt, K, n_init, max_iter, tol, init, spherical, block_size, gen, verbose
     n, d = Xt.shape
     given = None if isinstance(init, str) else init.to(Xt.dtype)
     if spherical:
-        Xt = _normalise(Xt)
-        given = None if given is None else _normalise(given)
+        Xt = _unit(Xt)
+        given = None if given is None else _unit(given)
     x_sq = torch.einsum("ij,ij->i", Xt, Xt)  # no n-by-d temporary
     # mean of the per-feature variances, from quantities already at hand
     mean = Xt.mean(dim=0).to(torch.float64)
@@ -325,12 +294,10 @@ def _fit(Xt, K, n_init, max_iter, tol, init, spherical, block_size, gen, verbose
         runs = min(group, n_init - s0)
         if given is not None:
             centers = given[None].clone()
-        elif init == "random":
-            centers = _random_init(Xt, K, runs, gen)
         else:
             centers = _kmeans_plusplus(Xt, x_sq, K, runs, gen, block_size)
             if spherical:
-                centers = _normalise(centers.view(-1, d)).view(runs, K, d)
+                centers = _unit(centers.view(-1, d)).view(runs, K, d)
         centers, labels, inertia, n_iter = _lloyd(Xt, x_sq, centers, max_iter, tol_abs,
                                                   spherical, block_size)
         r = int(torch.argmin(inertia))
@@ -363,7 +330,7 @@ def assign(X, centers, *, spherical=False, block_size=8192, device="auto"):
     Examples
     --------
     >>> import numpy as np
-    >>> from skclip.cluster._kmeans import assign
+    >>> from skclip.kmeans import assign
     >>> labels, dist = assign(np.array([[0.0, 1.0], [4.0, 4.0]]), np.array([[0.0, 0.0], [4.0, 5.0]]))
     >>> labels.tolist(), dist.tolist()
     ([0, 1], [1.0, 1.0])
@@ -372,8 +339,8 @@ def assign(X, centers, *, spherical=False, block_size=8192, device="auto"):
 
     like_torch = isinstance(X, torch.Tensor)
     dev = _device_for(X, device)
-    data = _as_data(X)
-    C = _as_tensor(centers, "centers", dev)
+    data = numeric_2d(X)
+    C = as_tensor(centers, "centers", dev, ndim=2)
     if C.shape[1] != data.shape[1]:
         raise ValueError(f"X has {data.shape[1]} features but centers have {C.shape[1]}")
     if C.shape[0] == 0:
@@ -381,7 +348,7 @@ def assign(X, centers, *, spherical=False, block_size=8192, device="auto"):
     block_size = _check_int(block_size, "block_size")
     C = C.to(_torch_dtype(data.dtype))
     if spherical:
-        C = _normalise(C)
+        C = _unit(C)
     labels, dist = _assign_all(data, C, spherical, block_size, dev)
     if like_torch:
         return labels.to(X.device), dist.to(X.device)
@@ -414,7 +381,7 @@ def kmeans_plusplus(X, n_clusters, *, spherical=False, block_size=8192, device="
     Examples
     --------
     >>> import numpy as np
-    >>> from skclip.cluster._kmeans import kmeans, kmeans_plusplus
+    >>> from skclip.kmeans import kmeans, kmeans_plusplus
     >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
     >>> C = kmeans_plusplus(X, 2, random_state=0)
     >>> kmeans(X, 2, init=C).inertia < 0.02
@@ -423,12 +390,12 @@ def kmeans_plusplus(X, n_clusters, *, spherical=False, block_size=8192, device="
     import torch
 
     dev = _device_for(X, device)
-    Xt = _as_tensor(_as_data(X), "X", dev)
+    Xt = as_tensor(numeric_2d(X), "X", dev, ndim=2)
     K = _check_int(n_clusters, "n_clusters")
     if Xt.shape[0] < K:
         raise ValueError(f"n_samples={Xt.shape[0]} should be >= n_clusters={K}")
     if spherical:
-        Xt = _normalise(Xt)
+        Xt = _unit(Xt)
     x_sq = torch.einsum("ij,ij->i", Xt, Xt)
     gen = torch_generator(check_random_state(random_state))
     centers = _kmeans_plusplus(Xt, x_sq, K, 1, gen, _check_int(block_size, "block_size"))[0]

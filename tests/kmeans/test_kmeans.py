@@ -7,7 +7,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from skclip.cluster._kmeans import KMeansResult, assign, kmeans
+from skclip.kmeans import KMeansResult, assign, kmeans
 
 
 def _blobs(n=600, d=8, k=5, std=0.5, dtype=np.float32, seed=0):
@@ -17,10 +17,9 @@ def _blobs(n=600, d=8, k=5, std=0.5, dtype=np.float32, seed=0):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("init", ["k-means++", "random"])
-def test_recovers_blobs_like_sklearn(dtype, init):
+def test_recovers_blobs_like_sklearn(dtype):
     X, y = _blobs(dtype=dtype)
-    res = kmeans(X, 5, n_init=5, init=init, random_state=0)
+    res = kmeans(X, 5, n_init=5, random_state=0)
     assert isinstance(res, KMeansResult)
     assert res.centers.dtype == dtype and res.centers.shape == (5, 8)
     assert res.labels.dtype == np.int64 and res.labels.shape == (600,)
@@ -144,7 +143,7 @@ def test_cuda_matches_cpu():
 
 @pytest.mark.parametrize("buffer", [1, 2**25])
 def test_runs_seeded_one_by_one_or_together(monkeypatch, buffer):
-    from skclip.cluster import _kmeans
+    from skclip.kmeans import _kmeans
 
     monkeypatch.setattr(_kmeans, "_SEED_BUFFER", buffer)
     X, y = _blobs(n=400, k=4, std=0.5)
@@ -174,7 +173,7 @@ def test_small_data_is_not_subsampled():
 @pytest.mark.parametrize("as_torch", [False, True])
 def test_large_data_trains_on_a_subsample_and_assigns_every_row(monkeypatch, spherical,
                                                                 as_torch):
-    from skclip.cluster import _kmeans
+    from skclip.kmeans import _kmeans
 
     seen = []
     fit = _kmeans._fit
@@ -205,7 +204,7 @@ def test_subsample_close_to_full_data_on_harder_problem():
 
 @pytest.mark.parametrize("spherical", [False, True])
 def test_restarts_on_a_subsample_at_large_k(monkeypatch, spherical):
-    from skclip.cluster import _kmeans
+    from skclip.kmeans import _kmeans
 
     X, y = _blobs(n=4000, d=16, k=40, std=1.0, seed=5)
     full = kmeans(X, 40, n_init=6, spherical=spherical, random_state=0)
@@ -287,7 +286,7 @@ def test_memmap_subsampled_reads_blocks_without_a_copy(tmp_path):
 
 @pytest.mark.parametrize("spherical", [False, True])
 def test_refine_max_iter_bounds_the_run_after_subsample_restarts(monkeypatch, spherical):
-    from skclip.cluster import _kmeans
+    from skclip.kmeans import _kmeans
 
     X, y = _blobs(n=4000, d=16, k=40, std=3.0, seed=5)
     monkeypatch.setattr(_kmeans, "_RESTART_BUDGET", 6 * 4000 * 40 - 1)
@@ -304,7 +303,7 @@ def test_refine_max_iter_bounds_the_run_after_subsample_restarts(monkeypatch, sp
 
 
 def test_restarts_on_the_subsample_stay_within_the_budget(monkeypatch):
-    from skclip.cluster import _kmeans
+    from skclip.kmeans import _kmeans
 
     X, y = _blobs(n=4000, d=16, k=40, std=1.0, seed=5)
     seen = []

@@ -1,9 +1,9 @@
 """``skclip cluster|embed --engine ray``: the command line's Ray Data engine.
 
-The command line (:mod:`skclip.cli`) checks the arguments and builds the method's
+The commands (``_cluster.py``, ``_embed.py``) check the arguments and build the method's
 pipeline as for the local engine; this module only replaces "embed, fit" by
-:func:`embed`, :func:`fit` on a sample and :func:`predict`, then writes the local
-engine's three files plus Parquet.
+:func:`skclip.scale.embed`, :func:`skclip.scale.fit` on a sample and
+:func:`skclip.scale.predict`, then writes the local engine's three files plus Parquet.
 """
 
 import copy
@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_directory, atomic_write
-from ._embed import embed
-from ._estimate import fit, predict
-from ._ray import embedding_matrix, require_ray
-from ._sources import image_dataset
+from ..scale import embed, fit, image_dataset, predict
+from ..scale._ray import embedding_column, embedding_matrix, require_ray
+from ._common import CLIError, _check_k, _say
 
 __all__ = ["cluster_with_ray", "embed_with_ray", "ray_session", "write_embeddings_parquet"]
 
@@ -85,7 +84,6 @@ def _write_parquet(ds, target):
 
 def cluster_with_ray(args, clusterer, model, paths, features, out):
     """Embed (or read ``features``), fit on a sample, predict, write the outputs."""
-    from ..cli import CLIError, _check_k, _say
     from ..report import write_report
 
     with ray_session(args.ray_address, quiet=args.quiet) as ray:
@@ -101,8 +99,6 @@ def cluster_with_ray(args, clusterer, model, paths, features, out):
                                "could be read")
         else:
             import pyarrow as pa
-
-            from ._ray import embedding_column
 
             n = len(features.X)
             names = features.paths if features.paths is not None else \
@@ -143,8 +139,6 @@ def write_embeddings_parquet(X, paths, target):
     """``path``, ``embedding`` as one Parquet file (the ``--engine ray`` companion of .npz)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from ._ray import embedding_column
 
     table = pa.table({"path": pa.array(paths, type=pa.string()),
                       "embedding": embedding_column(X)})

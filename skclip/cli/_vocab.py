@@ -1,15 +1,25 @@
 """``skclip vocab build``: encode a noun vocabulary once, for the cache or another machine.
 
-Kept out of ``cli.py`` (which stays short); imports nothing heavy at module level.
+Imports nothing heavy at module level.
 """
 
 from pathlib import Path
+
+from ._common import (
+    EXIT_OK,
+    CLIError,
+    _add_model_args,
+    _is_wordnet,
+    _pretrained,
+    _read_nouns,
+    _say,
+)
 
 #: the prompt templates of each method's default semantic space
 METHOD_TEMPLATES = {"cae": "tac7", "tac": "tac7", "mca": "photo"}
 
 
-def add_vocab_parser(sub, add_model_args):
+def add_vocab_parser(sub):
     """Add ``skclip vocab build`` to the ``skclip`` sub-command parsers."""
     v = sub.add_parser(
         "vocab", help="encode a noun vocabulary once, for the cache or another machine",
@@ -30,17 +40,17 @@ def add_vocab_parser(sub, add_model_args):
     b.add_argument("--out", metavar="FILE.npz", help="also write the embeddings to this file")
     b.add_argument("--overwrite", action="store_true", help="replace an existing FILE.npz")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
-    add_model_args(b)
+    _add_model_args(b)
     b.set_defaults(run=cmd_vocab_build)
 
 
 def cmd_vocab_build(args):
     """Run ``skclip vocab build``; returns the exit status."""
-    from .cli import _WORDNET_NAMES, EXIT_OK, CLIError, _pretrained, _read_nouns, _say
-    from .embed import CLIPEmbedder
-    from .semantic import build_vocabulary_cache
+    from ..embed import CLIPEmbedder
+    from ..semantic import build_vocabulary_cache
 
-    if args.vocabulary not in _WORDNET_NAMES and not Path(args.vocabulary).is_file():
+    wordnet = _is_wordnet(args.vocabulary)
+    if not wordnet and not Path(args.vocabulary).is_file():
         raise CLIError(f"vocabulary file not found: {args.vocabulary}")
     if args.out is not None and Path(args.out).exists() and not args.overwrite:
         raise CLIError(f"{args.out} exists; pass --overwrite to replace it")
@@ -48,8 +58,7 @@ def cmd_vocab_build(args):
     if pretrained is None:
         raise CLIError("random weights (--pretrained none) differ at every load: their "
                        "vocabulary embeddings cannot be reused")
-    vocabulary = (args.vocabulary if args.vocabulary in _WORDNET_NAMES
-                  else _read_nouns(args.vocabulary))
+    vocabulary = args.vocabulary if wordnet else _read_nouns(args.vocabulary)
     embedder = CLIPEmbedder(model=model, pretrained=pretrained, device=args.device,
                             batch_size=args.batch_size, verbose=0)
     templates = METHOD_TEMPLATES[args.method]

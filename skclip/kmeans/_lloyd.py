@@ -1,6 +1,6 @@
 """Lloyd iterations and k-means++ seeding of the project's k-means (torch, any device).
 
-Internal to :mod:`skclip.cluster._kmeans`. Every function works on tensors already on
+Internal to :mod:`skclip.kmeans`. Every function works on tensors already on
 the compute device; random draws come from a CPU ``torch.Generator`` and are moved
 to the device, so that the same seed gives the same draws everywhere. Per-cluster
 sums are accumulated by one-hot matrix products (deterministic on every device);
@@ -10,15 +10,7 @@ deterministic too, is ``index_add_`` used because it is cheaper.
 
 import math
 
-def _normalise(X):
-    import torch
-
-    norms = torch.linalg.vector_norm(X, dim=1, keepdim=True)
-    # Rows that are already unit length (CLIP features, fused features) are returned
-    # as they are: at ImageNet scale a copy of X is gigabytes.
-    if bool(((norms - 1.0).abs() <= 1e-6).all()):
-        return X
-    return X / norms.clamp_min(1e-12)
+from .._arrays import unit_rows
 
 
 def _assign(X, x_sq, C, spherical, block_size, with_sums=False):
@@ -100,13 +92,6 @@ def _kmeans_plusplus(X, x_sq, n_clusters, n_runs, gen, block_size):
     return centers
 
 
-def _random_init(X, n_clusters, n_runs, gen):
-    import torch
-
-    idx = [torch.randperm(X.shape[0], generator=gen)[:n_clusters] for _ in range(n_runs)]
-    return X[torch.stack(idx).to(X.device)]
-
-
 def _update(X, sums, counts, dist, spherical):
     """New centres from cluster sums; empty clusters move to the farthest points."""
     import torch
@@ -115,7 +100,7 @@ def _update(X, sums, counts, dist, spherical):
     empty = torch.nonzero(counts == 0).flatten()
     if len(empty):
         new[empty] = X[torch.topk(dist, len(empty)).indices]
-    return _normalise(new) if spherical else new
+    return unit_rows(new, tol=1e-6, floor=1e-12) if spherical else new
 
 
 def _lloyd(X, x_sq, centers, max_iter, tol, spherical, block_size):
@@ -156,5 +141,3 @@ def _lloyd(X, x_sq, centers, max_iter, tol, spherical, block_size):
             labels_out[r] = labels[j]
             inertia[r] = float(dist[j].sum(dtype=torch.float64))
     return centers, labels_out, inertia, n_iter
-
-

@@ -1,12 +1,14 @@
-"""Top-k plan rows with an exact certificate: :func:`plan_rows` at O(n * k) memory.
+"""Plan rows of new points from a stored column potential: dense, or top-k certified.
 
 A row of the row-normalised plan for a column potential ``g`` is
-``P_ij = softmax_j((g_j - C_ij) / eps)``. At small ``eps`` nearly all of a row's mass
-sits on its few columns of largest ``g_j - C_ij``, so a row is kept as those ``k``
-columns and their plan entries. One pass over a block of costs gives, for every row,
+``P_ij = softmax_j((g_j - C_ij) / eps)`` (:func:`plan_rows`; ``g = 0`` is the softmax
+retrieval). At small ``eps`` nearly all of a row's mass sits on its few columns of
+largest ``g_j - C_ij``, so :func:`topk_plan_rows` keeps a row as those ``k`` columns
+and their plan entries, at O(n * k) memory. One pass over a block of costs gives, for
+every row,
 
-* the top-k columns by ``g_j - C_ij`` (:func:`skclip.neighbors._knn._topk_block`, the
-  project's one top-k search, ties towards the smaller column index);
+* the top-k columns by ``g_j - C_ij`` (:func:`skclip.neighbors._topk.topk_rows`, the
+  library's one top-k search, ties towards the smaller column index);
 * the exact log-sum-exp of the *full* row, so the kept entries are the true plan
   entries (not renormalised over the k), and the mass outside the kept columns is
   known exactly: it is summed over the dropped entries themselves, without the
@@ -17,8 +19,9 @@ again with four times as many columns, up to all of them (where it is 0), so eve
 row returned has outside mass ``<= tol``.
 """
 
-
-from ._loops import _flushed_exp_
+from ..neighbors._topk import topk_rows
+from ._inputs import rows_inputs
+from ._kernel import flushed_exp_
 
 
 def topk_rows_block(V, eps, k, tol):
@@ -57,40 +60,59 @@ def topk_rows_block(V, eps, k, tol):
     return groups
 
 
-def _topk(V, w):
-    """The ``w`` largest scores of each row; ties at the boundary by the project's rule.
-
-    ``torch.topk`` with one extra column shows which rows have a tie across the
-    boundary (the w-th and (w+1)-th values equal); only those rows go through
-    :func:`skclip.neighbors._knn._topk_block` (ties towards the smaller column), so
-    the kept set never depends on the device. The order inside the kept set only
-    changes the order of a sum.
-    """
-    import torch
-
-    from ..neighbors._knn import _topk_block
-
-    m = V.shape[1]
-    vals, idx = torch.topk(V, min(w + 1, m), dim=1)
-    if w < m:
-        tie = torch.nonzero(vals[:, w - 1] == vals[:, w]).flatten()
-        vals, idx = vals[:, :w], idx[:, :w]
-        if len(tie):
-            vals[tie], idx[tie] = _topk_block(V[tie], w)
-    return vals, idx
-
-
 def _rows_at_width(V, w, eps):
     """Top-``w`` columns of scores ``V`` (r, m), their plan entries and the rest's mass."""
     import torch
 
-    vals, idx = _topk(V, w)
+    # the kept set never depends on the device (ties across the boundary go to the
+    # smaller column); the order inside it only changes the order of a sum
+    vals, idx = topk_rows(V, w, ordered=False)
     rmax = vals[:, :1]
-    E = _flushed_exp_(torch.sub(V, rmax).mul_(1.0 / eps))  # one (r, m) temporary
+    E = flushed_exp_(torch.sub(V, rmax).mul_(1.0 / eps))  # one (r, m) temporary
     z = E.sum(dim=1)
     P = torch.exp((vals - rmax) * (1.0 / eps)) / z[:, None]
     E.scatter_(1, idx, 0.0)  # the dropped entries themselves: no cancellation
     return idx, P, E.sum(dim=1) / z
+
+
+def plan_rows(cost_rows, g, eps):
+    """Rows of the row-normalised plan for new points: ``softmax_j((g_j - C_ij) / eps)``.
+
+    This is how points unseen by :func:`sinkhorn` are transported with the stored
+    column potential ``g``; ``g = 0`` gives the softmax of ``-C / eps`` (the
+    ``relax_columns`` variant).
+
+    Parameters
+    ----------
+    cost_rows : array-like or torch.Tensor of shape (n_new, m)
+        Costs from the new points to the m columns.
+    g : array-like or torch.Tensor of shape (m,)
+        Column potential (``OTResult.g``).
+    eps : float
+        The ``eps`` the potential was computed with.
+
+    Returns
+    -------
+    P : array of shape (n_new, m)
+        Non-negative rows summing to 1; the type follows ``cost_rows``.
+
+    See Also
+    --------
+    topk_plan_rows : the same rows kept sparse, with a certificate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclip.ot import plan_rows
+    >>> P = plan_rows(np.array([[0.0, 1.0]]), np.zeros(2), eps=0.5)
+    >>> np.round(P, 3)
+    array([[0.881, 0.119]])
+    """
+    import torch
+
+    C, g_t, like_torch = rows_inputs(cost_rows, g, eps)
+    P = torch.softmax(torch.add(g_t / eps, C, alpha=-1.0 / eps), dim=1)
+    return P if like_torch else P.numpy()
 
 
 def topk_plan_rows(cost_rows, g, eps, k, *, tol=1e-6):
@@ -141,13 +163,11 @@ def topk_plan_rows(cost_rows, g, eps, k, *, tol=1e-6):
     """
     import torch
 
-    from ._sinkhorn import _rows_inputs
-
     if isinstance(k, bool) or int(k) != k or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if not (tol >= 0):
         raise ValueError(f"tol must be >= 0, got {tol!r}")
-    C, g_t, like_torch = _rows_inputs(cost_rows, g, eps)
+    C, g_t, like_torch = rows_inputs(cost_rows, g, eps)
     dev = C.device
     n = C.shape[0]
     groups = topk_rows_block(g_t[None, :] - C, eps, k, tol) if n else []
