@@ -12,8 +12,8 @@ JSON is reported as an error and makes the exit status non-zero, so CI notices.
 scripts run; not a measurement of the targets) and finishes in under 5 minutes on
 2 cores.
 
-Needs ``pip install -e ".[test]"`` (POT, the Sinkhorn anchor, comes with it) and the
-offline assets for ``embedding`` (CIFAR-10 JPEGs, ``SKCLIP_ASSETS``). A benchmark whose
+Needs ``pip install -e ".[benchmarks]"`` (POT, the Sinkhorn anchor; ``[test]`` has it too)
+and the offline assets for ``embedding`` (CIFAR-10 JPEGs, ``SKCLIP_ASSETS``). A benchmark whose
 needs are missing is skipped, its reason naming what to install; with
 ``SKCLIP_STRICT=1`` (CI) that is an error instead.
 """
@@ -52,7 +52,7 @@ SUITE = {
 }
 # What a benchmark needs beyond the core install: an optional module -> the extra that
 # installs it, or "assets" (the offline CIFAR-10 JPEGs).
-NEEDS = {"sinkhorn": {"ot": "test"}, "embedding": {"assets": None}}
+NEEDS = {"sinkhorn": {"ot": "benchmarks"}, "embedding": {"assets": None}}
 STRICT = os.environ.get("SKCLIP_STRICT", "") not in ("", "0")
 JSON_FLAGS = ("--out-json", "--json", "--output-json", "--json-out", "--output", "--out")
 ID_KEYS = ("case", "name", "problem", "shape", "config", "setting", "model", "n",
