@@ -177,13 +177,14 @@ def quality_rows(args):
                 for crit, space in itertools.product(args.criteria, args.spaces):
                     if method == "kmeans" and space != args.spaces[0]:
                         continue  # no semantic space
-                    scanned = []
+                    scanned, nulls = [], []
 
                     def scan(hint):
-                        k, scores = select_n_clusters(
+                        k, scores, null = select_n_clusters(
                             F_of(hint), ks, criterion=crit, spherical=spherical,
-                            device="cpu", random_state=seed)
+                            device="cpu", random_state=seed, return_null=True)
                         scanned.append(len(scores))
+                        nulls.append(null)
                         return k
 
                     t0 = time.perf_counter()
@@ -193,14 +194,17 @@ def quality_rows(args):
                                space=space if method != "kmeans" else "-", planted_K=K,
                                chosen_K=k, hit=bool(is_hit(k, K)), passes=passes,
                                acc_chosen=acc_at(hint, k), acc_planted=acc_at(hint, K),
-                               acc_given=acc_at(K, K), scanned=sum(scanned), scan_s=scan_s)
+                               acc_given=acc_at(K, K), scanned=sum(scanned), scan_s=scan_s,
+                               null_gain=nulls[-1]["gain"], best_K=nulls[-1]["k"],
+                               hit_without_null=bool(is_hit(nulls[-1]["k"], K)))
                     row["acc_delta"] = row["acc_chosen"] - row["acc_planted"]
                     row["acc_delta_given"] = row["acc_chosen"] - row["acc_given"]
                     rows.append(row)
                     print(f"{name:16s} s{seed} {method:6s} {crit:14s} {row['space']:7s} "
                           f"K={K:3d} chosen={k:3d} hit={row['hit']!s:5s} "
                           f"dACC={row['acc_delta']:+6.1f} given={row['acc_delta_given']:+6.1f}"
-                          f" ({passes} scans, {sum(scanned)} K, {scan_s:.1f} s)", flush=True)
+                          f" ({passes} scans, {sum(scanned)} K, {scan_s:.1f} s, null gain "
+                          f"{row['null_gain']:.2f})", flush=True)
     return rows
 
 
@@ -214,6 +218,9 @@ def summary_rows(rows):
                         for r in sel if not r["hit"])
         out.append(dict(method=method, criterion=crit, space=space, runs=len(sel),
                         hit_rate=100 * np.mean([r["hit"] for r in sel]),
+                        hit_rate_without_null=100 * np.mean([r["hit_without_null"]
+                                                             for r in sel]),
+                        min_null_gain=float(min(r["null_gain"] for r in sel)),
                         mean_acc_delta=float(np.mean([r["acc_delta"] for r in sel])),
                         mean_acc_delta_given=float(np.mean([r["acc_delta_given"]
                                                             for r in sel])),

@@ -18,7 +18,7 @@ import warnings
 
 from numpydoc.docscrape import ClassDoc, FunctionDoc
 
-SUBPACKAGES = ["cluster", "datasets", "embed", "metrics", "neighbors", "ot", "report",
+SUBPACKAGES = ["cluster", "datasets", "embed", "kmeans", "metrics", "neighbors", "ot", "report",
                "semantic"]
 
 

@@ -28,9 +28,11 @@ def add_cluster_parser(sub):
         "cluster", help="cluster a folder of images; write assignments.csv, clusters.json, "
                         "report.html",
         description="Embed every image under PATH (cached per file), cluster the images and "
-                    "write DIR/assignments.csv (path, cluster, confidence), DIR/clusters.json "
-                    "(per cluster: size, naming nouns, representative images) and "
-                    "DIR/report.html (a self-contained page to browse the clusters).")
+                    "write DIR/assignments.csv (path, cluster, confidence, outlier), "
+                    "DIR/clusters.json (per cluster: size, naming nouns, representative "
+                    "images; the super-cluster tree), DIR/report.html (a self-contained page "
+                    "to browse the clusters) and DIR/model.joblib with DIR/embeddings.npy "
+                    "(for 'skclip assign', 'skclip edit').")
     c.add_argument("path", nargs="?", help="folder of images (searched recursively)")
     c.add_argument("--features", metavar="FILE.npz|FILE.npy",
                    help="cluster the embeddings of a features file (from 'skclip embed') "
@@ -187,6 +189,13 @@ def cmd_cluster(args):
     run = {"input": str(args.features or args.path), "method": args.method, "model": model,
            "pretrained": None if args.pretrained is None else str(args.pretrained),
            "seed": args.seed, "embedding": stats}
-    files = write_report(out, clusterer, X, paths=paths, skipped=skipped, run=run)
+    # model.joblib: what 'skclip assign' needs to embed new images the same way
+    weights = run["pretrained"]
+    if weights is not None and Path(weights).expanduser().is_file():  # a checkpoint
+        weights = str(Path(weights).expanduser().resolve())
+    embedder_settings = {"model": model, "pretrained": weights, "device": "auto",
+                         **{k: v for k, v in _embedder_params(args).items() if k != "verbose"}}
+    files = write_report(out, clusterer, X, paths=paths, skipped=skipped, run=run,
+                         embedder=embedder_settings, save_model=True)
     _say(args, f"wrote {', '.join(str(f) for f in files)}")
     return EXIT_OK

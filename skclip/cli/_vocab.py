@@ -15,10 +15,6 @@ from ._common import (
     _say,
 )
 
-#: the prompt templates of each method's default semantic space
-METHOD_TEMPLATES = {"cae": "tac7", "tac": "tac7", "mca": "photo"}
-
-
 def add_vocab_parser(sub):
     """Add ``skclip vocab build`` to the ``skclip`` sub-command parsers."""
     v = sub.add_parser(
@@ -61,6 +57,8 @@ def cmd_vocab_build(args):
     vocabulary = args.vocabulary if wordnet else _read_nouns(args.vocabulary)
     embedder = CLIPEmbedder(model=model, pretrained=pretrained, device=args.device,
                             batch_size=args.batch_size, verbose=0)
+    from ..semantic._templates import METHOD_TEMPLATES
+
     templates = METHOD_TEMPLATES[args.method]
     written = build_vocabulary_cache(embedder, vocabulary, templates, out=args.out,
                                      verbose=0 if args.quiet else 1)

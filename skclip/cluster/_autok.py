@@ -9,10 +9,14 @@ first K centres of a single k-means++ seeding to the largest K) on a random
 subsample of the rows, each partition scored by the ``k_selection`` criterion
 (greater is better), coarse-to-fine: a geometric grid over the range first, then the
 candidates between the neighbours of the best K, until every K near the best has
-been scored. The best K wins; ties go to the smaller K.
+been scored. The best K wins; ties go to the smaller K, unless the best score does not
+beat a structureless null reference (``_nullref.py``): then the data have no cluster
+structure, the smallest candidate is chosen and a
+:class:`~skclip.cluster._nullref.NoClusterStructureWarning` says so.
 """
 
 import math
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -20,6 +24,7 @@ from sklearn.utils import check_random_state
 
 from .._config import torch_generator
 from ..kmeans import assign, kmeans, kmeans_plusplus
+from ._nullref import NoClusterStructureWarning, null_reference, null_sample
 
 __all__ = ["K_SELECTIONS", "candidate_ks", "resolve_n_clusters", "select_n_clusters"]
 
@@ -98,16 +103,17 @@ def resolve_n_clusters(est, F, *, spherical, device):
     """
     if not (isinstance(est.n_clusters, str) and est.n_clusters == "auto"):
         est.n_clusters_, est.k_selection_scores_ = int(est.n_clusters), {}
+        est.k_selection_null_ = None
         return est.n_clusters_
     ks = candidate_ks(est.k_range, len(F))
-    est.n_clusters_, est.k_selection_scores_ = select_n_clusters(
+    est.n_clusters_, est.k_selection_scores_, est.k_selection_null_ = select_n_clusters(
         F, ks, criterion=est.k_selection, spherical=spherical, device=device,
-        random_state=est.random_state, verbose=est.verbose)
+        random_state=est.random_state, verbose=est.verbose, return_null=True)
     return est.n_clusters_
 
 
 def select_n_clusters(F, ks, *, criterion="davies_bouldin", spherical=True, device="auto",
-                      random_state=None, verbose=0):
+                      random_state=None, verbose=0, return_null=False):
     """Scan candidate numbers of clusters coarse-to-fine and return the best one.
 
     Parameters
@@ -125,13 +131,19 @@ def select_n_clusters(F, ks, *, criterion="davies_bouldin", spherical=True, devi
         Seeds the subsample and the k-means runs; every K gets the same seed.
     verbose : int, default=0
         Progress bar over the scanned K when > 0.
+    return_null : bool, default=False
+        Also return the comparison with the null reference.
 
     Returns
     -------
     n_clusters : int
-        The best candidate.
+        The best candidate; the smallest one when the best score does not beat the
+        null reference (no cluster structure; a ``NoClusterStructureWarning``).
     scores : dict of int to float
         Score of every scanned K, in increasing K.
+    null : dict
+        Only with ``return_null``: :func:`skclip.cluster._nullref.null_reference` at
+        the best-scoring K (its ``k``), or None when there was a single candidate.
 
     Examples
     --------
@@ -162,7 +174,21 @@ def select_n_clusters(F, ks, *, criterion="davies_bouldin", spherical=True, devi
         todo = _refine(ks, scores)
     bar.close()
     best = max(scores, key=lambda k: (scores[k], -k))
-    return best, {k: scores[k] for k in sorted(scores)}
+    null = None
+    if len(ks) > 1:
+        null_score = _make_scorer(criterion, null_sample(Z, seed), spherical, device,
+                                  torch_generator(seed), seed, best)(best)
+        null = {"k": int(best), **null_reference(scores[best], null_score, criterion)}
+        if not null["structure"]:
+            warnings.warn(
+                f"n_clusters='auto': no cluster structure found. The best {criterion} "
+                f"({scores[best]:.4g} at K={best}) does not beat the same criterion on one "
+                f"Gaussian blob shaped like the data ({null_score:.4g}); K={ks[0]}, the "
+                "smallest candidate, is used. Give n_clusters=K to force a partition.",
+                NoClusterStructureWarning, stacklevel=2)
+            best = ks[0]
+    scores = {k: scores[k] for k in sorted(scores)}
+    return (best, scores, null) if return_null else (best, scores)
 
 
 def _scan_rows(F, k_max, gen):

@@ -70,13 +70,15 @@ def thumbnail_data_uri(path, size=128, quality=80):
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def sizes_svg(sizes, *, width=800, height=140):
+def sizes_svg(sizes, *, ids=None, width=800, height=140):
     """An inline SVG bar plot of cluster sizes (each bar links to its section).
 
     Parameters
     ----------
     sizes : sequence of int
         Size of each cluster.
+    ids : sequence of int, default=None
+        Id of each cluster (default: 0, 1, 2...).
     width, height : int, default=800, 140
         Size of the plot in pixels. Counts and cluster numbers are printed under and
         over the bars up to 40 clusters; each bar has a tooltip.
@@ -93,25 +95,26 @@ def sizes_svg(sizes, *, width=800, height=140):
     True
     """
     k = max(len(sizes), 1)
+    ids = list(range(len(sizes))) if ids is None else list(ids)
     top = max(max(sizes, default=0), 1)
     bar = width / k
     labels = k <= 40
     plot_h = height - (18 if labels else 4) - 14
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" aria-label="cluster sizes">']
-    for i, n in enumerate(sizes):
+    for i, (c, n) in enumerate(zip(ids, sizes)):
         h = plot_h * n / top
         x, y = i * bar + 0.1 * bar, 14 + plot_h - h
         parts.append(
-            f'<a href="#cluster-{i}"><rect x="{x:.1f}" y="{y:.1f}" width="{0.8 * bar:.1f}" '
-            f'height="{h:.1f}" fill="{_PALETTE[i % len(_PALETTE)]}">'
-            f"<title>cluster {i}: {n} images</title></rect></a>")
+            f'<a href="#cluster-{c}"><rect x="{x:.1f}" y="{y:.1f}" width="{0.8 * bar:.1f}" '
+            f'height="{h:.1f}" fill="{_PALETTE[c % len(_PALETTE)]}">'
+            f"<title>cluster {c}: {n} images</title></rect></a>")
         if labels:
             cx = i * bar + bar / 2
             parts.append(f'<text x="{cx:.1f}" y="{y - 3:.1f}" font-size="11" '
                          f'text-anchor="middle">{n}</text>')
             parts.append(f'<text x="{cx:.1f}" y="{height - 4}" font-size="11" '
-                         f'text-anchor="middle" fill="#57606a">{i}</text>')
+                         f'text-anchor="middle" fill="#57606a">{c}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -240,6 +243,8 @@ def _section(entry, n_thumbnails, thumb):
     meta = f'{entry["size"]} images'
     if conf is not None:
         meta += f" · mean confidence {conf:.2f}"
+    if entry.get("outliers"):
+        meta += f' · <a href="#outliers">{entry["outliers"]} outliers</a>'
     nouns = "".join(
         f'<span title="specificity {n["score"]:+.3f}, cosine {n["similarity"]:.3f}">'
         f'{esc(n["noun"])}</span>' for n in entry["nouns"])
@@ -259,9 +264,11 @@ def _section(entry, n_thumbnails, thumb):
 def render_report(summary, *, n_thumbnails=12, thumbnail=thumbnail_data_uri, projection=None):
     """The HTML text of the report for a run summary (as written to ``clusters.json``).
 
-    One ``<section class="cluster">`` per cluster, titled by its best nouns, with its
-    size and a row of thumbnails of its representative images; an SVG bar plot of the
-    sizes; the skipped files, if any. Everything is inline: a Content-Security-Policy
+    One ``<section class="cluster">`` per cluster, titled by its name or best nouns,
+    with its size and a row of thumbnails of its representative images; an SVG bar
+    plot of the sizes; the super-cluster tree (``summary["hierarchy"]``, collapsible);
+    a notice when ``n_clusters="auto"`` found no cluster structure; the outliers and
+    the skipped files, if any. Everything is inline: a Content-Security-Policy
     forbids any network access.
 
     Parameters
@@ -290,9 +297,12 @@ def render_report(summary, *, n_thumbnails=12, thumbnail=thumbnail_data_uri, pro
     >>> page.count('<section class="cluster"')
     1
     """
+    from ._html_sections import CSS, hierarchy_html, no_structure_html, outliers_html
+
     esc = html.escape
     clusters = summary["clusters"]
     sizes = [c["size"] for c in clusters]
+    ids = [c["cluster"] for c in clusters]
     facts = [f"{sum(sizes)} images", f"{len(clusters)} clusters"]
     for key in ("method", "model", "pretrained", "input"):
         if summary.get(key) is not None:
@@ -307,12 +317,15 @@ def render_report(summary, *, n_thumbnails=12, thumbnail=thumbnail_data_uri, pro
         aside = (f'<aside class="skipped"><h2>Skipped files ({len(skipped)})</h2>'
                  f"<ul>{items}</ul></aside>")
     body = "".join(_section(c, n_thumbnails, thumbnail) for c in clusters)
+    body += outliers_html(summary.get("outliers"), thumbnail)
+    tree = hierarchy_html(summary.get("hierarchy"))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "img-src data:; style-src 'unsafe-inline'\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>skclip: {len(clusters)} clusters</title><style>{_CSS}</style></head><body>"
+        f"<title>skclip: {len(clusters)} clusters</title><style>{_CSS}{CSS}</style></head><body>"
         f"<header><h1>skclip clusters</h1><p>{esc(' · '.join(facts))}</p></header><main>"
-        f'{_plots(summary, projection)}<figure class="sizes">{sizes_svg(sizes)}<figcaption>Cluster sizes (click a bar to '
+        f'{no_structure_html(summary.get("k_selection"))}{tree}{_plots(summary, projection)}'
+        f'<figure class="sizes">{sizes_svg(sizes, ids=ids)}<figcaption>Cluster sizes (click a bar to '
         f"jump to its cluster)</figcaption></figure>{aside}{body}</main></body></html>\n")

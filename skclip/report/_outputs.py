@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import remove_stale_temporaries, write_bytes
+from .._atomic import write_bytes
 
 OUTPUT_FILES = ("assignments.csv", "clusters.json", "report.html")
+#: what ``skclip assign`` and ``skclip edit`` read besides OUTPUT_FILES
+MODEL_FILES = ("model.joblib", "embeddings.npy")
 # file names that are not valid UTF-8 (held as lone surrogates by Python): the CSV keeps
 # their original bytes, the JSON a \udcXX escape that loads back to the same str, the
 # page a character reference that browsers show as a replacement character
@@ -53,7 +55,9 @@ def prepare_output_dir(out, *, overwrite=False):
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"output path {str(out)!r} exists and is not a folder")
     if out.is_dir():
-        remove_stale_temporaries(out)
+        from .._atomic import recover
+
+        recover(out)  # an interrupted write: finish it or undo it
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(
             f"output folder {str(out)!r} is not empty; pass --overwrite to replace "
@@ -68,8 +72,8 @@ def prepare_output_dir(out, *, overwrite=False):
     return out
 
 
-def write_assignments(path, paths, labels, confidence):
-    """Write ``assignments.csv``: one row per clustered image (path, cluster, confidence).
+def write_assignments(path, paths, labels, confidence, outlier=None):
+    """Write ``assignments.csv``: one row per image (path, cluster, confidence[, outlier]).
 
     Parameters
     ----------
@@ -81,6 +85,8 @@ def write_assignments(path, paths, labels, confidence):
         Cluster of each image.
     confidence : array-like of float
         Confidence of each assignment, in [0, 1].
+    outlier : array-like of bool, default=None
+        Outlier flag of each image (an ``outlier`` column of 0/1; none when None).
 
     Returns
     -------
@@ -96,17 +102,18 @@ def write_assignments(path, paths, labels, confidence):
     a.jpg,1,0.9000
     b.jpg,0,0.7500
     """
-    return write_bytes(path, _assignments_text(paths, labels, confidence), _ERRORS[0])
+    return write_bytes(path, _assignments_text(paths, labels, confidence, outlier), _ERRORS[0])
 
 
-def _assignments_text(paths, labels, confidence):
+def _assignments_text(paths, labels, confidence, outlier=None):
     if not (len(paths) == len(labels) == len(confidence)):
         raise ValueError("paths, labels and confidence must have the same length")
     fh = io.StringIO(newline="")
     w = csv.writer(fh, lineterminator="\n")
-    w.writerow(["path", "cluster", "confidence"])
-    for p, k, c in zip(paths, labels, confidence):
-        w.writerow([str(p), int(k), f"{float(c):.4f}"])
+    w.writerow(["path", "cluster", "confidence"] + ([] if outlier is None else ["outlier"]))
+    flags = [[]] * len(paths) if outlier is None else [[int(bool(o))] for o in outlier]
+    for p, k, c, o in zip(paths, labels, confidence, flags):
+        w.writerow([str(p), int(k), f"{float(c):.4f}", *o])
     return fh.getvalue()
 
 
@@ -135,31 +142,27 @@ def write_clusters_json(path, summary):
     return write_bytes(path, json.dumps(summary, indent=2, ensure_ascii=False), _ERRORS[1])
 
 
-def _k_selection(clusterer):
-    """``{"k_selection": ...}`` for a clusterer fitted with ``n_clusters="auto"``, else {}."""
-    scores = getattr(clusterer, "k_selection_scores_", None)
-    if not scores:
-        return {}
-    return {"k_selection": {
-        "criterion": clusterer.k_selection, "chosen": int(clusterer.n_clusters_),
-        "scores": [{"k": int(k), "score": float(v)} for k, v in sorted(scores.items())]}}
-
-
 def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns=5,
-                 n_representatives=12):
+                 n_representatives=12, embedder=None, save_model=False):
     """Write ``assignments.csv``, ``clusters.json`` and ``report.html`` for a fitted clusterer.
+
+    The files are replaced together (:func:`skclip._atomic.replace_files`): an
+    interrupted call leaves the folder's old files or the new ones, never a mix.
 
     Parameters
     ----------
     out : str or Path
         Existing output folder (see :func:`prepare_output_dir`).
-    clusterer : fitted estimator
-        With ``labels_`` and ``n_clusters`` (``n_clusters_`` when fitted with
+    clusterer : fitted estimator or ClusterModel
+        With ``predict`` and ``n_clusters`` (``n_clusters_`` when fitted with
         ``n_clusters="auto"``: the chosen K and the score of every scanned K then go
-        into ``clusters.json`` under ``k_selection`` and the score curve to the top of
-        the report); its ``semantic_space_``, when present, names the clusters (see
+        into ``clusters.json`` under ``k_selection``, with the comparison against the
+        null reference, and the score curve to the top of the report); its
+        ``semantic_space_``, when present, names the clusters (see
         :func:`skclip.report.naming_vocabulary`). The report also maps the images in
-        the space of its ``transform``.
+        the space of its ``transform``. A :class:`ClusterModel` (with its edits) is
+        written as it is; a clusterer is wrapped in one
+        (:meth:`ClusterModel.from_fitted`).
     X : ndarray of shape (n_samples, n_features)
         The image embeddings it was fitted on.
     paths : sequence of str, default=None
@@ -170,11 +173,17 @@ def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns
         Run metadata stored at the top of ``clusters.json``.
     n_nouns, n_representatives : int, default=5, 12
         Nouns and representative images listed per cluster.
+    embedder : dict, default=None
+        Settings of the embedder, stored in ``model.joblib``.
+    save_model : bool, default=False
+        Also write ``model.joblib`` (the :class:`ClusterModel`) and ``embeddings.npy``
+        (``X``, the rows of ``assignments.csv``), which ``skclip assign`` and ``skclip
+        edit`` read.
 
     Returns
     -------
     files : list of Path
-        The three files written.
+        The files written.
 
     Examples
     --------
@@ -189,39 +198,36 @@ def write_report(out, clusterer, X, *, paths=None, skipped=(), run=None, n_nouns
     >>> sum(c["size"] for c in json.loads(files[1].read_text())["clusters"])
     20
     """
-    from .. import __version__
+    from .._atomic import replace_files
     from ._html import render_report, thumbnail_data_uri
-    from ._summary import (
-        CONFIDENCE_DEFINITION,
-        assignment_confidence,
-        map_coordinates,
-        naming_vocabulary,
-        summarize_clusters,
-    )
+    from ._model_bundle import ClusterModel
+    from ._run_summary import run_summary
+    from ._summary import map_coordinates
 
-    out = Path(out)
     X = np.asarray(X)
-    labels = np.asarray(clusterer.labels_, dtype=np.int64)
-    names = [f"#{i}" for i in range(len(X))] if paths is None else [str(p) for p in paths]
-    confidence = assignment_confidence(clusterer, X, labels)
-    nouns, noun_embeddings = naming_vocabulary(clusterer, X)
-    n_clusters = int(getattr(clusterer, "n_clusters_", None) or clusterer.n_clusters)
-    clusters = summarize_clusters(
-        X, labels, n_clusters, paths=names, nouns=nouns,
-        noun_embeddings=noun_embeddings, confidence=confidence, n_nouns=n_nouns,
+    model = clusterer
+    if not isinstance(model, ClusterModel):
+        model = ClusterModel.from_fitted(clusterer, X, embedder=embedder)
+    model.run = dict(run or {})
+    summary, assigned, names = run_summary(
+        model, X, paths=paths, skipped=skipped, run=run, n_nouns=n_nouns,
         n_representatives=n_representatives)
-    summary = {"skclip_version": __version__, **(run or {}), "n_images": len(X),
-               "n_clusters": n_clusters, **_k_selection(clusterer),
-               "confidence": CONFIDENCE_DEFINITION,
-               "naming_nouns": None if nouns is None else len(nouns),
-               "clusters": clusters,
-               "skipped": [{"path": str(p), "error": str(e)} for p, e in skipped]}
-    # every file is rendered before the first is written, so the three are replaced
-    # within moments of each other; each one is whole or absent (atomic rename)
-    texts = [_assignments_text(names, labels, confidence),
-             json.dumps(summary, indent=2, ensure_ascii=False),
-             render_report(summary, n_thumbnails=n_representatives,
-                           thumbnail=thumbnail_data_uri if paths is not None else lambda p: None,
-                           projection=map_coordinates(clusterer, X, labels))]
-    return [write_bytes(out / name, text, errors)
-            for name, text, errors in zip(OUTPUT_FILES, texts, _ERRORS)]
+    page = render_report(summary, n_thumbnails=n_representatives,
+                         thumbnail=thumbnail_data_uri if paths is not None else lambda p: None,
+                         projection=map_coordinates(model.clusterer, X, assigned.labels))
+    texts = [_assignments_text(names, assigned.labels, assigned.confidence, assigned.outlier),
+             json.dumps(summary, indent=2, ensure_ascii=False), page]
+    contents = {name: text.encode("utf-8", errors)
+                for name, text, errors in zip(OUTPUT_FILES, texts, _ERRORS)}
+    if save_model:
+        contents.update(_model_files(model, X))
+    return replace_files(out, contents)
+
+
+def _model_files(model, X):
+    from ._model_bundle import dump_model
+
+    return {MODEL_FILES[0]: lambda fh: dump_model(model, fh),
+            # the dtype of the fit (float32 for CLIP), so that the model sees the same rows
+            MODEL_FILES[1]: lambda fh: np.save(
+                fh, X if X.dtype in (np.float32, np.float64) else X.astype(np.float32))}

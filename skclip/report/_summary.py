@@ -111,7 +111,7 @@ def assignment_confidence(clusterer, X, labels):
     return softmax_confidence(X, labels)
 
 
-def naming_vocabulary(clusterer, X):
+def naming_vocabulary(clusterer, X, *, return_synsets=False):
     """Nouns and text embeddings to name the clusters of a fitted clusterer.
 
     The method's semantic space keeps only the nouns near a few image centres (five per
@@ -129,10 +129,15 @@ def naming_vocabulary(clusterer, X):
     X : ndarray of shape (n_samples, n_features)
         The image embeddings it was fitted on.
 
+    return_synsets : bool, default=False
+        Also return the WordNet synset id of each noun (None where the space has none).
+
     Returns
     -------
     nouns : list of str or None
     noun_embeddings : ndarray of shape (m, n_features) or None
+    synsets : list of str or None
+        Only with ``return_synsets``.
 
     Examples
     --------
@@ -146,7 +151,7 @@ def naming_vocabulary(clusterer, X):
 
     space = getattr(clusterer, "semantic_space_", None)
     if space is None:
-        return None, None
+        return (None, None, None) if return_synsets else (None, None)
     if hasattr(space, "get_params") and "selection" in space.get_params(deep=False):
         naming = clone(space).set_params(selection=None)
         if getattr(space, "n_candidates_", 0) < getattr(space, "vocabulary_size_", 0):
@@ -157,7 +162,11 @@ def naming_vocabulary(clusterer, X):
             naming.set_params(templates=[RANKING_TEMPLATE])
         space = naming.fit(X)
     nouns = getattr(space, "nouns_", None)
-    return (None, None) if nouns is None else (list(nouns), space.noun_embeddings_)
+    out = (None, None) if nouns is None else (list(nouns), space.noun_embeddings_)
+    if not return_synsets:
+        return out
+    synsets = getattr(space, "noun_synsets_", None)
+    return (*out, None if nouns is None or synsets is None else list(synsets))
 
 
 def summarize_clusters(X, labels, n_clusters, *, paths=None, nouns=None,

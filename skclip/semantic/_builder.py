@@ -144,6 +144,10 @@ class SemanticSpaceBuilder(
     n_candidates_ : int
         Vocabulary entries embedded with the full template set (all of them unless
         the two-stage embedding applied, see ``exact_vocabulary``).
+    text_precision_ : dict
+        How the two-stage embedding computed: ``"ranking"`` (``"fp32"``, ``"bf16"``, or
+        None when it did not run) and how many rows were re-scored / re-encoded in
+        float32 (``"rescored_ranking"``, ``"rescored_candidates"``).
     n_features_in_ : int
 
     See Also
@@ -287,6 +291,7 @@ class SemanticSpaceBuilder(
         self.caption_scores_ = cscores
         self.vocabulary_size_ = nouns.vocabulary_size
         self.n_candidates_ = len(nouns.names)
+        self.text_precision_ = dict(getattr(nouns, "encoding", {"ranking": None}))
         return self
 
     def _n_centers(self, n_samples):

@@ -69,7 +69,7 @@ def read_outputs(out):
     with (out / "assignments.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     summary = json.loads((out / "clusters.json").read_text())
-    assert list(rows[0]) == ["path", "cluster", "confidence"]
+    assert list(rows[0]) == ["path", "cluster", "confidence", "outlier"]
     paths = [r["path"] for r in rows]
     assert len(paths) == len(set(paths)) == summary["n_images"]
     k = summary["n_clusters"]
@@ -107,7 +107,7 @@ def test_cluster_skips_corrupt_files_and_caches(tmp_path, tiny_model_name, tiny_
     assert summary["method"] == "cae" and summary["pretrained"] == str(tiny_ckpt)
     for c in summary["clusters"]:
         assert c["size"] == 0 or all(n["noun"] in NOUNS for n in c["nouns"])
-    assert "broken.jpg" in page and page.count("<img ") == sum(
+    assert "broken.jpg" in page and page.count("<img ") - min(len(summary["outliers"]), 48) == sum(
         min(c["size"], 12) for c in summary["clusters"])
 
     # another K: everything comes from the cache, the image tower is never called
@@ -192,7 +192,8 @@ def test_embed_labelled_folder_then_cluster_features(tmp_path, tiny_model_name, 
     assert sorted(r["path"] for r in rows) == sorted(blues + reds)
     assert summary["model"] == tiny_model_name and summary["pretrained"] == str(tiny_ckpt)
     assert summary["input"] == str(feats) and summary["embedding"] is None
-    assert page.count("<img ") == sum(min(c["size"], 12) for c in summary["clusters"])
+    shown = sum(min(c["size"], 12) for c in summary["clusters"])
+    assert page.count("<img ") - min(len(summary["outliers"]), 48) == shown
 
 
 def test_cluster_features_with_text_embeddings_and_mca(tmp_path):

@@ -52,45 +52,39 @@ def test_common_tables_and_json(tmp_path, capsys):
     assert stats["result"] == 7 and len(stats["times"]) == 2
 
 
-def test_quality_cells_and_table():
-    quality = _load("quality")
-    summary = {m: {"mean": v, "std": s} for m, v, s in
-               [("ACC", 74.23, 0.31), ("NMI", 70.3, 0.0), ("ARI", 61.66, 1.04)]}
-    assert quality.cell(summary) == "74.2±0.3 / 70.3 / 61.7±1.0"
-    results = {"d1": {"methods": {"kmeans": {"summary": {**summary,
-                                                         "fit_s": {"mean": 1.5, "std": 0}}},
-                                  "tac": {"error": "boom"}}}}
-    q, t = quality.tables(results, ["d1"], ["kmeans", "tac"])
-    assert q == [{"Method": "CLIP k-means", "d1": "74.2±0.3 / 70.3 / 61.7±1.0"},
-                 {"Method": "TAC (no train)", "d1": "error"}]
-    assert t[0]["d1"] == "1.50"
-
-
-def test_quality_rejects_unlabelled_file_and_bad_args(tmp_path):
+def test_quality_rejects_unlabelled_file_and_bad_args(tmp_path, capsys):
     quality = _load("quality")
     f = save_features(tmp_path / "nolabel.npz", np.eye(4, dtype=np.float32))
-    with pytest.raises(ValueError, match="no labels"):
-        quality.load_dataset(f)
+    assert quality.main(["--features", str(f), "--methods", "kmeans", "--quiet"]) == 1
+    assert "has no labels (y)" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        quality.parse_args(["--features", str(f), "--methods", "kmeans,nope"])
+        quality.parse_args(["--features", str(f), "--names", "a,b"])
 
 
 def test_quality_end_to_end_kmeans(tmp_path):
-    pytest.importorskip("skclip.kmeans")
+    """quality.py is ``skclip benchmark --features`` run per file, gathered in one table."""
     quality = _load("quality")
     data = make_clip_blobs(n_samples=120, n_clusters=3, n_features=16, spread=0.3,
                            random_state=0)
     f = save_features(tmp_path / "toy.npz", data.X, y=data.y, class_names=data.class_names,
                       text_embeddings=data.text_embeddings, text_names=data.text_names)
+    g = save_features(tmp_path / "stl.npz", data.X, y=data.y, class_names=data.class_names,
+                      model="ViT-B-32/openai")
     out_json, out_md = tmp_path / "q.json", tmp_path / "q.md"
-    rc = quality.main(["--features", str(f), "--methods", "kmeans", "--seeds", "2",
-                       "--device", "cpu", "--quiet", "--out-json", str(out_json),
-                       "--out-md", str(out_md)])
+    rc = quality.main(["--features", str(f), str(g), "--names", "toy,stl10", "--methods",
+                       "kmeans", "--seeds", "2", "--device", "cpu", "--quiet",
+                       "--out-json", str(out_json), "--out-md", str(out_md)])
     assert rc == 0
-    res = json.loads(out_json.read_text())["datasets"]["toy"]["methods"]["kmeans"]
-    assert [r["seed"] for r in res["runs"]] == [0, 1]
-    assert res["summary"]["ACC"]["mean"] == pytest.approx(100.0)
-    assert "| CLIP k-means | 100.0 / 100.0 / 100.0 |" in out_md.read_text()
+    payload = json.loads(out_json.read_text())
+    runs = payload["runs"]
+    assert [(r["dataset"], r["seed"]) for r in runs] == [("toy", 0), ("toy", 1),
+                                                         ("stl10", 0), ("stl10", 1)]
+    assert all(r["ACC"] == pytest.approx(100.0) for r in runs)
+    assert [p["dataset"] for p in payload["protocols"]] == ["toy", "stl10"]
+    md = out_md.read_text()
+    assert "## toy" in md and "## STL-10" in md
+    assert "| CLIP k-means | 100.0 ± 0.0 | 100.0 ± 0.0 | 100.0 ± 0.0 |" in md
+    assert "94.3 / 91.7 / 89.1" in md  # the published STL-10 row, beside skclip's
 
 
 _FAKE_BENCH = '''
