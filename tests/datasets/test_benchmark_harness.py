@@ -119,3 +119,28 @@ def test_run_all_collects_ratios_and_fails_on_missing_scripts(tmp_path, monkeypa
     assert statuses == {"fake": "ran (quick sizes: target not assessed)",
                         "gone": "ERROR: script not found: benchmarks/bench_gone.py"}
     assert "FAILED: gone" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_run_all_skips_a_benchmark_whose_extra_is_missing(tmp_path, monkeypatch, capsys, strict):
+    run_all = _load("run_all")
+    (tmp_path / "bench_fake.py").write_text(_FAKE_BENCH)
+    monkeypatch.setattr(run_all, "BENCH_DIR", tmp_path)
+    monkeypatch.setattr(run_all, "SUITE", {
+        "fake": ("bench_fake.py", "toy anchor", "ratio >= 1", ("ratio", 1.0)),
+        "needy": ("bench_fake.py", "toy anchor", "ratio >= 1", ("ratio", 1.0)),
+    })
+    monkeypatch.setattr(run_all, "NEEDS", {"needy": {"skclip_missing_bench_mod": "benchmarks"}})
+    monkeypatch.setattr(run_all, "STRICT", strict)
+    out = tmp_path / "all.json"
+    rc = run_all.main(["--out-json", str(out), "--quick"])
+    scripts = json.loads(out.read_text())["scripts"]
+    reason = "needs skclip_missing_bench_mod: pip install -e '.[benchmarks]'"
+    assert scripts["fake"]["status"] == "ok"
+    if strict:  # CI: a benchmark that cannot run is an error
+        assert rc == 1 and scripts["needy"]["error"].startswith(reason)
+        assert "FAILED: needy" in capsys.readouterr().err
+    else:
+        assert rc == 0 and scripts["needy"] == {"script": "bench_fake.py", "status": "skipped",
+                                                "reason": reason}
+        assert f"[needy] SKIPPED: {reason}" in capsys.readouterr().out
