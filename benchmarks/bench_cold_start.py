@@ -1,7 +1,8 @@
 """First run of ``skclip cluster`` on a fresh machine: cold and warm, end to end.
 
     flock /tmp/skclip-bench.lock python benchmarks/bench_cold_start.py [--quick]
-        [--n-images 200] [--model ViT-B-32] [--recall-nouns 2000] [--out-json FILE]
+        [--n-images 200] [--model ViT-B-32] [--recall-nouns 2000] [--speed-nouns 2000]
+        [--no-fp32-reference] [--out-json FILE]
 
 What a new user runs: ``skclip cluster photos/ --n-clusters 5`` with the default
 WordNet vocabulary (119,034 nouns) and CAE's 7-template ensemble, on a CPU, with
@@ -9,6 +10,13 @@ every cache empty (text embeddings, image embeddings, the WordNet copy and its
 parsed hierarchy all live under a fresh ``SKCLIP_CACHE``). Then the same command
 again (warm: everything cached). Each run is a subprocess, timed end to end
 (interpreter start, imports, model load, WordNet, embedding, clustering, report).
+
+The float32 reference: the same cold command once more, with its own empty cache and
+the bfloat16 text stages switched off (as on a CPU without native bfloat16); the
+report gives the ratio and whether ``assignments.csv`` and ``clusters.json`` are
+identical (the selected nouns name the clusters). Prompts/s: the same ranking prompts
+encoded in float32 and bfloat16, interleaved (``--speed-nouns``). CPU flags: the ones
+that decide the precision.
 
 Weights: a checkpoint of the architecture with random weights, saved first
 (``--pretrained FILE``), so the caches work as with real weights and the cost is the
@@ -49,7 +57,11 @@ from bench_embedding import extract_images  # noqa: E402
 
 sys.path.insert(0, str(REPO_ROOT))  # measure this checkout, whatever else is installed
 
-TARGET_COLD_S, TARGET_WARM_S = 240.0, 20.0
+TARGET_COLD_S, TARGET_WARM_S, TARGET_RATIO = 150.0, 15.0, 0.6
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
+# the float32 reference: the same command with the bfloat16 stages switched off
+FP32_SHIM = ("import sys, skclip.semantic._candidates as c; c._cpu_has_native_bf16 = lambda: False; "
+             "from skclip.cli import main; sys.exit(main(sys.argv[1:]))")
 WORDNET_NOUNS, TOPK = 119034, 5
 
 
@@ -72,9 +84,54 @@ def _children_cpu_s():
     return use.ru_utime + use.ru_stime
 
 
-def run_cli(args, env, log):
+def cpu_flags():
+    """The CPU flags that decide the precision of the text stages (Linux; else {})."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    have = set(line.split(":", 1)[-1].split())
+    return {flag: flag in have for flag in CPU_FLAGS}
+
+
+def prompts_per_second(model, ckpt, n_nouns, segments=4, seed=0):
+    """float32 vs bfloat16 prompts/s on the same WordNet noun batches, interleaved.
+
+    Each segment of ``n_nouns / segments`` ranking prompts is encoded by both
+    precisions back to back (order alternating), so a shared machine's load hits both
+    alike: the ratio is meaningful where the absolute rates are not.
+    """
+    from skclip.embed import CLIPEmbedder
+    from skclip.semantic import wordnet_nouns
+    from skclip.semantic._candidates import RANKING_TEMPLATE, _cpu_has_native_bf16
+
+    names = list(dict.fromkeys(wordnet_nouns().names))
+    rng = np.random.RandomState(seed)
+    nouns = [names[i] for i in rng.choice(len(names), n_nouns, replace=False)]
+    encs = {p: CLIPEmbedder(model=model, pretrained=str(ckpt), device="cpu", precision=p,
+                            verbose=0).fit() for p in ("fp32", "bf16")}
+    seconds, drift = {"fp32": 0.0, "bf16": 0.0}, 0.0
+    per = max(1, n_nouns // segments)
+    for k in range(segments):
+        prompts = [RANKING_TEMPLATE.format(n) for n in nouns[k * per:(k + 1) * per]]
+        out = {}
+        for p in (("fp32", "bf16") if k % 2 == 0 else ("bf16", "fp32")):
+            t = time.perf_counter()
+            out[p] = encs[p].encode_text(prompts)
+            seconds[p] += time.perf_counter() - t
+        drift = max(drift, float(np.max(1 - np.sum(out["fp32"] * out["bf16"], axis=1))))
+    n = per * segments
+    return {"prompts": n, "fp32_per_s": round(n / seconds["fp32"], 1),
+            "bf16_per_s": round(n / seconds["bf16"], 1),
+            "bf16_speedup": round(seconds["fp32"] / seconds["bf16"], 3),
+            "max_cosine_drift": drift, "native_bf16": _cpu_has_native_bf16()}
+
+
+def run_cli(args, env, log, fp32=False):
     start, cpu0 = time.perf_counter(), _children_cpu_s()
-    proc = subprocess.run([sys.executable, "-m", "skclip", *args], env=env, cwd=REPO_ROOT,
+    head = ["-c", FP32_SHIM] if fp32 else ["-m", "skclip"]
+    proc = subprocess.run([sys.executable, *head, *args], env=env, cwd=REPO_ROOT,
                           capture_output=True, text=True)
     seconds = time.perf_counter() - start
     run_cli.cpu_s = _children_cpu_s() - cpu0  # CPU seconds of that run (all its threads)
@@ -157,9 +214,13 @@ def main():
     parser.add_argument("--recall-nouns", type=int, default=2000,
                         help="WordNet nouns of the pool-recall check (0: skip it)")
     parser.add_argument("--assets", default=None)
+    parser.add_argument("--speed-nouns", type=int, default=2000,
+                        help="nouns of the interleaved fp32/bf16 prompts/s check (0: skip)")
+    parser.add_argument("--no-fp32-reference", action="store_true",
+                        help="skip the cold float32 run (same command, bfloat16 switched off)")
     args = parser.parse_args()
     if args.quick:
-        args.n_images, args.n_clusters, args.recall_nouns = 20, 3, 300
+        args.n_images, args.n_clusters, args.recall_nouns, args.speed_nouns = 20, 3, 300, 200
     assets = assets_dir(args.assets)
     if assets is None or not (assets / "cifar10" / "cifar10-test.zip").is_file():
         print("CIFAR-10 assets not found: set SKCLIP_ASSETS=/path/to/assets")
@@ -188,10 +249,23 @@ def main():
     warm, warm_warnings, _ = run_cli([*base, "--out", str(work / "out-warm")], env,
                                      work / "warm.log")
     warm_cpu = run_cli.cpu_s
+    ref = ref_cpu = ref_lines = None
+    if not args.no_fp32_reference:  # cold again, own empty cache, float32 text stages
+        ref, ref_warnings, ref_lines = run_cli(
+            [*base, "--out", str(work / "out-fp32")],
+            {**env, "SKCLIP_CACHE": str(work / "cache-fp32")}, work / "fp32.log", fp32=True)
+        ref_cpu = run_cli.cpu_s
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load_after = os.getloadavg()
-    same = (work / "out-cold" / "assignments.csv").read_text() == \
-        (work / "out-warm" / "assignments.csv").read_text()
+
+    def read(name, what):
+        path = work / name / what
+        return path.read_text() if path.is_file() else None
+
+    same = read("out-cold", "assignments.csv") == read("out-warm", "assignments.csv")
+    same_fp32 = None if ref is None else {
+        what: read("out-cold", what) == read("out-fp32", what)
+        for what in ("assignments.csv", "clusters.json")}
     rows = [
         # on a shared machine wall time overstates the cost: CPU seconds / cores is the
         # estimate for an idle one (the run is CPU-bound: no download, local files)
@@ -202,12 +276,33 @@ def main():
          "idle_estimate_s": round(warm_cpu / threads, 1), "target_s": TARGET_WARM_S,
          "met": warm <= TARGET_WARM_S, "library_warnings": len(warm_warnings)},
     ]
+    if ref is not None:
+        rows.append({"run": "cold, float32 text stages (reference)", "seconds": round(ref, 1),
+                     "cpu_s": round(ref_cpu, 1), "idle_estimate_s": round(ref_cpu / threads, 1),
+                     "target_s": None, "met": None, "library_warnings": len(ref_warnings)})
+        rows.append({"run": "cold / float32 reference", "seconds": round(cold / ref, 3),
+                     "cpu_s": round(cold_cpu / ref_cpu, 3), "idle_estimate_s": None,
+                     "target_s": TARGET_RATIO, "met": cold / ref <= TARGET_RATIO,
+                     "library_warnings": None})
     print(describe_machine(info))
     print(f"load average before {load_before}, after {load_after} (1, 5, 15 min)")
     print_table(rows, title=f"skclip cluster, {args.n_images} images, {model}, WordNet, CPU")
     stages = stage_seconds(cold_lines)
     print("stages of the cold run (seconds, from the progress bars; 1-s resolution):",
           *(f"{sec:5d}  {desc}" for desc, sec in stages.items()), sep="\n  ")
+    ref_stages = None if ref_lines is None else stage_seconds(ref_lines)
+    if ref_stages:
+        print("stages of the float32 reference:",
+              *(f"{sec:5d}  {desc}" for desc, sec in ref_stages.items()), sep="\n  ")
+        print(f"same outputs as the float32 reference: {same_fp32}")
+    flags = cpu_flags()
+    print("CPU flags:", ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in flags.items()))
+    speed = None
+    if args.speed_nouns:
+        speed = prompts_per_second(model, ckpt, args.speed_nouns)
+        print(f"ranking prompts/s on the same {speed['prompts']} nouns, interleaved: fp32 "
+              f"{speed['fp32_per_s']}, bf16 {speed['bf16_per_s']} (x{speed['bf16_speedup']}); "
+              f"largest 1 - cos {speed['max_cosine_drift']:.2e}")
     recall_rows, recall_info = [], None
     if args.recall_nouns:
         recall_rows, recall_info = pool_recall(model, ckpt, sorted(map(str, images)),
@@ -219,7 +314,9 @@ def main():
               f"{recall_info['mean_cos_ranking_vs_ensemble']:.3f}")
     write_json(args.out_json, {
         "benchmark": "cold_start", "model": model, "n_images": args.n_images,
-        "n_clusters": args.n_clusters, "rows": rows, "cold_stages_s": stages, "same_assignments_cold_warm": same,
+        "n_clusters": args.n_clusters, "rows": rows, "cold_stages_s": stages,
+        "fp32_reference_stages_s": ref_stages, "same_outputs_as_fp32": same_fp32,
+        "same_assignments_cold_warm": same, "cpu_flags": flags, "prompts_per_s": speed,
         "warnings": cold_warnings + warm_warnings, "load_before": load_before,
         "load_after": load_after, "recall": recall_rows, "recall_info": recall_info,
         "machine": info, "quick": args.quick,

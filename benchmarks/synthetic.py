@@ -83,8 +83,8 @@ def parse_args(argv=None):
     if unknown:
         p.error(f"unknown scenarios {unknown}; choose from {list(sc.SCENARIOS)}")
     methods = args.methods or ("all" if not args.quick else ",".join(QUICK_METHODS))
-    args.methods = list(sc.METHODS) if methods == "all" else _csv(methods)
-    defined = set(sc.METHODS) | {k for k, v in args.params.items()
+    args.methods = list(sc.METHODS) + list(sc.REFERENCES) if methods == "all" else _csv(methods)
+    defined = set(sc.METHODS) | set(sc.REFERENCES) | {k for k, v in args.params.items()
                                  if isinstance(v, dict) and "class" in v}
     unknown = sorted(set(args.methods) - defined)
     if unknown:
@@ -101,6 +101,8 @@ def parse_args(argv=None):
 
 
 def label(method):
+    if method in sc.REFERENCES:
+        return sc.REFERENCES[method]
     return sc.METHODS[method][0] if method in sc.METHODS else method
 
 

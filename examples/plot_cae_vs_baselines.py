@@ -15,6 +15,8 @@ texts aligned with the wrong class and many texts of absent concepts. The number
 check the mechanics; they say nothing about quality on real images. With real
 embeddings (``skclip embed FOLDER --out FILE.npz``) the same code is the
 ``benchmarks/quality.py`` protocol.
+
+Extras: none (the core install runs it, offline).
 """
 
 # %%

@@ -12,6 +12,8 @@ The command line: cluster a folder and read the report
 ``--pretrained none`` (random weights) keeps the example offline; drop it to use
 the pretrained OpenAI weights, or pass a local checkpoint path. Without
 ``--vocabulary``, the WordNet nouns name the clusters.
+
+Extras: none (the core install runs it, offline).
 """
 
 # %%

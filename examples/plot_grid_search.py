@@ -7,6 +7,8 @@ Labels are never available for model selection. ``GridSearchCV`` with a scorer f
 distance, the natural one for unit CLIP embeddings) picks ``n_clusters`` from the
 data alone: each candidate is fitted on the training folds and its clustering of the
 held-out fold is scored.
+
+Extras: none (the core install runs it, offline).
 """
 
 # %%

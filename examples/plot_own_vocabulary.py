@@ -9,6 +9,8 @@ keep every noun, and how to read which noun is closest to each cluster.
 
 ViT-B-32 with random weights (``pretrained=None``) keeps the example offline, so the
 nouns chosen here are arbitrary; with pretrained weights they describe the images.
+
+Extras: none (the core install runs it, offline).
 """
 
 # %%

@@ -10,6 +10,8 @@ This example builds the ViT-B-32 architecture with random weights
 (``pretrained=None``) so that it runs offline; the clusters are therefore
 meaningless. With ``pretrained="openai"`` (or a local checkpoint, see the user guide)
 the same code gives real clusters.
+
+Extras: none (the core install runs it, offline).
 """
 
 # %%

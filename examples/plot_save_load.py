@@ -8,6 +8,8 @@ GPU loads on a laptop without CUDA. A :class:`~skclip.CLIPEmbedder` never pickle
 the CLIP model: it reloads it, once per process, when it is next needed.
 
 Only load pickles from sources you trust: unpickling runs code.
+
+Extras: none (the core install runs it, offline).
 """
 
 # %%

@@ -1,9 +1,20 @@
 """Shared fixtures: tiny random open_clip models, offline assets, strict-CI switches.
 
-``SKCLIP_STRICT=1`` (set by ``.ci/run``) turns "skip because WordNet or Chromium is
-missing" into a failure, so CI can never pass by skipping them.
+``SKCLIP_STRICT=1`` (set by ``.ci/run``) turns "skip because WordNet, Chromium or an
+optional extra is missing" into a failure, so CI can never pass by skipping them.
+
+Optional extras (``pip install -e ".[test]"`` alone must pass the test suite):
+
+* a test that needs one says so with ``@pytest.mark.requires("faiss")`` (module names,
+  see ``EXTRAS``); it is skipped, naming the extra to install, when one is missing;
+* a doctest cannot be marked: one that fails only because an optional module of
+  ``EXTRAS`` is not installed, or because WordNet is not, is reported as skipped
+  instead (the repository's top-level ``conftest.py``, whose hooks also reach the
+  doctests of ``skclip/``). With the extra installed it runs.
 """
 
+import functools
+import importlib
 import json
 import os
 import tempfile
@@ -22,11 +33,45 @@ TINY_CONFIG = {
 STRICT = os.environ.get("SKCLIP_STRICT", "") not in ("", "0")
 
 
+# An optional module (top-level name) -> the extra of pyproject.toml that installs it.
+EXTRAS = {
+    "faiss": "faiss",
+    "ray": "scale",
+    "pyarrow": "scale",
+    "dask": "scale",
+    "distributed": "scale",
+    "matplotlib": "docs",
+}
+
+WORDNET_MISSING = ("needs WordNet 3.0: sudo apt-get install -y wordnet-base wordnet-sense-index, "
+                   "or python -m nltk.downloader wordnet")
+
+
 def skip_or_fail(reason):
     """Skip locally, fail under SKCLIP_STRICT=1 (CI)."""
     if STRICT:
         pytest.fail(f"{reason} (SKCLIP_STRICT=1: CI must not skip this)")
     pytest.skip(reason)
+
+
+@functools.lru_cache(maxsize=None)
+def missing_extra(module):
+    """The one-line reason when optional ``module`` cannot be imported, else None."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        extra = EXTRAS[module.partition(".")[0]]
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0]
+        return f"needs {module} (pip install -e '.[{extra}]'): {detail}"
+    return None
+
+
+def require(*modules):
+    """Import optional ``modules`` or skip (fail under SKCLIP_STRICT=1), naming the extra."""
+    for module in modules:
+        reason = missing_extra(module)
+        if reason is not None:
+            skip_or_fail(reason)
 
 
 @pytest.fixture(scope="session")
@@ -60,8 +105,10 @@ def wordnet():
 
     try:
         return load_wordnet()
-    except (LookupError, OSError) as exc:
-        skip_or_fail(f"WordNet 3.0 is not installed: {exc}")
+    except LookupError:
+        skip_or_fail(WORDNET_MISSING)
+    except OSError as exc:
+        skip_or_fail(f"WordNet 3.0 cannot be read: {exc}")
 
 
 @pytest.fixture
@@ -88,3 +135,21 @@ def pytest_configure(config):
     """
     if not os.environ.get("SKCLIP_CACHE"):
         os.environ["SKCLIP_CACHE"] = tempfile.mkdtemp(prefix="skclip-test-cache-")
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.requires("faiss", ...)``: skip the test when one is missing."""
+    if STRICT:
+        return  # pytest_runtest_setup fails them instead
+    for item in items:
+        for mark in item.iter_markers("requires"):
+            reasons = [r for r in map(missing_extra, mark.args) if r is not None]
+            if reasons:
+                item.add_marker(pytest.mark.skip(reason=reasons[0]))
+
+
+def pytest_runtest_setup(item):
+    """Under SKCLIP_STRICT=1 a test whose ``requires`` module is missing fails."""
+    for mark in item.iter_markers("requires"):
+        require(*mark.args)
+

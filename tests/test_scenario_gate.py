@@ -89,3 +89,27 @@ def test_the_gap_does_not_change_kmeans_on_images():
 def test_texts_help_tac_without_the_gap():
     scores = scenario_scores("medium")
     assert scores["tac"]["ACC"] >= scores["kmeans"]["ACC"] + TAC_GAIN_MEDIUM
+
+
+def test_real_collection_scenarios_cover_each_phenomenon_with_and_without_the_gap():
+    sc = _load_scenarios()
+    real = {n: s["params"] for n, s in sc.SCENARIOS.items() if n.startswith("real-")}
+    for name, params in real.items():
+        other = name[:-4] if name.endswith("-gap") else name + "-gap"
+        assert other in real and (params["modality_gap"] > 0) != (real[other]["modality_gap"] > 0)
+        # every real scenario has the hierarchy, the distractor-heavy vocabulary and styles
+        assert params["n_superclasses"] >= 2 and params["n_distractor_texts"] >= 2000
+        assert params["n_styles"] >= 2 and params["n_style_captions"] > 0
+    assert max(p["imbalance"] for p in real.values() if "imbalance" in p) >= 10
+    assert max(p.get("n_polysemous_texts", 0) for p in real.values()) > 0
+    assert max(p["n_generic_texts"] for p in real.values()) > 0
+    assert {"isotropic", "isotropic-gap"} <= set(sc.SCENARIOS)
+    assert sc.SCENARIOS["isotropic"]["params"]["anisotropy"] == 0
+
+
+def test_the_oracle_reads_the_true_class_nouns():
+    sc = _load_scenarios()
+    out = sc.run_scenario("real-mild-style-gap", 0, ["oracle"], n_samples=400)
+    assert out["oracle"]["ACC"] >= 80.0  # zero-shot with the class anchors: a ceiling
+    data = sc.scenario_data("real-mild-style-gap", 0, 400)
+    assert sc.oracle_labels(data).shape == data.y.shape

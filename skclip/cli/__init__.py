@@ -1,11 +1,11 @@
 """The ``skclip`` command line: ``skclip cluster`` (the main job), then ``skclip assign``,
-``skclip edit`` and ``skclip export`` on its output folder; ``skclip embed`` and ``skclip
-vocab build``.
+``skclip edit`` and ``skclip export`` on its output folder; ``skclip embed``, ``skclip
+vocab build`` and ``skclip benchmark``.
 
 Kept thin: argument parsing and calls into the library. Importing this package does not
 import torch, so ``skclip --help`` and ``skclip --version`` answer at once. One module
-per command (``_cluster``, ``_assign``, ``_edit``, ``_export``, ``_embed``, ``_vocab``), what they share in ``_common`` and
-the ``--engine ray`` driver in ``_ray``.
+per command (``_cluster``, ``_assign``, ``_edit``, ``_export``, ``_embed``, ``_vocab``,
+``_benchmark``), what they share in ``_common`` and the ``--engine ray`` driver in ``_ray``.
 
 Exit status: 0 on success, 1 for a problem with the inputs, the model or the output
 folder (one line says which; ``SKCLIP_DEBUG=1`` shows the traceback), 2 for a malformed
@@ -21,6 +21,7 @@ import warnings
 from .. import __version__
 from ..exceptions import UnknownModelError, UnknownWeightsError
 from ._assign import add_assign_parser
+from ._benchmark import add_benchmark_parser
 from ._cluster import add_cluster_parser
 from ._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CLIError, UsageError, describe_error
 from ._edit import add_edit_parser
@@ -44,6 +45,7 @@ def build_parser():
     add_export_parser(sub)
     add_embed_parser(sub)
     add_vocab_parser(sub)
+    add_benchmark_parser(sub)
     return parser
 
 

@@ -87,7 +87,9 @@ def _pipeline(args, model, features):
     elif args.vocabulary != "wordnet":
         space["vocabulary"] = args.vocabulary
     elif features is not None and features.text_embeddings is not None:
-        space.update(vocabulary=features.text_embeddings, noun_names=features.text_names)
+        # the file brings the text side: nothing to encode (no shipped captions either)
+        space.update(vocabulary=features.text_embeddings, noun_names=features.text_names,
+                     captions=None)
     if args.vocabulary_cache is not None:
         space["vocabulary_cache"] = args.vocabulary_cache
     if args.exact_vocabulary:

@@ -14,19 +14,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering, _NearestCentreMixin
+from ._cae_space import default_semantic_space, min_centers_for, ot_rows_per_block, texts_per_row
 from ._fusion import centred_unit, column_potential, fused_features, hierarchical_queries
 from ..kmeans import kmeans
-
-_DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
-# topk="auto": certified top-64 rows above this many texts per set, dense rows below
-# (where the dense product costs no more than the top-k search).
-_TOPK_AUTO, _TOPK_AUTO_MIN_TEXTS = 64, 2048
-# selection centres for an integer n_clusters: one per 30 images (a centre is the mean
-# of enough images to be stable, and 200 images get 6 centres: the noun candidates of
-# a cold start stay few), at most 100 (TAC's round(N/300) takes over from N = 30,000),
-# never fewer than n_clusters
-_IMAGES_PER_CENTRE, _MAX_CENTRES = 30, 100
-
 
 class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
     """Training-free clustering of CLIP image embeddings by hierarchical semantic alignment.
@@ -55,13 +45,16 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         Object that selects the texts (protocol in :mod:`skclip.semantic`), cloned and
         fitted on ``X``. ``None`` builds ``SemanticSpaceBuilder(vocabulary="wordnet",
         templates="tac7", selection="center_topk", n_centers="auto", topk_nouns=5,
-        topk_captions=5)`` with at least ``max(n_clusters, min(100, n // 30))`` centres
-        [measured]. No caption corpus is shipped: captions are used only when the
-        semantic space is given some (see Examples).
+        topk_captions=5, captions="coco")`` with at least
+        ``max(n_clusters, min(100, n // 30))`` centres [measured]: the captions are the
+        COCO corpus shipped with skclip (:func:`skclip.semantic.packaged_captions`,
+        CC BY 4.0), ``captions=None`` when ``use_captions=False``. A semantic space
+        you pass brings its own captions, or none (see Examples).
     use_nouns : bool, default=True
         Use the noun counterpart (ablation switch).
     use_captions : bool, default=True
-        Use the caption counterpart when the semantic space has captions.
+        Use the caption counterpart when the semantic space has captions; False also
+        keeps the default semantic space from encoding the shipped corpus.
     ot_eps : float, default=0.01
         Entropic regularisation of the OT (cost ``1 - cos`` between centred
         embeddings), the temperature of the plan rows [choice].
@@ -82,12 +75,21 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         ``True``: only the row constraint of the transport, a softmax retrieval at
         temperature ``ot_eps`` [measured]; ``False``: balanced OT, every selected
         text receives equal mass, as in the paper [summary].
+    column_penalty : float or None, default=None
+        With ``relax_columns=True``, a positive ``rho`` turns the retrieval into
+        semi-relaxed transport: the row masses stay exact and the column masses pay
+        ``rho * KL(received | uniform)`` (:func:`skclip.ot.semirelaxed_potential`),
+        between the softmax retrieval (``None`` or 0) and balanced transport
+        (``rho`` large). It taxes texts that the softmax floods (generic nouns)
+        without forcing mass onto texts that no image wants.
     caption_query : {"image+nouns", "image"}, default="image+nouns"
         What the captions are transported from: the image with its noun counterpart,
         ``normalise(x + x^u)`` [choice] [measured], or the image alone (the summary's
         reading). Without nouns, or with ``fusion="paper"``, captions follow the image.
     weight_by_similarity : bool, default=True
-        Counterpart ``sum_j T_ij S_ij t_j`` with the similarity factor ``S_ij``
+        Counterpart ``sum_j T_ij max(S_ij, 0) t_j`` with the similarity factor ``S_ij``
+        (negative after centring: it weighs 0 rather than flipping the sign; a row
+        whose texts all have ``S_ij <= 0`` keeps ``T_ij``)
         [summary]; ``False`` gives ``sum_j T_ij t_j``.
     center_modalities : bool, default=True
         Subtract each modality's mean and renormalise before the transport and the
@@ -216,6 +218,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         "ot_batch": [Interval(Integral, 1, None, closed="left"), None],
         "topk": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
         "relax_columns": ["boolean"],
+        "column_penalty": [Interval(Real, 0, None, closed="left"), None],
         "caption_query": [StrOptions({"image+nouns", "image"})],
         "weight_by_similarity": ["boolean"],
         "center_modalities": ["boolean"],
@@ -242,6 +245,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         ot_batch=None,
         topk="auto",
         relax_columns=True,
+        column_penalty=None,
         caption_query="image+nouns",
         weight_by_similarity=True,
         center_modalities=True,
@@ -267,6 +271,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.ot_batch = ot_batch
         self.topk = topk
         self.relax_columns = relax_columns
+        self.column_penalty = column_penalty
         self.caption_query = caption_query
         self.weight_by_similarity = weight_by_similarity
         self.center_modalities = center_modalities
@@ -281,28 +286,10 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.verbose = verbose
 
     def _min_centers_for(self, n_clusters, n_samples):
-        """An over-complete set of selection centres: ``min(100, n_samples // 30)``.
-
-        Never fewer than ``n_clusters``; the builder's ``n_centers="auto"`` then
-        takes ``max(round(n_samples / 300), this)``.
-        """
-        return max(n_clusters, min(_MAX_CENTRES, n_samples // _IMAGES_PER_CENTRE))
+        return min_centers_for(n_clusters, n_samples)
 
     def _default_semantic_space(self):
-        from ..semantic import SemanticSpaceBuilder
-        from ..semantic._templates import METHOD_TEMPLATES
-
-        return SemanticSpaceBuilder(
-            vocabulary="wordnet",
-            templates=METHOD_TEMPLATES["cae"],
-            selection="center_topk",
-            n_centers="auto",
-            topk_nouns=5,
-            topk_captions=5,
-            device=self.device,
-            random_state=self.random_state,
-            verbose=self.verbose,
-        )
+        return default_semantic_space(self)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
@@ -363,11 +350,8 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         return self
 
     def _batch(self):
-        if self.ot_batch is not None:
-            return self.ot_batch
-        # keep each (rows x texts) temporary <= 2**26 entries (256 MiB in float32)
-        m = max(len(self.noun_embeddings_), len(self.caption_embeddings_), 1)
-        return int(min(_DEFAULT_OT_BATCH, max(256, 2**26 // m)))
+        m = max(len(self.noun_embeddings_), len(self.caption_embeddings_))
+        return ot_rows_per_block(self.ot_batch, m)
 
     def _potential(self, X, T, name, device):
         if len(T) == 0:
@@ -375,6 +359,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         g, n_iter = column_potential(
             X, T, eps=self.ot_eps, max_iter=self.ot_iters, tol=self.ot_tol,
             relax_columns=self.relax_columns,
+            column_penalty=self.column_penalty,
             block_size="auto" if self.ot_batch is None else self.ot_batch, device=device,
             verbose=self.verbose,
             topk=self.topk,  # "auto": sparse where the dense solver would stream
@@ -404,11 +389,8 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         )
 
     def _topk(self):
-        """Texts kept per row, or None for dense rows (see ``topk``)."""
-        if self.topk != "auto":
-            return self.topk
-        m = max(len(self.noun_embeddings_), len(self.caption_embeddings_))
-        return _TOPK_AUTO if m > _TOPK_AUTO_MIN_TEXTS else None
+        return texts_per_row(self.topk, max(len(self.noun_embeddings_),
+                                            len(self.caption_embeddings_)))
 
     def _fused(self, X, device, stats=None):
         """Fused features of centred unit image rows ``X`` (certificates into ``stats``)."""

@@ -9,34 +9,56 @@ outputs.
 import numpy as np
 
 from .._arrays import unit_rows
-from ..ot import plan_rows, sinkhorn_cosine
+from ..ot import plan_rows, semirelaxed_potential, sinkhorn_cosine
 from ..ot._plan_rows import topk_rows_block, update_certificate
 
 
 def column_potential(X, T, *, eps, max_iter, tol, relax_columns, block_size, device, verbose,
-                     topk=None):
+                     topk=None, column_penalty=None):
     """Sinkhorn column potential ``g`` (m,) of images ``X`` to texts ``T`` (cost 1 - cos).
 
     Uniform marginals. ``relax_columns=True`` keeps only the row constraint, whose
     plan rows are the softmax retrieval of TAC: ``g = 0`` without any pass over the
     cost (at ImageNet scale a pass is 2 n m d FLOP). ``topk`` selects the sparse
-    balanced solver (see :func:`skclip.ot.sinkhorn_cosine`). Returns ``(g, n_iter)``.
+    balanced solver (see :func:`skclip.ot.sinkhorn_cosine`). ``column_penalty`` (with
+    ``relax_columns=True``): the semi-relaxed transport of
+    :func:`skclip.ot.semirelaxed_potential`. Returns ``(g, n_iter)``. A sparse solve
+    whose certificate fails falls back to the dense solver (with a warning); a
+    non-finite ``g`` raises.
     """
+    if relax_columns and column_penalty:
+        res = semirelaxed_potential(X, T, eps=eps, rho=column_penalty, max_iter=max_iter,
+                                    tol=tol, block=block_size if isinstance(block_size, int)
+                                    else 8192, device=device)
+        if not res.converged:
+            import warnings
+
+            from sklearn.exceptions import ConvergenceWarning
+
+            warnings.warn(f"semi-relaxed transport stopped after {res.n_iter} passes with "
+                          f"residual {res.err:.2e} > tol={tol}", ConvergenceWarning,
+                          stacklevel=3)
+        return np.asarray(res.g, dtype=X.dtype), int(res.n_iter)
     if relax_columns:
         return np.zeros(len(T), dtype=X.dtype), 0
-    res = sinkhorn_cosine(
-        X,
-        T,
-        eps=eps,
-        max_iter=max_iter,
-        tol=tol,
-        return_plan=False,
-        block_size=block_size,
-        topk=topk,
-        device=device,
-        verbose=verbose,
-    )
-    return np.asarray(res.g, dtype=X.dtype), int(res.n_iter)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    kw = dict(eps=eps, max_iter=max_iter, tol=tol, return_plan=False, block_size=block_size,
+              device=device, verbose=verbose)
+    res = sinkhorn_cosine(X, T, topk=topk, **kw)  # warns when its certificate fails
+    if res.topk is not None and not (res.converged and np.isfinite(np.asarray(res.g)).all()):
+        # never continue on a failed sparse solve: solve on the full cost instead
+        warnings.warn(f"sparse transport (topk={res.topk}) failed (certified error "
+                      f"{res.err:.2e}); solving on the full cost instead", ConvergenceWarning,
+                      stacklevel=3)
+        res = sinkhorn_cosine(X, T, topk=None, **kw)  # warns itself if it fails too
+    n_iter = int(res.n_iter)
+    g = np.asarray(res.g, dtype=X.dtype)
+    if not np.isfinite(g).all():
+        raise ValueError("the column potential has non-finite entries; increase ot_eps")
+    return g, n_iter
 
 
 # Entries below this carry no weight at float32/float64 resolution (rows sum to 1).
@@ -67,7 +89,7 @@ def _normalize(Z):
 def counterpart(Xb, T, g, eps, weight_by_similarity, topk=None, tol=0.0, stats=None):
     """Normalised text counterpart of unit image rows ``Xb`` (b, d), torch in/out.
 
-    Row i: ``normalise(sum_j P_ij * S_ij^w * t_j)`` with ``S = Xb T^T``,
+    Row i: ``normalise(sum_j P_ij * max(S_ij, 0)^w * t_j)`` with ``S = Xb T^T``,
     ``P_ij = softmax_j((g_j - (1 - S_ij)) / eps)`` (the row-normalised OT plan for the
     column potential ``g``; ``g = 0`` gives the softmax retrieval) and ``w = 1`` when
     ``weight_by_similarity`` (CAE), ``w = 0`` otherwise (TAC). With ``topk`` the sum
@@ -81,8 +103,31 @@ def counterpart(Xb, T, g, eps, weight_by_similarity, topk=None, tol=0.0, stats=N
                                               stats))
     P = plan_rows(1.0 - S, g, eps)
     if weight_by_similarity:
-        P = P * S
+        P = similarity_weights(P, S)
     return _normalize(_drop_negligible(P) @ T)
+
+
+def similarity_weights(P, S):
+    """Plan entries weighted by the similarity, ``P_ij * max(S_ij, 0)`` (torch).
+
+    After centring, similarities can be negative: ``P_ij * S_ij`` would then point
+    the counterpart away from the very texts the plan chose (its sign flips once
+    normalised). Negative similarities weigh 0 instead, and a row whose positive
+    part carries almost no plan mass (``sum_j P_ij max(S_ij, 0) <= 1e-4 sum_j P_ij``,
+    e.g. all its kept texts have ``S_ij <= 0``) keeps its plan weights ``P_ij``. The
+    relative floor (rather than exactly 0) makes the rule agree between a dense row
+    and its top-k truncation, which leaves out at most ``ot_tol`` of the mass.
+    """
+    W = P * S.clamp(min=0)
+    empty = W.sum(dim=1) <= _SIGN_FLOOR * P.sum(dim=1)
+    if bool(empty.any()):
+        W[empty] = P[empty]
+    return W
+
+
+# A row whose similarity-weighted plan mass is below this share of its plan mass
+# keeps the plan weights (see similarity_weights).
+_SIGN_FLOOR = 1e-4
 
 
 def _sparse_counterpart(S, T, g, eps, weight_by_similarity, topk, tol, stats):
@@ -94,10 +139,11 @@ def _sparse_counterpart(S, T, g, eps, weight_by_similarity, topk, tol, stats):
     groups = topk_rows_block(V, eps, topk, tol)
     for rows, idx, P, _ in groups:
         if idx is None:  # dense rows (a flat softmax): one matrix product
-            out[rows] = _drop_negligible(P * S[rows] if weight_by_similarity else P) @ T
+            W = similarity_weights(P, S[rows]) if weight_by_similarity else P
+            out[rows] = _drop_negligible(W) @ T
             continue
         if weight_by_similarity:
-            P = P * S[rows[:, None], idx]  # gathers r x w entries, not r rows of S
+            P = similarity_weights(P, S[rows[:, None], idx])  # r x w entries, not r rows
         out[rows] = torch.nn.functional.embedding_bag(idx, T, per_sample_weights=P,
                                                       mode="sum")
     if stats is not None:

@@ -84,17 +84,31 @@ class MCAClustering(_BaseCLIPClustering):
         retrieved-text space) [choice].
     lambda_ent : float, default=5.0
         Weight of the negative entropy of both heads' mean assignments [code-SIC].
-    w_ins, w_pro, w_sem : float, default=1.0, 1.0, 0.1
-        Weights of the instance-, prototype- and semantic-level alignment [choice];
-        ``w_sem`` is SIC's beta. 0 switches a term off (ablations).
+    w_ins, w_pro, w_sem : float, default=1.0, 1.0, 1.0
+        Weights of the instance-, prototype- and semantic-level alignment [choice]:
+        the three levels weigh the same. SIC's beta (the weight of its pseudo-label
+        term) is 0.1, which lets the image neighbours and the entropy balance
+        override pseudo-labels that are more accurate than the head (user guide,
+        "MCA stage by stage"). 0 switches a term off (ablations).
     tau_ins, tau_pro : float, default=0.5
         InfoNCE temperatures of the instance and prototype levels [choice].
-    pseudo_labels : {"counterpart", "image"}, default="counterpart"
-        Pseudo-labels from the semantic centre nearest to the attended text mixture
-        (before ``W_v``) [choice], or to the image itself (SIC's rule).
+    pseudo_labels : {"text-clusters", "counterpart", "image"}, \
+            default="text-clusters"
+        Where the pseudo-labels come from [choice]. ``"text-clusters"``: the clusters
+        of the images' text counterparts (the attended mixtures ``sum_j alpha_ij
+        v_j``, before ``W_v``): spherical k-means with 10 restarts before the first
+        epoch, then one k-means step per epoch from the previous centres, so that
+        the labels follow the trained attention and keep their indices; the
+        semantic centres are the cluster means of the counterparts. They do not
+        depend on the image head, so image neighbourhoods that follow a nuisance
+        (style, background) cannot steer them. ``"counterpart"``: SIC's
+        centre-based mapping (``xi_c``, ``xi_a``: image centres of the current head,
+        their nearest texts) applied to the attended mixture; ``"image"``: the same
+        mapping applied to the image itself (SIC's rule).
     xi_c : float, default=0.9
         Share of ``n_samples / K`` top-scoring images that define a cluster's image
-        centre [code-SIC].
+        centre [code-SIC] (``pseudo_labels="counterpart"`` or ``"image"``, and
+        ``semantic_centers_``).
     xi_a : int, default=30
         Texts nearest to an image centre averaged into its semantic centre
         [code-SIC]; capped at ``max(1, n_texts // n_clusters)`` so that a small text
@@ -117,8 +131,11 @@ class MCAClustering(_BaseCLIPClustering):
         Torch device, resolved at every call (CUDA when available).
     random_state : int, RandomState instance or None, default=None
         Seeds the semantic space (when ``None`` is given), the head initialisation,
-        the batch shuffles and the neighbour draws through a ``torch.Generator``;
-        global seeds are never touched. Same seed, same device: same labels.
+        the k-means of the pseudo-labels, the batch shuffles and the neighbour draws
+        through a ``torch.Generator`` of its own. With an int or a ``RandomState``,
+        the global torch and numpy random states are neither read nor changed
+        (``None`` draws one seed from numpy's global state, as scikit-learn does).
+        Same seed, same device: same labels.
     verbose : int, default=0
         Progress bar over epochs when > 0.
 
@@ -206,7 +223,7 @@ class MCAClustering(_BaseCLIPClustering):
         "w_sem": [Interval(Real, 0, None, closed="left")],
         "tau_ins": [Interval(Real, 0, None, closed="neither")],
         "tau_pro": [Interval(Real, 0, None, closed="neither")],
-        "pseudo_labels": [StrOptions({"counterpart", "image"})],
+        "pseudo_labels": [StrOptions({"text-clusters", "counterpart", "image"})],
         "xi_c": [Interval(Real, 0, 1, closed="right")],
         "xi_a": [Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -234,10 +251,10 @@ class MCAClustering(_BaseCLIPClustering):
         lambda_ent=5.0,
         w_ins=1.0,
         w_pro=1.0,
-        w_sem=0.1,
+        w_sem=1.0,
         tau_ins=0.5,
         tau_pro=0.5,
-        pseudo_labels="counterpart",
+        pseudo_labels="text-clusters",
         xi_c=0.9,
         xi_a=30,
         epochs=8,

@@ -5,7 +5,8 @@ Private module. All functions take torch tensors of one mini-batch. Notation: ``
 counterparts, ``z`` / ``zt`` (B, D) image / text projector outputs.
 
 ``[code-SIC]``: image consistency, negative-entropy balance, the centre-based
-pseudo-labels. ``[choice]`` (reconstructions of MCA's unpublished equations):
+pseudo-labels (``pseudo_labels="counterpart"``, ``"image"``). ``[choice]``: the
+pseudo-labels of the text clusters (the default, :func:`text_cluster_step`). ``[choice]`` (reconstructions of MCA's unpublished equations):
 instance-, prototype- and semantic-level alignment.
 """
 
@@ -23,6 +24,7 @@ __all__ = [
     "mca_objective",
     "semantic_centres",
     "semantic_pseudo_labels",
+    "text_cluster_step",
 ]
 
 _EPS = 1e-8
@@ -142,3 +144,28 @@ def semantic_pseudo_labels(proba, X, counterparts, texts, *, xi_c, xi_a, knn_fn)
     """
     semantic, _ = semantic_centres(proba, X, texts, xi_c=xi_c, xi_a=xi_a, knn_fn=knn_fn)
     return torch.argmax(counterparts @ semantic.T, dim=1), semantic
+
+
+def text_cluster_step(counterparts, centres):
+    """Pseudo-labels from the clusters of the text counterparts: one k-means step.
+
+    Each row of ``counterparts`` (unit text mixtures) gets the nearest of the unit
+    ``centres`` (K, d); every centre then moves to the normalised mean of its rows.
+    An empty cluster keeps its centre, so that cluster indices stay stable from one
+    epoch to the next. Returns ``(labels (N,), new centres (K, d))``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skclip.cluster._mca_losses import text_cluster_step
+    >>> rows = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])
+    >>> labels, centres = text_cluster_step(rows, torch.eye(2))
+    >>> labels.tolist(), centres.shape
+    ([0, 0, 1], torch.Size([2, 2]))
+    """
+    labels = torch.argmax(counterparts @ centres.T, dim=1)
+    sums = torch.zeros_like(centres).index_add_(0, labels, counterparts)
+    filled = sums.norm(dim=1) > 0
+    new = centres.clone()
+    new[filled] = F.normalize(sums[filled], dim=1)
+    return labels, new

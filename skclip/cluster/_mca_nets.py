@@ -13,6 +13,17 @@ from torch.nn import functional as F
 __all__ = ["ClusterHead", "TextAttention", "MCANetworks"]
 
 
+def _linear(n_in, n_out, *, bias=True):
+    """An ``nn.Linear`` whose weights are left for the caller to set.
+
+    ``nn.Linear`` draws its default initialisation from the global torch generator;
+    every layer here is initialised explicitly (``_init_linear`` with the fit's own
+    generator, or the identity), so the default draw is skipped and the global random
+    state is never consumed.
+    """
+    return nn.utils.skip_init(nn.Linear, n_in, n_out, bias=bias)
+
+
 def _init_linear(layer, generator, std=0.02):
     """TAC's init: truncated normal weights (std 0.02), zero bias; seeded by ``generator``."""
     with torch.no_grad():
@@ -36,15 +47,15 @@ class ClusterHead(nn.Module):
         hidden_dim = max(n_features, 64) if hidden_dim is None else hidden_dim
         if head == "mlp":
             self.projector = nn.Sequential(
-                nn.Linear(n_features, hidden_dim),
+                _linear(n_features, hidden_dim),
                 nn.BatchNorm1d(hidden_dim),
                 nn.ReLU(),
             )
-            self.classifier = nn.Linear(hidden_dim, n_clusters)
+            self.classifier = _linear(hidden_dim, n_clusters)
             _init_linear(self.projector[0], generator)
         else:
             self.projector = nn.Identity()
-            self.classifier = nn.Linear(n_features, n_clusters)
+            self.classifier = _linear(n_features, n_clusters)
         _init_linear(self.classifier, generator)
 
     def forward(self, x):
@@ -79,8 +90,8 @@ class TextAttention(nn.Module):
     def __init__(self, n_features, *, tau=0.01):
         super().__init__()
         self.tau = float(tau)
-        self.bilinear = nn.Linear(n_features, n_features, bias=False)  # x -> W_k^T W_q x
-        self.value = nn.Linear(n_features, n_features, bias=False)
+        self.bilinear = _linear(n_features, n_features, bias=False)  # x -> W_k^T W_q x
+        self.value = _linear(n_features, n_features, bias=False)
         with torch.no_grad():
             nn.init.eye_(self.bilinear.weight)
             nn.init.eye_(self.value.weight)

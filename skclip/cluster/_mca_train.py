@@ -25,6 +25,21 @@ def _adam(params, **kwargs):
         return torch.optim.Adam(params, foreach=True, **kwargs)
 
 
+def _initial_text_centres(mixtures, n_clusters, generator, device):
+    """Spherical k-means (10 restarts) of the images' text counterparts, seeded from
+    ``generator``: the first centres of ``pseudo_labels="text-clusters"``."""
+    import numpy as np
+    import torch
+
+    from ..kmeans import kmeans
+
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    result = kmeans(mixtures.cpu().numpy(), n_clusters, spherical=True, n_init=10,
+                    random_state=seed, device=device)
+    centres = torch.as_tensor(np.asarray(result.centers), dtype=mixtures.dtype)
+    return torch.nn.functional.normalize(centres.to(mixtures.device), dim=1)
+
+
 def train_mca(est, X, Xq, texts, *, device, generator):
     """Train MCA's networks.
 
@@ -39,7 +54,7 @@ def train_mca(est, X, Xq, texts, *, device, generator):
     from tqdm.auto import trange
 
     from ..neighbors import knn
-    from ._mca_losses import mca_objective, semantic_pseudo_labels
+    from ._mca_losses import mca_objective, semantic_pseudo_labels, text_cluster_step
     from ._mca_nets import MCANetworks
 
     def knn_fn(queries, base, k):
@@ -72,15 +87,22 @@ def train_mca(est, X, Xq, texts, *, device, generator):
         min_steps = est.min_steps
     n_epochs = max(est.epochs, -(-min_steps // n_batches))
     curve, terms, peaks = [], {}, []
+    centres = None  # "text-clusters": the k-means centres of the text counterparts
     for _ in trange(n_epochs, desc="MCA epochs", disable=not est.verbose):
-        # pseudo-labels of the epoch from the current heads (SIC: at the epoch start),
-        # in one space: the attended mixtures and the semantic centres are both means
-        # of the (centred) texts
+        # pseudo-labels of the epoch (SIC: at the epoch start), in one space: the
+        # attended mixtures and the semantic centres are both means of the (centred)
+        # texts. "text-clusters": one k-means step of the current mixtures from the
+        # previous centres; SIC's rules: centres picked by the current image head
         proba, mixtures, peak = nets.full_pass(Xt, Qt, Tt, txt_idx, _PASS_BLOCK)
         peaks.append(float(peak.mean()))
-        anchor = Qt if est.pseudo_labels == "image" else mixtures
-        pseudo, _ = semantic_pseudo_labels(proba, Qt, anchor, Tt, xi_c=est.xi_c,
-                                           xi_a=est.xi_a, knn_fn=knn_fn)
+        if est.pseudo_labels == "text-clusters":
+            if centres is None:
+                centres = _initial_text_centres(mixtures, est.n_clusters_, generator, device)
+            pseudo, centres = text_cluster_step(mixtures, centres)
+        else:
+            anchor = Qt if est.pseudo_labels == "image" else mixtures
+            pseudo, _ = semantic_pseudo_labels(proba, Qt, anchor, Tt, xi_c=est.xi_c,
+                                               xi_a=est.xi_a, knn_fn=knn_fn)
         totals, parts = [], []
         # near-equal splits of a permutation: no sample dropped
         for idx in torch.tensor_split(torch.randperm(n, generator=generator), n_batches):

@@ -7,6 +7,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
 from .._arrays import unit_rows
+from ._synthetic_structure import check_structure, generic_means, superclass_means
 
 __all__ = ["make_clip_blobs"]
 
@@ -90,6 +91,13 @@ def _into_cone(E, basis, offset, share):
         "n_captions": [Interval(Integral, 0, None, closed="left")],
         "caption_detail": [Interval(Real, 0, 1, closed="both")],
         "modality_gap": [Interval(Real, 0, 1, closed="left")],
+        "n_superclasses": [Interval(Integral, 0, None, closed="left")],
+        "sibling_similarity": [Interval(Real, 0, 1, closed="left")],
+        "n_superclass_texts": [Interval(Integral, 0, None, closed="left")],
+        "n_generic_texts": [Interval(Integral, 0, None, closed="left")],
+        "n_styles": [Interval(Integral, 0, None, closed="left")],
+        "style_strength": [Interval(Real, 0, None, closed="left")],
+        "n_style_captions": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -112,6 +120,13 @@ def make_clip_blobs(
     n_captions=0,
     caption_detail=0.5,
     modality_gap=0.0,
+    n_superclasses=0,
+    sibling_similarity=0.5,
+    n_superclass_texts=0,
+    n_generic_texts=0,
+    n_styles=0,
+    style_strength=0.0,
+    n_style_captions=0,
     random_state=None,
 ):
     """Generate CLIP-like image and text embeddings with a known structure.
@@ -133,6 +148,11 @@ def make_clip_blobs(
 
     Captions (``n_captions``) describe single images: the class centre moved a
     ``caption_detail`` share of the way towards one image (its attributes).
+
+    What real collections add (off by default): fine classes in superclasses with
+    hypernyms (dog breeds, "dog"); generic nouns close to many images that survive
+    centring ("object"); styles shared across classes ("at night") and captions that
+    describe a style alone, not the object.
 
     **CLIP's modality gap** (``modality_gap > 0``). In CLIP each modality occupies
     its own narrow cone, and the means of the image and of the text embeddings are
@@ -220,6 +240,21 @@ def make_clip_blobs(
         modality's offset (see above). 0 puts texts in the images' space (the data
         of earlier versions, seed for seed); 0.65 is CLIP-like. The default stays 0
         so that a seed gives the same data as before the option existed.
+    n_superclasses : int, default=0
+        Superclasses (0: no hierarchy); class ``k`` is a child of ``k % n_superclasses``.
+    sibling_similarity : float, default=0.5
+        Expected cosine between the own directions of two siblings (before
+        ``center_similarity`` is mixed in).
+    n_superclass_texts : int, default=0
+        Hypernyms per superclass, near its children's mean (label -1).
+    n_generic_texts : int, default=0
+        Generic texts, each near the mean of a random half of the classes (label -1).
+    n_styles : int, default=0
+        Styles shared across classes; each image gets one at random.
+    style_strength : float, default=0.0
+        Norm of the unit style direction added to each image before normalisation.
+    n_style_captions : int, default=0
+        Captions of one random style alone (label -1), after the image captions.
     random_state : int, RandomState instance or None, default=None
         Seed; the same seed gives the same output.
 
@@ -232,11 +267,15 @@ def make_clip_blobs(
         int64, the class a text names (-1 for hubs and distractors; the first class
         for polysemous texts); ``text_secondary_labels`` (m,) int64, the second class of a
         polysemous text (-1 otherwise); ``text_kind`` (m,) str in {"class",
-        "polysemous", "distractor", "hub"}; ``text_misaligned`` (m,) bool; ``text_names`` (m,)
+        "polysemous", "distractor", "hub", "superclass", "generic"}; ``text_misaligned`` (m,) bool; ``text_names`` (m,)
         str. Text rows are ordered: class anchors by class, polysemous,
-        distractors, hubs. ``caption_embeddings`` (L, n_features) float32 unit rows;
+        distractors, hubs, hypernyms by superclass, generic texts. ``caption_embeddings`` (L, n_features) float32 unit rows;
         ``caption_labels`` (L,) int64, the class of the described image;
-        ``caption_images`` (L,) int64, its index in ``X``; ``caption_names`` (L,) str.
+        ``caption_images`` (L,) int64, its index in ``X``; ``caption_names`` (L,) str;
+        ``caption_styles`` (L,) int64, the style a style caption describes (-1 for
+        image captions; style captions have label and image -1);
+        ``superclasses`` (n_clusters,) int64, the parent of each class (-1 without
+        hierarchy); ``styles`` (n_samples,) int64, each image's style (-1: none).
         With ``modality_gap > 0``, ``centers`` are in the images' cone.
 
     Examples
@@ -265,16 +304,26 @@ def make_clip_blobs(
             f"n_samples={n_samples} must be >= n_clusters={n_clusters} "
             "(every class gets at least one sample)."
         )
-    if n_clusters < 2 and (n_polysemous_texts > 0 or misaligned_fraction > 0):
+    if n_clusters < 2 and (n_polysemous_texts > 0 or misaligned_fraction > 0
+                           or n_generic_texts > 0):
         raise ValueError(
-            "n_polysemous_texts > 0 and misaligned_fraction > 0 need n_clusters >= 2."
+            "n_polysemous_texts > 0, n_generic_texts > 0 and misaligned_fraction > 0 "
+            "need n_clusters >= 2."
         )
+    check_structure(n_clusters, n_superclasses, n_superclass_texts, n_styles,
+                    n_style_captions)
     rng = check_random_state(random_state)
     d = n_features
 
     # class centres sharing a common direction: cos(c_i, c_j) ~= center_similarity
     shared = _unit(rng.standard_normal(d))
     own = _unit(rng.standard_normal((n_clusters, d)))
+    parents = np.full(n_clusters, -1, dtype=np.int64)
+    if n_superclasses:  # fine classes inside superclasses: siblings share a direction
+        parents = np.arange(n_clusters, dtype=np.int64) % n_superclasses
+        tops = _unit(rng.standard_normal((n_superclasses, d)))
+        own = _unit(np.sqrt(sibling_similarity) * tops[parents]
+                    + np.sqrt(1 - sibling_similarity) * own)
     centers = _unit(np.sqrt(center_similarity) * shared + np.sqrt(1 - center_similarity) * own)
 
     # images
@@ -285,6 +334,11 @@ def make_clip_blobs(
     if anisotropy > 0:
         basis = np.linalg.qr(rng.standard_normal((d, d)))[0]
     X = _noisy(rng, centers[y], spread, basis, anisotropy)
+    style = np.full(n_samples, -1, dtype=np.int64)
+    if n_styles:  # a style shared across classes (night, studio, sketch...) per image
+        style_dirs = _unit(rng.standard_normal((n_styles, d)))
+        style = rng.randint(n_styles, size=n_samples).astype(np.int64)
+        X = _unit(X + style_strength * style_dirs[style])
 
     # class anchors, some misaligned (near another class, label kept)
     class_names = [f"class{k}" for k in range(n_clusters)]
@@ -327,13 +381,29 @@ def make_clip_blobs(
         T_hub = np.zeros((0, d))
     names += [f"hub{h}" for h in range(n_hub_texts)]
 
+    # hypernyms near their superclass, generic nouns near a random half of the classes
+    T_sup = (_noisy(rng, np.repeat(_unit(superclass_means(centers, parents)),
+                                   n_superclass_texts, axis=0), text_spread)
+             if n_superclass_texts else np.zeros((0, d)))
+    names += [f"super{s}_text{t}" for s in range(n_superclasses if n_superclass_texts else 0)
+              for t in range(n_superclass_texts)]
+    T_gen = (_noisy(rng, _unit(generic_means(rng, centers, n_generic_texts)), text_spread)
+             if n_generic_texts else np.zeros((0, d)))
+    names += [f"generic{j}" for j in range(n_generic_texts)]
+
     # captions: each describes one image, its class and part of its nuisance
     cap_images = rng.randint(n_samples, size=n_captions) if n_captions else np.zeros(0, int)
     C = centers[y[cap_images]]
     T_cap = (_noisy(rng, C + caption_detail * (X[cap_images] - C), text_spread)
              if n_captions else np.zeros((0, d)))
+    # captions of a style or scene alone ("at night"), whatever the object
+    cap_style = np.full(n_captions, -1, dtype=np.int64)
+    if n_style_captions:
+        which = rng.randint(n_styles, size=n_style_captions).astype(np.int64)
+        T_cap = np.vstack([T_cap.reshape(-1, d), _noisy(rng, style_dirs[which], text_spread)])
+        cap_style = np.concatenate([cap_style, which])
 
-    T = np.vstack([T_cls, T_poly, T_dis, T_hub])
+    T = np.vstack([T_cls, T_poly, T_dis, T_hub, T_sup, T_gen])
     if modality_gap > 0:
         # two narrow cones, one offset per modality (drawn last: seeds without a gap
         # give the same data as before the option existed)
@@ -343,13 +413,14 @@ def make_clip_blobs(
         T = _into_cone(T, basis, u_txt, modality_gap)
         T_cap = _into_cone(T_cap, basis, u_txt, modality_gap)
 
-    n_unlabelled = n_distractor_texts + n_hub_texts
+    n_unlabelled = n_distractor_texts + n_hub_texts + len(T_sup) + n_generic_texts
     text_labels = np.concatenate([cls_labels, poly_a, np.full(n_unlabelled, -1)])
     secondary = np.concatenate(
         [np.full(n_cls, -1), poly_b, np.full(n_unlabelled, -1)]
     ).astype(np.int64)
     kind = (["class"] * n_cls + ["polysemous"] * n_polysemous_texts
-            + ["distractor"] * n_distractor_texts + ["hub"] * n_hub_texts)
+            + ["distractor"] * n_distractor_texts + ["hub"] * n_hub_texts
+            + ["superclass"] * len(T_sup) + ["generic"] * n_generic_texts)
     return Bunch(
         X=X.astype(np.float32),
         y=y.astype(np.int64),
@@ -364,8 +435,16 @@ def make_clip_blobs(
         ),
         text_names=np.array(names, dtype=str),
         caption_embeddings=T_cap.reshape(-1, d).astype(np.float32),
-        caption_labels=y[cap_images].astype(np.int64),
-        caption_images=cap_images.astype(np.int64),
-        caption_names=np.array([f"caption{i}_image{j}" for i, j in enumerate(cap_images)],
-                               dtype=str).reshape(-1),
+        caption_labels=np.concatenate([y[cap_images], np.full(n_style_captions, -1)]
+                                      ).astype(np.int64),
+        caption_images=np.concatenate([cap_images, np.full(n_style_captions, -1)]
+                                      ).astype(np.int64),
+        caption_names=np.array(
+            [f"caption{i}_image{j}" for i, j in enumerate(cap_images)]
+            + [f"caption{n_captions + i}_style{s}" for i, s in enumerate(cap_style[n_captions:])],
+            dtype=str).reshape(-1),
+        caption_styles=cap_style,
+        superclasses=parents,
+        styles=style,
     )
+

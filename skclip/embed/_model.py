@@ -227,7 +227,9 @@ def load_clip(model="ViT-B-32", pretrained="openai", device="auto", precision="a
     device : str or torch.device, default="auto"
         Resolved with :func:`skclip._config.resolve_device`.
     precision : {"auto", "fp32", "fp16", "bf16"}, default="auto"
-        ``"auto"`` is fp32 on CPU and bf16 (else fp16) on a GPU.
+        ``"auto"`` is fp32 on CPU and bf16 (else fp16) on a GPU. With random weights
+        (``pretrained=None``) a reduced precision asked for after fp32 rounds the fp32
+        draw already in memory (the same weights), instead of drawing new ones.
     cache_dir : str or path-like, default=None
         Where open_clip downloads pretrained weights; None keeps its default (the
         Hugging Face cache). Not part of the cache key.
@@ -253,8 +255,25 @@ def load_clip(model="ViT-B-32", pretrained="openai", device="auto", precision="a
     key = (model_key, pretrained_key, str(dev), prec)
     with _LOCK:
         if key not in _CACHE:
-            _CACHE[key] = _create(name, source, dev, prec, cache_dir)
+            base = _CACHE.get(key[:3] + ("fp32",))
+            if prec != "fp32" and base is not None and pretrained_key is None:
+                # random weights are drawn anew on each creation: round this draw instead
+                _CACHE[key] = _rounded_copy(base, prec)
+            else:
+                _CACHE[key] = _create(name, source, dev, prec, cache_dir)
         return _CACHE[key]
+
+
+def _rounded_copy(loaded, precision):
+    """``loaded`` with its weights rounded as open_clip's ``precision`` option rounds them."""
+    import copy
+
+    from open_clip.model import convert_weights_to_lp
+
+    model = copy.deepcopy(loaded.model)
+    model.__dict__.pop("_skclip_weights_token", None)  # other weights, other text-cache keys
+    convert_weights_to_lp(model, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+    return LoadedCLIP(model, loaded.preprocess, loaded.tokenizer)
 
 
 def embedding_dim(loaded):

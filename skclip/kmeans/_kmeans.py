@@ -360,10 +360,16 @@ def kmeans_plusplus(X, n_clusters, *, spherical=False, block_size=8192, device="
                     random_state=None):
     """One greedy k-means++ seeding of ``n_clusters`` centres (rows of ``X``).
 
-    The seeding of :func:`kmeans` (``2 + log(n_clusters)`` candidates per step). Its
-    first ``k`` centres are a k-means++ seeding for ``k`` clusters too (each step
-    depends only on the centres before it), so one call to the largest K seeds a whole
-    scan over K (:mod:`skclip.cluster._autok`).
+    The seeding of :func:`kmeans`: greedy k-means++ with ``T = 2 + int(log(n_clusters))``
+    candidates per step, the best of which (lowest potential) is kept. Its first
+    ``k`` centres are a greedy k-means++ seeding of ``k`` centres too (each step
+    depends only on the centres before it), so one call with the largest K seeds a
+    whole scan over K (:mod:`skclip.cluster._autok`). That prefix uses the trial count
+    of the largest K, ``2 + int(log(K_max))``, not ``2 + int(log(k))``: it is not
+    distributed as ``kmeans_plusplus(X, k)`` (with as many or more trials per step,
+    each step's potential is as low or lower in expectation). For a given
+    ``random_state`` the prefix equals ``kmeans_plusplus(X, k)`` when the two trial
+    counts agree (e.g. every ``k`` in 8..20 uses 4), and in general differs otherwise.
 
     Parameters
     ----------

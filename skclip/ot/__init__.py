@@ -9,6 +9,8 @@ of new points from a stored column potential.
 
 from ._plan_rows import plan_rows, topk_plan_rows
 from ._result import OTResult
+from ._semirelaxed import SemiRelaxedResult, semirelaxed_potential
 from ._sinkhorn import sinkhorn, sinkhorn_cosine
 
-__all__ = ["OTResult", "plan_rows", "sinkhorn", "sinkhorn_cosine", "topk_plan_rows"]
+__all__ = ["OTResult", "SemiRelaxedResult", "plan_rows", "semirelaxed_potential", "sinkhorn",
+           "sinkhorn_cosine", "topk_plan_rows"]

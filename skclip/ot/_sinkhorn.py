@@ -124,7 +124,7 @@ def sinkhorn(cost, a=None, b=None, *, eps=0.01, max_iter=1000, tol=1e-6, relax_c
                              block=block, return_plan=return_plan,
                              cost_range=lambda: float(C.max() - C.min()), verbose=verbose,
                              proto=C)
-        return finish(res, tol, like_torch, out_dev, col_err=res[-1])
+        return finish(res, tol, like_torch, out_dev, a=a_t, b=b_t, col_err=res[-1])
     scale = -1.0 / eps
 
     def logits(rows, beta, out):  # out = -C[rows]/eps + beta
@@ -132,7 +132,8 @@ def sinkhorn(cost, a=None, b=None, *, eps=0.01, max_iter=1000, tol=1e-6, relax_c
 
     res = _solve(logits, n, m, a_t, b_t, eps, max_iter, tol, relax_columns, return_plan,
                  block, check_every, verbose, C)
-    return finish(res, tol, like_torch, out_dev, row_err=res[-1])
+    return finish(res, tol, like_torch, out_dev, a=a_t, b=None if relax_columns else b_t,
+                  row_err=res[-1])
 
 
 def sinkhorn_cosine(X, Y, a=None, b=None, *, eps=0.01, max_iter=1000, tol=1e-6,
@@ -165,7 +166,10 @@ method, device, verbose
         rounding floor of float32 cosines at ``eps=0.01``), the neighbourhoods are
         recomputed for the potentials found (with 4 times more columns when rows lost
         mass outside theirs) and the solve is repeated, warm-started, at most twice;
-        a ``ConvergenceWarning`` reports a certified error still above that.
+        a ``ConvergenceWarning`` reports a certified error still above that. A
+        returned plan has the rows ``a_i softmax_j((g_j - C_ij) / eps)``, finite
+        whatever the solve reached, and ``f`` is then their closed form given ``g`` on
+        the full cost; its errors are measured on that plan.
         Memory O(n * topk + block * m). "auto": sparse with ``topk=64`` when
         ``n * m > 2**27``, else dense. None: dense (or streamed, see ``block_size``).
         ``topk >= m`` reproduces the dense solution.
@@ -213,7 +217,7 @@ method, device, verbose
                              block=block, return_plan=return_plan,
                              cost_range=lambda: cosine_range(Xt, Yt), verbose=verbose,
                              proto=Xt)
-        return finish(res, tol, like_torch, out_dev, col_err=res[-1])
+        return finish(res, tol, like_torch, out_dev, a=a_t, b=b_t, col_err=res[-1])
 
     if block is None and not relax_columns:
         C = cost_rows(slice(None), Xt.new_empty((n, m)))
@@ -227,4 +231,5 @@ method, device, verbose
 
     res = _solve(logits, n, m, a_t, b_t, eps, max_iter, tol, relax_columns, return_plan,
                  block, check_every, verbose, Xt)
-    return finish(res, tol, like_torch, out_dev, row_err=res[-1])
+    return finish(res, tol, like_torch, out_dev, a=a_t, b=None if relax_columns else b_t,
+                  row_err=res[-1])

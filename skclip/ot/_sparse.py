@@ -244,15 +244,23 @@ def sparse_result(Xt, Yt, a_t, b_t, eps, k, max_iter, tol, return_plan, verbose,
             stacklevel=3,
         )
     plan = None
-    if return_plan:
+    if return_plan:  # rows a_i softmax_j((g_j - C_ij) / eps): finite whatever g (a
+        # failed solve may leave f_i + g_j - C_ij >> 0 off the neighbourhoods, whose
+        # exp overflows); f is then the closed form given g on the full cost
+        import torch
+
         plan = Xt.new_empty((n, m))
         cost_rows = cosine_cost_rows(Xt, Yt)
         for s in range(0, n, block):
             rows = slice(s, min(s + block, n))
-            cost_rows(rows, plan[rows])
-            plan[rows].neg_().add_(g[None, :]).add_(f[rows, None]).mul_(1.0 / eps).exp_()
+            out = plan[rows]
+            cost_rows(rows, out)
+            out.neg_().add_(g[None, :]).mul_(1.0 / eps)
+            lse = torch.logsumexp(out, dim=1)
+            f[rows] = eps * (torch.log(a_t[rows]) - lse)
+            out.sub_(lse[:, None]).exp_().mul_(a_t[rows, None])
     res = (plan, f, g, n_pass, max(row_err, col_err))
-    out = finish(res, math.inf, like_torch, out_dev, row_err=row_err, col_err=col_err,
-                  certified=True, topk=k)  # warned above, with the certified errors
+    out = finish(res, math.inf, like_torch, out_dev, a=a_t, b=b_t, row_err=row_err,
+                 col_err=col_err, certified=True, topk=k)  # warned above
     out.converged = bool(out.err <= floor)
     return out

@@ -1,9 +1,18 @@
-"""Outputs of ``skclip cluster``: per-file embedding cache, CSV/JSON files, HTML report.
+"""Outputs of ``skclip cluster``: per-file embedding cache, CSV/JSON files, HTML report;
+and of ``skclip benchmark``: the protocol runner and its results.json / results.md.
 
 The command line (:mod:`skclip.cli`) is a thin layer over these functions; they are
 public so that a notebook can write the same report for any fitted clusterer.
 """
 
+from ._benchmark import (
+    BENCHMARK_METHODS,
+    benchmark_markdown,
+    run_benchmark,
+    summarize_runs,
+    weights_sha256,
+    write_benchmark_results,
+)
 from ._cache import EmbeddedImages, EmbeddingCache, embed_images
 from ._html import k_selection_svg, map_svg, render_report, sizes_svg, thumbnail_data_uri
 from ._edit import EDIT_OPS, edit_cluster_folder, read_cluster_folder
@@ -28,6 +37,7 @@ from ._summary import (
 )
 
 __all__ = [
+    "BENCHMARK_METHODS",
     "CONFIDENCE_DEFINITION",
     "ClusterModel",
     "EDIT_OPS",
@@ -44,6 +54,7 @@ __all__ = [
     "EmbeddedImages",
     "EmbeddingCache",
     "assignment_confidence",
+    "benchmark_markdown",
     "embed_images",
     "k_selection_svg",
     "map_svg",
@@ -51,10 +62,14 @@ __all__ = [
     "prepare_output_dir",
     "read_cluster_folder",
     "render_report",
+    "run_benchmark",
     "sizes_svg",
     "softmax_confidence",
     "summarize_clusters",
+    "summarize_runs",
     "thumbnail_data_uri",
+    "weights_sha256",
+    "write_benchmark_results",
     "write_assignments",
     "write_clusters_json",
     "write_report",

@@ -19,18 +19,20 @@ estimator with these attributes.
 """
 
 from ._builder import SemanticSpaceBuilder
-from ._captions import read_captions
+from ._captions import CAPTION_CORPORA, packaged_captions, read_captions
 from ._templates import TEMPLATES
 from ._vocab_cache import build_vocabulary_cache
 from ._wordnet import NounVocabulary, wordnet_nouns
 from ._wordnet_files import load_wordnet
 
 __all__ = [
+    "CAPTION_CORPORA",
     "NounVocabulary",
     "SemanticSpaceBuilder",
     "TEMPLATES",
     "build_vocabulary_cache",
     "load_wordnet",
+    "packaged_captions",
     "read_captions",
     "wordnet_nouns",
 ]

@@ -62,8 +62,11 @@ class SemanticSpaceBuilder(
         Names of the rows of an array ``vocabulary`` (default ``"noun0"``, ...).
     captions : None, list of str, str or path-like, or array-like of shape (L, d), \
             default=None
-        Caption corpus: sentences, a file read by :func:`read_captions`, or caption
-        embeddings. Encoded without template.
+        Caption corpus: sentences, ``"coco"`` (the corpus shipped with skclip, see
+        :func:`packaged_captions`; what :class:`~skclip.cluster.CAEClustering` uses by
+        default), a file read by :func:`read_captions`, or caption embeddings. Encoded
+        without template (with ``selection="center_topk"``, in two stages like the
+        nouns: :doc:`/user_guide/vocabulary`). None: no captions.
     templates : {"photo", "sic", "tac7"}, str or list of str, default="photo"
         Noun prompts, a named set of :data:`~skclip.semantic.TEMPLATES` or your
         templates with one ``{}``; an ensemble averages the unit embeddings of its
@@ -146,6 +149,10 @@ class SemanticSpaceBuilder(
     n_candidates_ : int
         Vocabulary entries embedded with the full template set (all of them unless
         the two-stage embedding applied, see ``exact_vocabulary``).
+    text_precision_ : dict
+        How the two-stage embedding computed: ``"ranking"`` (``"fp32"``, ``"bf16"``, or
+        None when it did not run) and how many rows were re-scored / re-encoded in
+        float32 (``"rescored_ranking"``, ``"rescored_candidates"``).
     n_features_in_ : int
 
     See Also
@@ -270,7 +277,7 @@ class SemanticSpaceBuilder(
         nouns = noun_texts(self, encoder, check, centers, device)
         check(nouns.embeddings.shape[1])
         check = self._dim_checker(X.shape[1], "caption embeddings")
-        caps = caption_texts(self, encoder, X.shape[1], check)
+        caps = caption_texts(self, encoder, X.shape[1], check, centers, device)
         check(caps.embeddings.shape[1])
         idx, scores = self._select_nouns(nouns, centers, Xn, device)
         if len(idx) == 0:
@@ -289,6 +296,7 @@ class SemanticSpaceBuilder(
         self.caption_scores_ = cscores
         self.vocabulary_size_ = nouns.vocabulary_size
         self.n_candidates_ = len(nouns.names)
+        self.text_precision_ = dict(getattr(nouns, "encoding", {"ranking": None}))
         return self
 
     def _n_centers(self, n_samples):

@@ -17,16 +17,30 @@ noun's score (its cosine to the centres) depends on that noun alone, and the
 candidates are then a superset of the kept nouns. The pool is generous: 1,024
 nouns per centre for up to 5 centres, then a shared budget of 5,120 (``5120 / n``
 per centre), never fewer than ``32 * k``; ``exact_vocabulary=True`` encodes
-everything instead. The ranking only chooses candidates, so on a CPU with native bfloat16 arithmetic
-(AVX512-BF16 or AMX) a :class:`~skclip.CLIPEmbedder` ranks in bfloat16: about 2.4x
-faster than float32 on a 2-core AMD EPYC, with ranking embeddings within a cosine of
-1e-4 of the float32 ones. The candidates' ensembles are then encoded in bfloat16 too,
-and only the candidates that can enter the selection are encoded again in the
-embedder's own precision (:func:`certify_selection`): a candidate whose bfloat16 score
-is more than a margin below the k-th best of every centre cannot be kept, the margin
-being four times the largest bfloat16 score error seen on the re-encoded candidates
-(widened and repeated while it is not). The kept nouns and their embeddings are those
-of the full-precision ensemble. TAC's rule ranks nouns by tiny differences of a softmax over
+everything instead.
+
+**Reduced precision, float32 selection.** On a CPU with native bfloat16 arithmetic
+(AVX512-BF16 or AMX) a :class:`~skclip.CLIPEmbedder` left at ``precision="auto"``
+ranks and encodes the candidates with a bfloat16 copy of its own weights (about 2.4x
+the float32 prompts/s on a 2-core AMD EPYC when idle), and both stages then put the
+float32 rows back where they can change a decision (:func:`certify_selection`): in the
+ranking, every noun whose bfloat16 score lies within a margin of some centre's pool
+boundary (its ``candidate_pool``-th best score) is re-scored in float32; in the
+ensembles, every candidate within the margin of some centre's ``k``-th best (or above
+it) is re-encoded in float32, so the kept nouns and their embeddings are those of the
+float32 path. If every row's score error is at most ``delta``, a margin of ``2 * delta``
+makes both selections exactly the float32 ones (proof in :func:`certify_selection`).
+``delta`` is **an estimate, not a proven bound**: four times the largest score error
+seen on the re-scored rows (the margin is widened, and more rows re-scored, until it
+holds). A bound that holds for every row without computing it in float32 would have
+to come from the norm inequality ``|c . (e' - e)| <= ||c|| ||e' - e||`` and the largest
+embedding drift ``||e' - e||`` of the bfloat16 tower (up to 0.014 measured); with that
+margin nearly every noun of a random-weight tower is within the band (2,982 of 3,000
+measured), i.e. the certificate costs the float32 pass it is meant to avoid. The
+measured score errors are 8x smaller (at most 1.8e-3) than the norm bound. The
+chosen precision and the number of re-scored rows are recorded in the builder's
+``text_precision_``; ``precision="fp32"`` on the embedder keeps everything in float32.
+TAC's rule ranks nouns by tiny differences of a softmax over
 centres, which one prompt does not predict well enough, and the uniqueness filter
 averages the whole vocabulary: both are always encoded exhaustively.
 
@@ -88,24 +102,24 @@ def _cpu_has_native_bf16():
 
 
 def ranking_encoder(enc):
-    """The encoder of the ranking stage: ``enc``, or its bfloat16 twin on a bf16 CPU.
+    """The encoder of the reduced-precision stages: ``enc``, or its bfloat16 twin.
 
-    Only a :class:`~skclip.CLIPEmbedder` with weights from a tag or a file (random
-    weights would be drawn anew for the twin), left at ``precision="auto"`` (float32
-    on a CPU), that computes on a CPU with native bfloat16 is switched; the twin has
-    its own cache entries (precision is part of the text-cache key).
+    Only a :class:`~skclip.CLIPEmbedder` left at ``precision="auto"`` (float32 on a
+    CPU) that computes on a CPU with native bfloat16 is switched. The twin rounds the
+    same weights (random weights included: the draw in memory is rounded, see
+    :func:`~skclip.embed.load_clip`) and has its own text-cache entries.
     """
     from sklearn.base import clone
 
     from .._config import resolve_device
     from ..embed import CLIPEmbedder
 
-    if (not isinstance(enc, CLIPEmbedder) or enc.pretrained is None or enc.precision != "auto"
+    if (not isinstance(enc, CLIPEmbedder) or enc.precision != "auto"
             or resolve_device(enc.device).type != "cpu" or not _cpu_has_native_bf16()):
         return enc
+    enc._ensure_fitted()  # the float32 model in memory first: a random draw is shared
     twin = clone(enc).set_params(precision="bf16")
-    if hasattr(enc, "embedding_dim_"):
-        twin.embedding_dim_ = enc.embedding_dim_
+    twin.embedding_dim_ = enc.embedding_dim_
     return twin
 
 
@@ -115,17 +129,30 @@ def candidate_nouns(centers, ranking, per_center, *, device="cpu"):
     return np.unique(top)
 
 
-def certify_selection(centers, approx, encode_exact, k, *, margin=_MARGIN, device="cpu"):
-    """Exact embeddings for the rows of ``approx`` that can be among a centre's top ``k``.
+def _band(C, E, kth, block=1 << 14):
+    """``min_a |cos(c_a, u_j) - kth[a]|`` for every row: distance to the nearest boundary."""
+    out = np.empty(len(E))
+    for s in range(0, len(E), block):
+        out[s:s + block] = np.abs(E[s:s + block] @ C.T - kth).min(axis=1)
+    return out
+
+
+def certify_selection(centers, approx, encode_exact, k, *, margin=_MARGIN, keep_exact=True,
+                      device="cpu"):
+    """Exact rows of ``approx`` wherever they can change a centre's top ``k``.
 
     ``approx`` holds approximate unit rows (e.g. bfloat16 encodings); ``encode_exact``
-    maps row indices to their exact unit rows. If every score error
-    ``|cos(c, exact) - cos(c, approx)|`` is at most ``delta``, a row whose approximate
-    score is more than ``2 * delta`` below the approximate k-th best of every centre
-    is below the exact k-th best too, so it cannot be selected. The rows within
-    ``margin`` of some centre's k-th best are encoded exactly; ``delta`` is estimated
-    as twice the largest error seen on them, and the margin is widened (and more rows
-    encoded) until ``margin >= 4 * largest error``.
+    maps row indices to their exact unit rows. Let ``t~`` be a centre's approximate
+    k-th best score and suppose every score error ``|cos(c, exact) - cos(c, approx)|``
+    is at most ``delta``. The exact k-th best ``t`` is then within ``delta`` of ``t~``;
+    a row whose approximate score is more than ``2 * delta`` above ``t~`` is in the
+    exact top ``k``, one more than ``2 * delta`` below is not. So with the rows within
+    ``margin = 2 * delta`` of ``t~`` replaced by their exact rows, the top ``k`` of
+    every centre is the exact one (ties aside). With ``keep_exact`` (the default) the
+    rows above the band are replaced too, so the selected rows themselves are exact.
+
+    ``delta`` is estimated, not proven: the margin is widened (and more rows encoded)
+    until it is at least four times the largest score error seen on the exact rows.
 
     Returns
     -------
@@ -153,12 +180,16 @@ def certify_selection(centers, approx, encode_exact, k, *, margin=_MARGIN, devic
     E = np.array(approx, dtype=np.float32, copy=True)
     if len(C) == 0 or len(E) == 0:
         return E, np.zeros(0, dtype=np.int64), float(margin)
+    k = min(int(k), len(E))
     top, _ = topk_per_center(C, E, k, device=device)
     kth = np.einsum("ad,ad->a", C, E[top[:, -1]])
-    excess = best_excess(C, E, kth, device=device)
+    if keep_exact:
+        distance = -best_excess(C, E, kth, device=device)  # above the boundary: negative
+    else:
+        distance = _band(C, E, kth)
     done = np.zeros(len(E), dtype=bool)
     while True:
-        new = np.flatnonzero((excess >= -margin) & ~done)
+        new = np.flatnonzero((distance <= margin) & ~done)
         if len(new):
             E[new] = encode_exact(new)
             done[new] = True
@@ -167,6 +198,12 @@ def certify_selection(centers, approx, encode_exact, k, *, margin=_MARGIN, devic
         if margin >= _SAFETY * error or done.all():
             return E, rows, float(margin)
         margin = _SAFETY * error
+
+
+def _casefold_order(names):
+    """An order that puts names differing only by case side by side (so the text
+    encoder, which encodes identically tokenized texts once, sees them together)."""
+    return sorted(range(len(names)), key=lambda i: (names[i].casefold(), i))
 
 
 def embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, device="cpu"):
@@ -197,13 +234,28 @@ def embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, devi
             desc=f"encoding {len(unique):,} nouns{times_templates(templates)}", **opts)
         return rows
     fast = ranking_encoder(enc)
-    ranking = embed_texts(
-        fast, unique, (RANKING_TEMPLATE,), check_dim=check_dim,
+    order = _casefold_order(unique)
+    ranked = [unique[i] for i in order]
+    R = embed_texts(
+        fast, ranked, (RANKING_TEMPLATE,), check_dim=check_dim,
         desc=f"ranking {len(unique):,} nouns (1 prompt each)", **opts)
+    ranking = np.empty_like(R)
+    ranking[order] = R
+    encoding = {"ranking": "fp32" if fast is enc else getattr(fast, "precision", "reduced"),
+                "rescored_ranking": 0, "rescored_candidates": 0}
+    if fast is not enc:
+        def rescore(idx):
+            return embed_texts(
+                enc, [unique[i] for i in idx], (RANKING_TEMPLATE,),
+                desc=f"re-scoring {len(idx):,} nouns near a pool boundary", **opts)
+
+        ranking, rows_exact, _ = certify_selection(
+            centers, ranking, rescore, per_center, keep_exact=False, device=device)
+        encoding["rescored_ranking"] = len(rows_exact)
     keep = candidate_nouns(centers, ranking, per_center, device=device)
     chosen = {unique[i] for i in keep}
     subset = rows.subset([i for i, name in enumerate(names) if name in chosen])
-    precision = "" if fast is enc else " (bfloat16)"
+    precision = "" if fast is enc else f" ({getattr(fast, 'precision', 'reduced')})"
     subset.embeddings = embed_texts(
         fast, subset.names, templates,
         desc=f"encoding {len(keep):,} candidate nouns{times_templates(templates)}{precision}",
@@ -215,6 +267,8 @@ def embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, devi
                 desc=f"re-encoding {len(idx):,} nouns near the selection"
                      f"{times_templates(templates)}", **opts)
 
-        subset.embeddings, _, _ = certify_selection(
+        subset.embeddings, rows_exact, _ = certify_selection(
             centers, subset.embeddings, encode_exact, kept_per_center(builder), device=device)
+        encoding["rescored_candidates"] = len(rows_exact)
+    subset.encoding = encoding
     return subset

@@ -1,5 +1,7 @@
-"""Caption corpora: a list, a text file, the Flickr8k/30k token file or COCO JSON."""
+"""Caption corpora: a list, a text file, the Flickr8k/30k token file, COCO JSON, or the
+corpus shipped with skclip (``"coco"``)."""
 
+import gzip
 import json
 import os
 import re
@@ -8,6 +10,44 @@ from pathlib import Path
 _FLICKR_LINE = re.compile(r"^([^\t#]+)#(\d+)\t(.*)$")
 _SPACES = re.compile(r"\s+")
 _FORMATS = ("auto", "lines", "flickr", "coco")
+
+#: Caption corpora shipped with skclip, by name (files under ``skclip/semantic/data``).
+#: ``"coco"``: one caption per image of the COCO 2017 validation annotations, 5,000
+#: sentences (COCO Consortium, CC BY 4.0; 72 kB gzip'd).
+CAPTION_CORPORA = {"coco": "coco_captions_val2017.txt.gz"}
+
+
+def packaged_captions(name="coco"):
+    """The caption corpus ``name`` shipped with skclip, as a list of sentences.
+
+    Parameters
+    ----------
+    name : {"coco"}, default="coco"
+        ``"coco"``: the captions of the COCO 2017 validation annotations, one per image
+        (of its five, the one with the fewest words not already taken, ignoring case
+        and a final full stop): 5,000 sentences, 8.5 words on average. One per image
+        keeps the corpus as diverse as the images while its encoding adds about a
+        twentieth of the noun ranking to a cold first run (all 24,767 distinct
+        captions, longer on average, would add about 40%). COCO annotations (c) COCO Consortium, licensed CC BY 4.0
+        (https://cocodataset.org; Chen et al., "Microsoft COCO Captions", 2015).
+
+    Returns
+    -------
+    captions : list of str
+
+    Examples
+    --------
+    >>> from skclip.semantic import packaged_captions
+    >>> caps = packaged_captions("coco")
+    >>> len(caps), caps[0]
+    (5000, 'A woman standing in a kitchen by a window')
+    """
+    if name not in CAPTION_CORPORA:
+        raise ValueError(f"unknown caption corpus {name!r}; shipped: {sorted(CAPTION_CORPORA)}")
+    from importlib.resources import files
+
+    raw = files("skclip.semantic").joinpath("data", CAPTION_CORPORA[name]).read_bytes()
+    return gzip.decompress(raw).decode("utf-8").splitlines()
 
 
 def _clean(texts, dedupe):
@@ -84,7 +124,9 @@ def read_captions(source, *, format="auto", images=None, dedupe=True):
     Parameters
     ----------
     source : list of str or str or path-like
-        Sentences, or a file: plain text (one caption per line), the Flickr8k/Flickr30k
+        Sentences, the name of a shipped corpus (``"coco"``, see
+        :func:`packaged_captions`; it takes precedence over a file of that name), or a
+        file: plain text (one caption per line), the Flickr8k/Flickr30k
         token file (``<image>#<k><TAB><caption>``) or COCO caption JSON (``annotations``
         with a ``caption`` each; a JSON list of strings also works).
     format : {"auto", "lines", "flickr", "coco"}, default="auto"
@@ -108,6 +150,10 @@ def read_captions(source, *, format="auto", images=None, dedupe=True):
     """
     if format not in _FORMATS:
         raise ValueError(f"format must be one of {_FORMATS}, got {format!r}")
+    if isinstance(source, str) and source in CAPTION_CORPORA:
+        if images is not None:
+            raise ValueError("images= does not apply to a shipped caption corpus")
+        return _clean(packaged_captions(source), dedupe)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():

@@ -7,7 +7,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_array
 
-from ._candidates import embed_vocabulary
+from . import _candidates
+from ._candidates import certify_selection, embed_vocabulary
 from ._captions import read_captions
 from ._templates import resolve_templates
 from ._text_cache import embed_texts, unit_rows
@@ -27,6 +28,10 @@ EXACT_VOCABULARIES = {"wordnet-tac": slice(None), "wordnet-sic": slice(1, -1)}
 
 
 _DEDUPED = {}
+
+#: Smaller caption corpora are encoded in one stage (a second stage would cost more
+#: than it saves).
+TWO_STAGE_MIN_CAPTIONS = 1000
 
 
 @dataclass
@@ -187,8 +192,18 @@ def noun_texts(builder, encoder, check_dim=None, centers=None, device="cpu"):
     return embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, device)
 
 
-def caption_texts(builder, encoder, dim, check_dim=None):
-    """The caption corpus of ``builder`` as a :class:`TextSet` (possibly empty)."""
+def caption_texts(builder, encoder, dim, check_dim=None, centers=None, device="cpu"):
+    """The caption corpus of ``builder`` as a :class:`TextSet` (possibly empty).
+
+    Captions have no template, so their two stages are those of the candidates of
+    :func:`~skclip.semantic._candidates.embed_vocabulary`: every caption is encoded by
+    the ranking encoder (bfloat16 on a CPU with native bfloat16, else the encoder
+    itself, then a single stage), and only the captions that can enter a centre's
+    ``topk_captions`` are encoded again in the encoder's precision
+    (:func:`~skclip.semantic._candidates.certify_selection`). With
+    ``selection="center_topk"`` and at least :data:`TWO_STAGE_MIN_CAPTIONS` captions
+    only; otherwise every caption is encoded once, exactly.
+    """
     captions = builder.captions
     if captions is None:
         return TextSet(names=[], embeddings=np.zeros((0, dim), dtype=np.float32))
@@ -196,8 +211,21 @@ def caption_texts(builder, encoder, dim, check_dim=None):
         names = read_captions(captions)
         if not names:
             return TextSet(names=[], embeddings=np.zeros((0, dim), dtype=np.float32))
-        emb = _embed(builder, encoder, names, ("{}",), check_dim,
-                     desc=f"encoding {len(names):,} captions")
+        enc = encoder()
+        fast = _candidates.ranking_encoder(enc)
+        two_stage = (fast is not enc and builder.selection == "center_topk"
+                     and len(names) >= TWO_STAGE_MIN_CAPTIONS
+                     and centers is not None and len(centers) > 0)
+        precision = " (bfloat16)" if two_stage else ""
+        emb = _embed(builder, lambda: fast if two_stage else enc, names, ("{}",), check_dim,
+                     desc=f"encoding {len(names):,} captions{precision}")
+        if two_stage:
+            def encode_exact(idx):
+                return _embed(builder, encoder, [names[i] for i in idx], ("{}",), None,
+                              desc=f"re-encoding {len(idx):,} captions near the selection")
+
+            emb, _, _ = certify_selection(centers, emb, encode_exact,
+                                          int(builder.topk_captions), device=device)
         return TextSet(names=names, embeddings=emb)
     emb = embeddings_array(captions, "captions")
     return TextSet(names=[f"caption{j}" for j in range(len(emb))], embeddings=emb)

@@ -2,7 +2,8 @@
 
 Embedding 146k WordNet prompts (times 7 templates) is the expensive step of a semantic
 space, so the result is stored under ``get_cache_dir()/text`` as float16, keyed by the
-encoder's identity (model, pretrained weights, precision), the templates and a hash of
+encoder's identity (model, pretrained weights; the precision only when a reduced one is
+asked for explicitly, so a cache built with ``"auto"`` on a GPU serves a CPU), the templates and a hash of
 the (deduplicated) texts. Random weights (``pretrained=None``) are never cached: each
 load draws new ones.
 """
@@ -73,6 +74,9 @@ def cache_key(embedder, texts, templates):
         "weights": weights,
         "templates": list(templates),
     }
+    precision = getattr(embedder, "precision", None)
+    if precision in ("bf16", "fp16"):  # asked for explicitly: rows of other values
+        ident["precision"] = precision
     digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode())
     for text in texts:
         digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")

@@ -149,7 +149,9 @@ def _reference_fused(X, U, V, eps, gamma, n_iter):
             f = eps * np.log(1 / n) - eps * logsumexp((g[None] - C) / eps, axis=1)
             g = eps * np.log(1 / m) - eps * logsumexp((f[:, None] - C) / eps, axis=0)
         P = softmax((g[None] - C) / eps, axis=1)
-        parts.append(_unit((P * S) @ T))
+        W = P * np.maximum(S, 0)  # negative similarities weigh 0 (no sign flip)
+        W[W.sum(1) <= 0] = P[W.sum(1) <= 0]
+        parts.append(_unit(W @ T))
     proto = _unit(sum(parts) / 3)
     W = softmax(np.stack([(z * proto).sum(1) for z in parts], axis=1) / gamma, axis=1)
     return _unit(np.hstack([W[:, [m]] * z for m, z in enumerate(parts)])), W

@@ -121,6 +121,29 @@ def test_same_random_state_same_labels(blobs):
     assert c.loss_curve_ != a.loss_curve_
 
 
+@pytest.mark.parametrize("head", ["mlp", "linear"])
+def test_fit_leaves_the_global_random_states_alone(blobs, head):
+    import torch
+
+    torch.manual_seed(123)
+    np.random.seed(123)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    space = FixedTextSpace(blobs.text_embeddings)
+    est = MCAClustering(n_clusters=4, semantic_space=space, head=head, epochs=1,
+                        batch_size=64, min_steps=0, device="cpu", random_state=0)
+    est.fit(blobs.X)
+    est.predict(blobs.X[:5])
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    after = np.random.get_state()
+    assert after[0] == numpy_state[0] and after[2:] == numpy_state[2:]
+    np.testing.assert_array_equal(after[1], numpy_state[1])
+    # and the global seed does not change the result either
+    torch.manual_seed(7)
+    again = MCAClustering(n_clusters=4, semantic_space=space, head=head, epochs=1,
+                          batch_size=64, min_steps=0, device="cpu", random_state=0)
+    np.testing.assert_array_equal(again.fit(blobs.X).labels_, est.labels_)
+
+
 def test_pickle_roundtrip(blobs, fitted):
     clone = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(clone.predict(blobs.X), fitted.labels_)
@@ -134,6 +157,7 @@ def test_pickle_roundtrip(blobs, fitted):
         dict(pseudo_labels="image", text_source="both", hidden_dim=16),
         dict(w_ins=0.0, w_pro=0.0, w_sem=0.0),
         dict(n_img_neighbors=500, n_txt_neighbors=500, xi_a=500),
+        dict(pseudo_labels="counterpart", w_sem=0.1),
     ],
 )
 def test_variants_run(blobs, params):

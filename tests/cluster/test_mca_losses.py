@@ -18,6 +18,7 @@ from skclip.cluster._mca_losses import (  # noqa: E402
     semantic_centres,
     semantic_pseudo_labels,
     soft_prototypes,
+    text_cluster_step,
 )
 from skclip.cluster._mca_nets import ClusterHead, TextAttention  # noqa: E402
 
@@ -219,3 +220,30 @@ def test_cluster_head_shapes_and_permutation():
     a = ClusterHead(4, 3, generator=torch.Generator().manual_seed(1))
     b = ClusterHead(4, 3, generator=torch.Generator().manual_seed(1))
     assert torch.equal(a.classifier.weight, b.classifier.weight)
+
+
+def test_text_cluster_step_is_one_spherical_kmeans_step():
+    g = torch.Generator().manual_seed(0)
+    rows = torch.nn.functional.normalize(torch.randn(50, 6, generator=g), dim=1)
+    centres = torch.nn.functional.normalize(torch.randn(3, 6, generator=g), dim=1)
+    before = centres.clone()
+    labels, new = text_cluster_step(rows, centres)
+    assert torch.equal(centres, before)  # the previous centres are not changed in place
+    assert torch.equal(labels, (rows @ centres.T).argmax(dim=1))
+    for k in range(3):
+        mine = rows[labels == k]
+        if len(mine):
+            expected = torch.nn.functional.normalize(mine.sum(dim=0), dim=0)
+            torch.testing.assert_close(new[k], expected)
+    torch.testing.assert_close(new.norm(dim=1), torch.ones(3))
+
+
+def test_text_cluster_step_keeps_an_empty_cluster_and_its_index():
+    rows = torch.tensor([[1.0, 0.0], [0.96, 0.28], [0.0, 1.0]])
+    centres = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])  # the third is empty
+    labels, new = text_cluster_step(rows, centres)
+    assert labels.tolist() == [0, 0, 1]
+    torch.testing.assert_close(new[2], centres[2])
+    torch.testing.assert_close(new[1], centres[1])
+    # a second step from the new centres gives the same labels (a fixed point here)
+    assert text_cluster_step(rows, new)[0].tolist() == [0, 0, 1]

@@ -68,3 +68,33 @@ def test_bad_topk(data):
     for bad in (0, -2, "dense", 1.5):
         with pytest.raises((ValueError, TypeError)):
             _cae(space, topk=bad).fit(X)
+
+
+def test_a_failed_sparse_solve_falls_back_to_the_dense_one(data, monkeypatch):
+    import skclip.cluster._fusion as fusion
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skclip.ot import OTResult
+
+    X, space = data
+    real = fusion.sinkhorn_cosine
+    calls = []
+
+    def failing(X_, T_, topk=None, **kw):
+        calls.append(topk)
+        if topk is None:
+            return real(X_, T_, topk=None, **kw)
+        g = np.full(len(T_), 1e4, dtype=X_.dtype)  # garbage of a failed solve
+        g[0] = np.inf
+        return OTResult(None, np.zeros(len(X_), X_.dtype), g, 3, 1.0, False,
+                        certified=True, topk=topk)
+
+    monkeypatch.setattr(fusion, "sinkhorn_cosine", failing)
+    with pytest.warns(ConvergenceWarning, match="full cost"):
+        cae = _cae(space, topk=3, relax_columns=False).fit(X)
+    assert calls and calls[0] is not None and None in calls  # sparse tried, dense used
+    Z = cae.transform(X)
+    assert np.isfinite(Z).all() and np.isfinite(cae.labels_).all()
+    monkeypatch.setattr(fusion, "sinkhorn_cosine", real)
+    dense = _cae(space, topk=3, relax_columns=False).fit(X)
+    np.testing.assert_allclose(Z, dense.transform(X), atol=1e-4)

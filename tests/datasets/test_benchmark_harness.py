@@ -52,45 +52,39 @@ def test_common_tables_and_json(tmp_path, capsys):
     assert stats["result"] == 7 and len(stats["times"]) == 2
 
 
-def test_quality_cells_and_table():
-    quality = _load("quality")
-    summary = {m: {"mean": v, "std": s} for m, v, s in
-               [("ACC", 74.23, 0.31), ("NMI", 70.3, 0.0), ("ARI", 61.66, 1.04)]}
-    assert quality.cell(summary) == "74.2±0.3 / 70.3 / 61.7±1.0"
-    results = {"d1": {"methods": {"kmeans": {"summary": {**summary,
-                                                         "fit_s": {"mean": 1.5, "std": 0}}},
-                                  "tac": {"error": "boom"}}}}
-    q, t = quality.tables(results, ["d1"], ["kmeans", "tac"])
-    assert q == [{"Method": "CLIP k-means", "d1": "74.2±0.3 / 70.3 / 61.7±1.0"},
-                 {"Method": "TAC (no train)", "d1": "error"}]
-    assert t[0]["d1"] == "1.50"
-
-
-def test_quality_rejects_unlabelled_file_and_bad_args(tmp_path):
+def test_quality_rejects_unlabelled_file_and_bad_args(tmp_path, capsys):
     quality = _load("quality")
     f = save_features(tmp_path / "nolabel.npz", np.eye(4, dtype=np.float32))
-    with pytest.raises(ValueError, match="no labels"):
-        quality.load_dataset(f)
+    assert quality.main(["--features", str(f), "--methods", "kmeans", "--quiet"]) == 1
+    assert "has no labels (y)" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        quality.parse_args(["--features", str(f), "--methods", "kmeans,nope"])
+        quality.parse_args(["--features", str(f), "--names", "a,b"])
 
 
 def test_quality_end_to_end_kmeans(tmp_path):
-    pytest.importorskip("skclip.kmeans")
+    """quality.py is ``skclip benchmark --features`` run per file, gathered in one table."""
     quality = _load("quality")
     data = make_clip_blobs(n_samples=120, n_clusters=3, n_features=16, spread=0.3,
                            random_state=0)
     f = save_features(tmp_path / "toy.npz", data.X, y=data.y, class_names=data.class_names,
                       text_embeddings=data.text_embeddings, text_names=data.text_names)
+    g = save_features(tmp_path / "stl.npz", data.X, y=data.y, class_names=data.class_names,
+                      model="ViT-B-32/openai")
     out_json, out_md = tmp_path / "q.json", tmp_path / "q.md"
-    rc = quality.main(["--features", str(f), "--methods", "kmeans", "--seeds", "2",
-                       "--device", "cpu", "--quiet", "--out-json", str(out_json),
-                       "--out-md", str(out_md)])
+    rc = quality.main(["--features", str(f), str(g), "--names", "toy,stl10", "--methods",
+                       "kmeans", "--seeds", "2", "--device", "cpu", "--quiet",
+                       "--out-json", str(out_json), "--out-md", str(out_md)])
     assert rc == 0
-    res = json.loads(out_json.read_text())["datasets"]["toy"]["methods"]["kmeans"]
-    assert [r["seed"] for r in res["runs"]] == [0, 1]
-    assert res["summary"]["ACC"]["mean"] == pytest.approx(100.0)
-    assert "| CLIP k-means | 100.0 / 100.0 / 100.0 |" in out_md.read_text()
+    payload = json.loads(out_json.read_text())
+    runs = payload["runs"]
+    assert [(r["dataset"], r["seed"]) for r in runs] == [("toy", 0), ("toy", 1),
+                                                         ("stl10", 0), ("stl10", 1)]
+    assert all(r["ACC"] == pytest.approx(100.0) for r in runs)
+    assert [p["dataset"] for p in payload["protocols"]] == ["toy", "stl10"]
+    md = out_md.read_text()
+    assert "## toy" in md and "## STL-10" in md
+    assert "| CLIP k-means | 100.0 ± 0.0 | 100.0 ± 0.0 | 100.0 ± 0.0 |" in md
+    assert "94.3 / 91.7 / 89.1" in md  # the published STL-10 row, beside skclip's
 
 
 _FAKE_BENCH = '''
@@ -125,3 +119,28 @@ def test_run_all_collects_ratios_and_fails_on_missing_scripts(tmp_path, monkeypa
     assert statuses == {"fake": "ran (quick sizes: target not assessed)",
                         "gone": "ERROR: script not found: benchmarks/bench_gone.py"}
     assert "FAILED: gone" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_run_all_skips_a_benchmark_whose_extra_is_missing(tmp_path, monkeypatch, capsys, strict):
+    run_all = _load("run_all")
+    (tmp_path / "bench_fake.py").write_text(_FAKE_BENCH)
+    monkeypatch.setattr(run_all, "BENCH_DIR", tmp_path)
+    monkeypatch.setattr(run_all, "SUITE", {
+        "fake": ("bench_fake.py", "toy anchor", "ratio >= 1", ("ratio", 1.0)),
+        "needy": ("bench_fake.py", "toy anchor", "ratio >= 1", ("ratio", 1.0)),
+    })
+    monkeypatch.setattr(run_all, "NEEDS", {"needy": {"skclip_missing_bench_mod": "benchmarks"}})
+    monkeypatch.setattr(run_all, "STRICT", strict)
+    out = tmp_path / "all.json"
+    rc = run_all.main(["--out-json", str(out), "--quick"])
+    scripts = json.loads(out.read_text())["scripts"]
+    reason = "needs skclip_missing_bench_mod: pip install -e '.[benchmarks]'"
+    assert scripts["fake"]["status"] == "ok"
+    if strict:  # CI: a benchmark that cannot run is an error
+        assert rc == 1 and scripts["needy"]["error"].startswith(reason)
+        assert "FAILED: needy" in capsys.readouterr().err
+    else:
+        assert rc == 0 and scripts["needy"] == {"script": "bench_fake.py", "status": "skipped",
+                                                "reason": reason}
+        assert f"[needy] SKIPPED: {reason}" in capsys.readouterr().out

@@ -292,3 +292,98 @@ def test_captions_describe_their_image():
 def test_bad_gap_and_caption_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_clip_blobs(**kwargs)
+
+
+# --- what real collections have: hierarchy, generic texts, styles ----------------------
+
+def test_defaults_give_the_data_of_earlier_versions():
+    # values written by the version before the hierarchy and style options existed:
+    # existing scenarios and seeds must keep their data
+    a = make_clip_blobs(n_samples=40, n_clusters=3, n_features=8, n_hub_texts=1,
+                        n_polysemous_texts=1, n_distractor_texts=2, misaligned_fraction=0.2,
+                        anisotropy=1.0, n_captions=3, random_state=0)
+    np.testing.assert_allclose(a.X[:2, :4], [[-0.08850123, 0.20830339, 0.09232461, 0.79394037],
+                                             [0.66561323, -0.32589278, 0.06661187, -0.02312018]],
+                               atol=1e-6)
+    np.testing.assert_allclose(a.text_embeddings[-1, :4],
+                               [0.752512, -0.11220924, 0.12232361, 0.26202294], atol=1e-6)
+    np.testing.assert_allclose(a.caption_embeddings[-1, :4],
+                               [0.504359, -0.4114576, -0.10430519, -0.11717103], atol=1e-6)
+    np.testing.assert_array_equal(a.y[:8], [0, 2, 1, 1, 0, 1, 0, 2])
+    b = make_clip_blobs(n_samples=40, n_clusters=3, n_features=8, n_captions=3,
+                        modality_gap=0.65, random_state=1)
+    np.testing.assert_allclose(b.X[0, :4], [-0.8370476, 0.1496406, -0.43566954, 0.09679738],
+                               atol=1e-6)
+    np.testing.assert_allclose(b.caption_embeddings[-1, :4],
+                               [-0.06613162, -0.24554929, -0.62648606, 0.25728714], atol=1e-6)
+    assert (a.superclasses == -1).all() and (a.styles == -1).all()
+    assert (a.caption_styles == -1).all()
+
+
+_REAL_KW = dict(n_samples=1200, n_clusters=12, n_features=128, n_superclasses=3,
+                sibling_similarity=0.7, n_superclass_texts=2, n_generic_texts=6, n_styles=3,
+                style_strength=1.0, n_captions=60, n_style_captions=9, random_state=0)
+
+
+def test_siblings_are_closer_than_other_classes_and_hypernyms_sit_above_them():
+    data = make_clip_blobs(**_REAL_KW)
+    C, parent = data.centers, data.superclasses
+    np.testing.assert_array_equal(parent, np.arange(12) % 3)
+    sib = parent[:, None] == parent[None]
+    off = ~np.eye(12, dtype=bool)
+    cos = C @ C.T
+    assert cos[sib & off].mean() == pytest.approx(0.7, abs=0.15)
+    assert cos[sib & off].min() > cos[~sib].max()
+    sup = data.text_kind == "superclass"
+    assert sup.sum() == 6 and (data.text_labels[sup] == -1).all()
+    nearest_parent = parent[(data.text_embeddings[sup] @ C.T).argmax(axis=1)]
+    np.testing.assert_array_equal(nearest_parent, np.repeat(np.arange(3), 2))
+
+
+def test_generic_texts_stay_close_to_many_images_after_centring():
+    data = make_clip_blobs(**{**_REAL_KW, "n_hub_texts": 4})
+    T, kind = data.text_embeddings, data.text_kind
+    Tc = _unit(T - T.mean(axis=0))  # each modality centred
+    Cc = _unit(data.centers - data.centers.mean(axis=0))
+
+    def top3(rows):  # mean cosine to the 3 nearest centred classes
+        return np.sort(rows @ Cc.T, axis=1)[:, -3:].mean(axis=1)
+
+    # hubs (near the mean of all texts) lose their pull with centring, generic texts keep it
+    assert top3(Tc[kind == "generic"]).min() > top3(Tc[kind == "hub"]).max()
+    assert top3(Tc[kind == "generic"]).mean() > 0.3
+
+
+def test_styles_are_shared_across_classes_and_style_captions_describe_them():
+    data = make_clip_blobs(**_REAL_KW)
+    assert set(data.styles.tolist()) == {0, 1, 2}
+    # every style appears in every class
+    for k in range(12):
+        assert set(data.styles[data.y == k].tolist()) == {0, 1, 2}
+    sty = data.caption_styles >= 0
+    assert sty.sum() == 9 and (~sty).sum() == 60
+    assert (data.caption_labels[sty] == -1).all() and (data.caption_images[sty] == -1).all()
+    assert all("style" in n for n in data.caption_names[sty])
+    # a style caption is nearer to the images of its style than to the others
+    S = data.caption_embeddings[sty] @ data.X.T
+    own = data.styles[None, :] == data.caption_styles[sty][:, None]
+    assert ((S * own).sum(1) / own.sum(1) > (S * ~own).sum(1) / (~own).sum(1) + 0.2).all()
+    # the style makes k-means on the images split by style rather than by class
+    weak = make_clip_blobs(**{**_REAL_KW, "style_strength": 0.0})
+    assert np.linalg.norm(data.X - weak.X, axis=1).mean() > 0.3
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_clusters=3, n_superclasses=4), "n_superclasses=4 must be <= n_clusters=3"),
+        (dict(n_superclass_texts=2), "n_superclass_texts > 0 needs n_superclasses"),
+        (dict(n_style_captions=2), "n_style_captions > 0 needs n_styles"),
+        (dict(n_clusters=1, n_generic_texts=2), "n_clusters >= 2"),
+        (dict(sibling_similarity=1.0), "sibling_similarity"),
+        (dict(style_strength=-1.0), "style_strength"),
+    ],
+)
+def test_bad_structure_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_clip_blobs(**kwargs)

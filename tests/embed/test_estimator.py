@@ -112,11 +112,17 @@ def test_model_cache_loads_once_for_two_estimators(embedder, monkeypatch):
     first.transform(random_images(2))
     second.encode_text(["a cat"])
     assert len(calls) == 1
-    clone(embedder).set_params(precision="fp16").fit()  # another precision is another model
-    assert len(calls) == 2
+    # another precision is another model; with random weights it rounds the fp32 draw
+    # already loaded instead of creating (drawing) a new one
+    clone(embedder).set_params(precision="fp16").fit()
+    assert len(calls) == 1
+    fp16 = load_clip(embedder.model, None, "cpu", "fp16")
+    fp32 = load_clip(embedder.model, None, "cpu", "fp32")
+    assert fp16 is not fp32
+    assert fp16.model.visual.conv1.weight.dtype == torch.float16
     loaded = load_clip(embedder.model, None, "cpu", "auto")
     assert loaded is load_clip(embedder.model, None, torch.device("cpu"), "fp32")
-    assert len(calls) == 2
+    assert len(calls) == 1
 
 
 def test_checkpoint_roundtrip(tmp_path, embedder):

@@ -162,3 +162,22 @@ def test_vit_b_32_many_prompts():
     texts += [" ".join(words[: k + 1]) * 3 for k in range(10)]  # some reach the 77-token cut
     fast = encode_texts(model, tokenizer, texts, device=CPU, batch_size=16)
     np.testing.assert_allclose(fast, reference(model, tokenizer, texts), atol=1e-4, rtol=0)
+
+
+def test_identically_tokenized_texts_are_encoded_once(tiny_model_name, monkeypatch):
+    model, _, tokenizer = load_clip(tiny_model_name, pretrained=None, device="cpu")
+    seen = []
+    original = _text._encode_truncated
+
+    def spy(model, tokens, *args, **kwargs):
+        seen.append(tokens.shape[0])
+        return original(model, tokens, *args, **kwargs)
+
+    monkeypatch.setattr(_text, "_encode_truncated", spy)
+    texts = ["a photo of a Dog", "a photo of a cat", "a photo of a dog", "A photo of a  dog"]
+    E = encode_texts(model, tokenizer, texts, device=torch.device("cpu"))
+    assert sum(seen) == 2  # "dog" (three spellings) and "cat"
+    np.testing.assert_array_equal(E[0], E[2])
+    np.testing.assert_array_equal(E[0], E[3])
+    ref = encode_texts(model, tokenizer, texts, device=torch.device("cpu"), truncate=False)
+    np.testing.assert_allclose(E, ref, atol=1e-5)

@@ -319,3 +319,18 @@ def test_restarts_on_the_subsample_stay_within_the_budget(monkeypatch):
 def test_bad_refine_max_iter():
     with pytest.raises(ValueError, match="refine_max_iter"):
         kmeans(np.ones((4, 2)), 2, refine_max_iter=0)
+
+
+def test_plusplus_prefix_trial_count_is_the_largest_ks():
+    # the prefix of a seeding for K_max is greedy k-means++ with K_max's trial count
+    # (2 + int(log K)): equal to kmeans_plusplus(X, k) where the counts agree (k in
+    # 8..20 all use 4), different where they do not (k = 4..7 use 3)
+    import numpy as np
+
+    from skclip.kmeans import kmeans_plusplus
+
+    X = np.random.RandomState(1).randn(300, 5)
+    full = kmeans_plusplus(X, 20, random_state=0)
+    for k in (8, 13, 20):
+        np.testing.assert_array_equal(full[:k], kmeans_plusplus(X, k, random_state=0))
+    assert not np.allclose(full[:5], kmeans_plusplus(X, 5, random_state=0))

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from skclip.neighbors import knn
+from tests.conftest import require
 
 
 def _brute(X, Y, k, exclude_self):
@@ -41,9 +42,9 @@ def test_torch_matches_brute_force(dtype, self_search, exclude_self, block_size)
         np.testing.assert_array_equal(idx[:, 0], np.arange(120))
 
 
+@pytest.mark.requires("faiss")
 @pytest.mark.parametrize("self_search", [True, False])
 def test_faiss_matches_torch(self_search):
-    pytest.importorskip("faiss")
     rng = np.random.RandomState(1)
     X = _unit(rng, 300, 32)
     Y = None if self_search else _unit(rng, 200, 32)
@@ -65,7 +66,7 @@ def test_ties_are_deterministic_and_favour_small_indices():
         sims, idx = knn(X, n_neighbors=12, block_size=block, backend="torch")
         np.testing.assert_array_equal(idx, ref_i)
         np.testing.assert_allclose(sims, ref_s, atol=1e-6)
-    pytest.importorskip("faiss")
+    require("faiss")
     s_f, i_f = knn(X, n_neighbors=12, backend="faiss")
     np.testing.assert_allclose(s_f, ref_s, atol=1e-5)  # faiss: same values, its own tie order
     assert not (i_f == np.arange(200)[:, None]).any()

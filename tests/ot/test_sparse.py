@@ -84,3 +84,25 @@ def test_auto_and_bad_topk():
     for bad in (0, -1, 2.5, "all", True):
         with pytest.raises(ValueError, match="topk"):
             sinkhorn_cosine(X, Y, eps=0.1, topk=bad)
+
+
+def _clustered_problem(seed=0, n=300, m=30, d=8):
+    rng = np.random.RandomState(seed)
+    centres = _unit(rng.randn(3, d))
+    lab = rng.choice(3, n, p=[0.7, 0.2, 0.1])  # cluster sizes unlike their text shares
+    X = _unit(centres[lab] + 0.2 * rng.randn(n, d)).astype(np.float32)
+    Y = _unit(centres[np.arange(m) % 3] + 0.2 * rng.randn(m, d)).astype(np.float32)
+    return X, Y
+
+
+def test_failed_sparse_solve_returns_a_finite_plan_and_says_so():
+    X, Y = _clustered_problem()
+    with pytest.warns(ConvergenceWarning):
+        res = sinkhorn_cosine(X, Y, eps=0.01, topk=2, max_iter=3)
+    assert not res.converged and res.certified
+    assert np.isfinite(res.plan).all() and (res.plan >= 0).all()
+    assert np.isfinite(res.f).all() and np.isfinite(res.g).all()
+    # rows are exact; the errors describe this plan
+    np.testing.assert_allclose(res.plan.sum(axis=1, dtype=np.float64), 1 / len(X), rtol=1e-4)
+    col = np.abs(res.plan.sum(axis=0, dtype=np.float64) - 1 / len(Y)).sum()
+    assert res.col_err == pytest.approx(col, abs=1e-6) and res.err >= res.col_err

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import TINY_CONFIG, skip_or_fail
+from tests.conftest import TINY_CONFIG, require
 
 NOUNS = ["cat", "dog", "car", "truck", "ship", "plane", "bird", "frog", "horse", "deer",
          "flower", "tree"]
@@ -18,11 +18,9 @@ NOUNS = ["cat", "dog", "car", "truck", "ship", "plane", "bird", "frog", "horse",
 
 @pytest.fixture(scope="package")
 def ray_local():
-    try:
-        import ray
-        import ray.data  # noqa: F401
-    except ImportError:
-        skip_or_fail("skclip[scale] (Ray Data) is not installed")
+    require("ray", "ray.data", "pyarrow")
+    import ray
+
     started = not ray.is_initialized()
     if started:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,

@@ -73,7 +73,7 @@ def test_two_stage_equals_exhaustive_and_encodes_far_fewer_prompts(selection, rn
     assert fast.vocabulary_size_ == exact.vocabulary_size_ == len(nouns)
     assert fast.n_candidates_ <= 3 * 300
     assert n_fast == len(nouns) + 7 * fast.n_candidates_  # one ranking prompt per noun
-    assert enc.prompts[0] == _candidates.RANKING_TEMPLATE.format(nouns[0])
+    assert enc.prompts[0] == _candidates.RANKING_TEMPLATE.format(min(nouns, key=str.casefold))
 
 
 class NoisyTwin(BagOfWordsEncoder):
@@ -107,7 +107,10 @@ def test_low_precision_candidates_give_the_exact_selection(noise, rng, monkeypat
     np.testing.assert_allclose(fast.noun_scores_, exact.noun_scores_, atol=1e-6)
     assert len(twin.prompts) == len(nouns) + 7 * fast.n_candidates_
     # only the candidates near the selection are encoded at full precision
-    assert 7 * len(fast.nouns_) <= n_exact_prompts < 7 * fast.n_candidates_
+    done = fast.text_precision_
+    assert n_exact_prompts == done["rescored_ranking"] + 7 * done["rescored_candidates"]
+    assert len(fast.nouns_) <= done["rescored_candidates"] < fast.n_candidates_
+    assert noise > 1e-3 or done["rescored_ranking"] < len(nouns) // 2  # 2e-2: every row
 
 
 def test_certify_selection_widens_its_margin_until_the_errors_fit():
@@ -215,7 +218,7 @@ def test_random_weights_cannot_be_built(tmp_path):
         build_vocabulary_cache(BagOfWordsEncoder(pretrained=None), ["cat"], out=tmp_path / "v")
 
 
-def test_cache_key_ignores_precision_and_checkpoint_location(tmp_path):
+def test_cache_key_ignores_auto_precision_and_checkpoint_location(tmp_path):
     a, b = tmp_path / "a.pt", tmp_path / "sub" / "b.pt"
     b.parent.mkdir()
     a.write_bytes(b"same weights")
@@ -223,6 +226,8 @@ def test_cache_key_ignores_precision_and_checkpoint_location(tmp_path):
     key = _text_cache.cache_key
     enc_a, enc_b = BagOfWordsEncoder(str(a)), BagOfWordsEncoder(str(b))
     enc_b.precision = "fp16"
+    assert key(enc_a, ["cat"], ("{}",)) != key(enc_b, ["cat"], ("{}",))  # asked-for fp16
+    enc_b.precision = "auto"  # a cache built on a GPU ("auto": bf16) serves a CPU
     assert key(enc_a, ["cat"], ("{}",)) == key(enc_b, ["cat"], ("{}",))
     b.write_bytes(b"other weights")
     assert key(enc_a, ["cat"], ("{}",)) != key(enc_b, ["cat"], ("{}",))
@@ -310,8 +315,6 @@ def test_ranking_encoder_uses_bfloat16_only_where_it_is_safe_and_native(tmp_path
 
     other = BagOfWordsEncoder()
     assert _candidates.ranking_encoder(other) is other  # not a CLIPEmbedder: as given
-    rand = CLIPEmbedder(model=tiny_model_name, pretrained=None, device="cpu", verbose=0)
-    assert _candidates.ranking_encoder(rand) is rand  # random weights would be redrawn
     torch.manual_seed(0)
     weights = tmp_path / "w.pt"
     torch.save(open_clip.create_model(tiny_model_name, pretrained=None).state_dict(), weights)
@@ -326,3 +329,46 @@ def test_ranking_encoder_uses_bfloat16_only_where_it_is_safe_and_native(tmp_path
     texts = ["a photo of a dog.", "a photo of a cat.", "a photo of a tree."]
     cos = np.sum(twin.encode_text(texts) * enc.encode_text(texts), axis=1)
     assert np.all(cos > 0.99), cos  # the same weights, rounded: the same ranking directions
+
+
+def test_random_weights_twin_rounds_the_same_draw(tiny_model_name, monkeypatch):
+    from skclip import CLIPEmbedder
+
+    monkeypatch.setattr(_candidates, "_cpu_has_native_bf16", lambda: True)
+    rand = CLIPEmbedder(model=tiny_model_name, pretrained=None, device="cpu", verbose=0)
+    twin = _candidates.ranking_encoder(rand)
+    assert twin is not rand and twin.precision == "bf16"
+    texts = ["a photo of a dog", "a photo of a cat", "a photo of a tree"]
+    cos = np.sum(twin.encode_text(texts) * rand.encode_text(texts), axis=1)
+    assert np.all(cos > 0.99), cos  # a fresh random draw would give unrelated rows
+
+
+def test_ranking_pool_is_the_float32_one(rng, monkeypatch):
+    """bfloat16-like ranking errors: the candidates are those of the exact ranking."""
+    nouns = _words(3000)
+    enc, twin = BagOfWordsEncoder(), NoisyTwin(2e-2)
+    monkeypatch.setattr(_candidates, "ranking_encoder", lambda e: twin)
+    X = _images(enc, nouns, rng)
+    common = dict(vocabulary=nouns, templates="tac7", n_centers=3, topk_nouns=5,
+                  candidate_pool=100, cache=False, random_state=0)
+    fast = SemanticSpaceBuilder(embedder=enc, **common).fit(X)
+    assert fast.text_precision_["rescored_ranking"] > 0
+    exact_rank = unit_rows(enc.encode_text([f"a photo of a {n}" for n in nouns]))
+    noisy_rank = unit_rows(twin.encode_text([f"a photo of a {n}" for n in nouns]))
+    pool_exact = _candidates.candidate_nouns(fast.centers_, exact_rank, 100)
+    pool_noisy = _candidates.candidate_nouns(fast.centers_, noisy_rank, 100)
+    assert not np.array_equal(pool_exact, pool_noisy)  # the errors matter without the band
+    assert fast.n_candidates_ == len(pool_exact)
+
+
+def test_certify_selection_band_only_rescores_near_the_boundary():
+    rng = np.random.RandomState(1)
+    exact = unit_rows(rng.standard_normal((3000, DIM)).astype(np.float32))
+    approx = unit_rows(exact + 0.003 * rng.standard_normal(exact.shape).astype(np.float32))
+    C = exact[:3]
+    E, rows, margin = _candidates.certify_selection(C, approx, lambda i: exact[i], k=200,
+                                                    keep_exact=False)
+    pool = _candidates.candidate_nouns(C, exact, 200)
+    np.testing.assert_array_equal(_candidates.candidate_nouns(C, E, 200), pool)
+    _, rows_all, _ = _candidates.certify_selection(C, approx, lambda i: exact[i], k=200)
+    assert len(rows) < len(rows_all) - 100  # rows well inside the pool are not re-scored

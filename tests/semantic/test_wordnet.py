@@ -12,6 +12,7 @@ import pytest
 from skclip.semantic import load_wordnet, wordnet_nouns
 from skclip.semantic import _wordnet, _wordnet_files
 from skclip.semantic._wordnet_files import _build_readable_copy, lexnames_text
+from tests.conftest import skip_or_fail
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,7 @@ def _system_wordnet():
     for d in _wordnet_files.SYSTEM_WORDNET_DIRS:
         if _wordnet_files._is_wordnet_dir(d):
             return d
-    pytest.skip("no system WordNet folder (apt-get install wordnet-base)")
+    skip_or_fail("needs a system WordNet folder: sudo apt-get install -y wordnet-base")
 
 
 def test_readable_copy_is_built_atomically_once(tmp_path):
