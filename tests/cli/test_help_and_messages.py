@@ -19,7 +19,7 @@ from .test_cluster_run import NOUNS, _save_images, tiny_ckpt  # noqa: F401
 HELP_DIR = Path(__file__).with_name("help")
 SNAPSHOTS = {"skclip": [], "cluster": ["cluster"], "embed": ["embed"], "vocab": ["vocab"],
              "vocab-build": ["vocab", "build"], "assign": ["assign"], "edit": ["edit"],
-             "export": ["export"]}
+             "export": ["export"], "benchmark": ["benchmark"]}
 
 
 def _help(argv, monkeypatch, capsys):
