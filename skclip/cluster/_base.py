@@ -257,7 +257,8 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
         params = space.get_params(deep=False)
         if (n_clusters is not None and params.get("n_centers") == "auto"
                 and params.get("min_centers", 0) is None):
-            space.set_params(n_centers=int(n_clusters))  # one centre per chosen cluster
+            # one centre per chosen cluster
+            space.set_params(n_centers=int(n_clusters), min_centers=int(n_clusters))
             return
         if isinstance(k, str) and k == "auto":
             k = max(candidate_ks(self.k_range, n_samples))

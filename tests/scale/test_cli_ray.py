@@ -86,7 +86,7 @@ def test_embed_engine_ray_matches_local(ray_local, tiny_config, image_folder, tm
 
 def test_engine_options_need_engine_ray(tmp_path, image_folder, capsys):
     base = ["cluster", str(image_folder), "-k", "2", "--out", str(tmp_path / "o")]
-    assert main(base + ["--fit-sample", "10"]) == 2  # a bad command line (issue 31)
+    assert main(base + ["--fit-sample", "10"]) == 2  # a bad command line
     assert "--fit-sample need --engine ray" in capsys.readouterr().err
     assert main(base + ["--engine", "ray", "--fit-sample", "0"]) == 2
-    assert "--fit-sample: expected a positive integer" in capsys.readouterr().err
+    assert "expected a positive integer, got '0'" in capsys.readouterr().err

@@ -25,11 +25,7 @@ def test_clusterers_ask_for_one_centre_per_cluster(cls):
     fast = {CAEClustering: {"kmeans_n_init": 2}, TACClustering: {"n_init": 2},
             MCAClustering: {"epochs": 1, "min_steps": 0}}[cls]
     est = cls(12, semantic_space=space, random_state=0, **fast).fit(data.X)
-    got = est.semantic_space_.get_params()
-    if cls is MCAClustering:  # MCA's space has exactly one centre per cluster (issue 31)
-        assert got["n_centers"] == 12 and got["min_centers"] is None
-    else:
-        assert got["min_centers"] == 12
+    assert est.semantic_space_.min_centers == 12
     assert len(est.semantic_space_.centers_) == 12  # round(240 / 300) = 1 without the bound
     assert space.min_centers is None  # the parameter itself is not modified
     # a value set by the user is kept
