@@ -14,11 +14,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering, _NearestCentreMixin
-from ._cae_space import default_semantic_space, min_centers_for, ot_rows_per_block, texts_per_row
-from ._fusion import centred_unit, column_potential, fused_features, hierarchical_queries
+from ._cae_space import CAETextSideMixin, default_semantic_space, min_centers_for
+from ._fusion import centred_unit
 from ..kmeans import kmeans
 
-class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
+class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
     """Training-free clustering of CLIP image embeddings by hierarchical semantic alignment.
 
     CAE (Zhu et al., AAAI-26) enriches every image embedding with two text
@@ -102,9 +102,17 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         concatenation (TAC's fusion) or ``"paper"``, the weighted concatenation on
         uncentred embeddings; the result is L2-normalised.
     gamma : float, default=0.1
-        Temperature of the fusion weights, a softmax over modalities of
-        ``cos(z^m, p) / gamma`` with ``p`` the modalities' mean [measured]; the
-        summary's 0.01 makes them one-hot. Ignored by ``fusion="concat"``.
+        Temperature of the fusion weights, a softmax over modalities of a score
+        divided by ``gamma`` (see ``weighting``) [measured]; the summary's 0.01 makes
+        them one-hot. Ignored by ``fusion="concat"``.
+    weighting : {"neighbourhood", "prototype"}, default="neighbourhood"
+        Score of each modality in the fusion weights. ``"neighbourhood"``: how much
+        more the modality of an image resembles that of its 10 nearest images (in
+        the image view, among up to 2,048 reference training images) than that of a
+        typical image, so the weights move toward the texts where they agree with
+        the image's look-alikes and toward the image where they do not [measured];
+        ``"prototype"``: ``cos(z^m, p)`` with ``p`` the modalities' mean [summary].
+        ``fusion="paper"`` always uses ``"prototype"``.
     kmeans_n_init : int, default=20
         k-means restarts (TAC: nredo 20).
     kmeans_max_iter : int, default=300
@@ -154,6 +162,11 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         The fused modalities, among ``"image"``, ``"nouns"``, ``"captions"``.
     fusion_weights_ : ndarray of shape (n_samples, len(`modalities_`))
         Per-sample fusion weights (rows sum to 1).
+    fusion_reference_ : ndarray of shape (len(`modalities_`), n_reference, \
+            n_features) or None
+        The modalities of the reference images of ``weighting="neighbourhood"``
+        (evenly spaced training rows, centred); ``predict`` and ``transform`` find
+        new images' neighbours among them. None with the other weightings.
     n_clusters_ : int
         Number of clusters fitted: ``n_clusters``, or the K chosen by ``"auto"``.
     k_selection_scores_ : dict of int to float
@@ -224,6 +237,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         "center_modalities": ["boolean"],
         "fusion": [StrOptions({"weighted_sum", "weighted_concat", "concat", "paper"})],
         "gamma": [Interval(Real, 0, None, closed="neither")],
+        "weighting": [StrOptions({"neighbourhood", "prototype"})],
         "kmeans_n_init": [Interval(Integral, 1, None, closed="left")],
         "kmeans_max_iter": [Interval(Integral, 1, None, closed="left")],
         "kmeans_tol": [Interval(Real, 0, None, closed="left")],
@@ -251,6 +265,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         center_modalities=True,
         fusion="weighted_sum",
         gamma=0.1,
+        weighting="neighbourhood",
         kmeans_n_init=20,
         kmeans_max_iter=300,
         kmeans_tol=1e-4,
@@ -277,6 +292,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.center_modalities = center_modalities
         self.fusion = fusion
         self.gamma = gamma
+        self.weighting = weighting
         self.kmeans_n_init = kmeans_n_init
         self.kmeans_max_iter = kmeans_max_iter
         self.kmeans_tol = kmeans_tol
@@ -333,6 +349,7 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.g_v_ = self._potential(self._caption_queries(X, U, device), V, "captions", device)
         self.modalities_ = ["image"] + ["nouns"] * keep_nouns + ["captions"] * keep_caps
 
+        self.fusion_reference_ = self._fit_reference(X, device)
         stats = [{}, {}]
         F, self.fusion_weights_ = self._fused(X, device, stats)
         names = [n for n in ("nouns", "captions") if n in self.modalities_]
@@ -348,64 +365,6 @@ class CAEClustering(_NearestCentreMixin, _BaseCLIPClustering):
         self.inertia_ = float(res.inertia)
         self.n_iter_ = int(res.n_iter)
         return self
-
-    def _batch(self):
-        m = max(len(self.noun_embeddings_), len(self.caption_embeddings_))
-        return ot_rows_per_block(self.ot_batch, m)
-
-    def _potential(self, X, T, name, device):
-        if len(T) == 0:
-            return np.zeros(0, dtype=X.dtype)
-        g, n_iter = column_potential(
-            X, T, eps=self.ot_eps, max_iter=self.ot_iters, tol=self.ot_tol,
-            relax_columns=self.relax_columns,
-            column_penalty=self.column_penalty,
-            block_size="auto" if self.ot_batch is None else self.ot_batch, device=device,
-            verbose=self.verbose,
-            topk=self.topk,  # "auto": sparse where the dense solver would stream
-        )
-        self.ot_n_iter_[name] = n_iter
-        return g
-
-    def _hierarchical(self):
-        """Captions aligned under the nouns (both in use, not the literal reading)."""
-        return (self.caption_query == "image+nouns" and self.fusion != "paper"
-                and len(self.noun_embeddings_) > 0 and len(self.caption_embeddings_) > 0)
-
-    def _caption_queries(self, X, U, device):
-        if not self._hierarchical():
-            return X
-        return hierarchical_queries(
-            X, U, self.g_u_.astype(X.dtype, copy=False), eps=self.ot_eps,
-            weight_by_similarity=self.weight_by_similarity, block_size=self._batch(),
-            device=device, topk=self._topk(), tol=self.ot_tol,
-        )
-
-    def _texts(self, dtype):
-        """Noun and caption embeddings in the (centred) space of the OT and the fusion."""
-        return (
-            centred_unit(self.noun_embeddings_.astype(dtype), self.noun_mean_),
-            centred_unit(self.caption_embeddings_.astype(dtype), self.caption_mean_),
-        )
-
-    def _topk(self):
-        return texts_per_row(self.topk, max(len(self.noun_embeddings_),
-                                            len(self.caption_embeddings_)))
-
-    def _fused(self, X, device, stats=None):
-        """Fused features of centred unit image rows ``X`` (certificates into ``stats``)."""
-        texts, pots = [], []
-        for T, g in zip(self._texts(X.dtype), (self.g_u_, self.g_v_)):
-            if len(T):
-                texts.append(T)
-                pots.append(g.astype(X.dtype, copy=False))
-        return fused_features(
-            X, texts, pots, eps=self.ot_eps, weight_by_similarity=self.weight_by_similarity,
-            gamma=self.gamma,
-            fusion="weighted_concat" if self.fusion == "paper" else self.fusion,
-            block_size=self._batch(), device=device, hierarchical=self._hierarchical(),
-            verbose=self.verbose, topk=self._topk(), tol=self.ot_tol, stats=stats,
-        )
 
     def transform(self, X):
         """Fused features of ``X`` (the space of ``cluster_centers_``).

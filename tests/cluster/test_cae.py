@@ -178,9 +178,9 @@ def test_paper_float32_matches_float64_reference(blobs):
     assert not np.any(cae.image_mean_) and not np.any(cae.noun_mean_)
 
 
-def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True):
-    """float64 numpy features of the default: centring, softmax plan rows, captions
-    queried with the image and its noun counterpart, weighted sum."""
+def _reference_views(X, X_fit, U, V, eps, hierarchical=True):
+    """float64 numpy views of the default: centring, softmax plan rows, captions
+    queried with the image and its noun counterpart."""
     X, X_fit = _unit(X.astype(np.float64)), _unit(X_fit.astype(np.float64))
     Xc = _unit(X - X_fit.mean(axis=0))
     parts = [Xc]
@@ -190,8 +190,26 @@ def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True):
         Q = _unit(Xc + parts[1]) if hierarchical and len(parts) == 2 else Xc
         S = Q @ Tc.T
         parts.append(_unit((softmax(S / eps, axis=1) * S) @ Tc))
-    proto = _unit(sum(parts) / 3)
-    W = softmax(np.stack([(z * proto).sum(1) for z in parts], axis=1) / gamma, axis=1)
+    return parts
+
+
+def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True):
+    """float64 numpy features of the default: the views, then weights from each view's
+    agreement with the image's 10 nearest reference images (evenly spaced training
+    rows), weighted sum."""
+    parts = _reference_views(X, X_fit, U, V, eps, hierarchical)
+    rows = np.unique(np.linspace(0, len(X_fit) - 1, min(len(X_fit), 2048)).round()
+                     .astype(int))
+    ref = [z[rows] for z in _reference_views(X_fit, X_fit, U, V, eps, hierarchical)]
+    S = parts[0] @ ref[0].T
+    S[S > 1 - 1e-5] = -3  # the query itself
+    idx = np.argsort(-S, axis=1)[:, :10]
+    kappa = []
+    for z, R in zip(parts, ref):
+        local = np.einsum("bd,bkd->b", z, R[idx]) / 10
+        glob = z @ R.mean(axis=0)
+        kappa.append((local - glob) / (1 - glob))
+    W = softmax(np.stack(kappa, axis=1) / gamma, axis=1)
     return _unit(sum(W[:, [m]] * z for m, z in enumerate(parts))), W
 
 
