@@ -1,26 +1,30 @@
-"""Fusion weights from each view's agreement with the image's own neighbourhood (CAE).
+"""Fusion weights from each view's agreement with the neighbourhood the other views see.
 
-For image ``i`` with views ``z^0_i`` (the centred image), ``z^1_i`` (noun
-counterpart) and ``z^2_i`` (caption counterpart), ``N(i)`` is its ``k`` nearest
-neighbours in the *image* view among a fixed reference set of training images (the
-image's look-alikes; near-duplicates of ``i`` itself are left out). The agreement of
-view ``m`` with that neighbourhood is a chance-corrected similarity::
+Image ``i`` has M views: ``z^0_i`` (the centred image), ``z^1_i`` (noun counterpart),
+``z^2_i`` (caption counterpart). View ``m`` is judged on the neighbourhood that the
+*other* views see: ``N_m(i)``, the ``k`` nearest reference images of ``i`` in
+``normalise(sum_{m' != m} z^{m'})`` (near-duplicates of ``i`` itself left out). With
+two views the text is judged on the image's own neighbourhood and the image on the
+text's. The agreement is a chance-corrected similarity::
 
-    local_m(i)  = mean_{j in N(i)} cos(z^m_i, z^m_j)
-    global_m(i) = mean_{j in R}    cos(z^m_i, z^m_j)        (R: the whole reference set)
+    local_m(i)  = mean_{j in N_m(i)} cos(z^m_i, z^m_j)
+    global_m(i) = mean_{j in R}      cos(z^m_i, z^m_j)      (R: the reference images)
     kappa_m(i)  = (local_m(i) - global_m(i)) / (1 - global_m(i))
 
-``kappa = 1``: the view describes ``i`` exactly as it describes ``i``'s look-alikes
-and differently from a typical image; ``kappa = 0``: the look-alikes are no closer
-than anyone (a view that says the same of every image, such as a generic noun, scores
-0, not 1). The weights are ``softmax_m(kappa_m(i) / gamma)``: they move toward the
-texts where the texts agree with the image's neighbourhood and toward the image where
-they do not. The neighbourhood is small (``k = 10``), a scale at which the image's
-neighbours share its class *and* its nuisance (style), so every view is judged by
-the same look-alikes; the global term is what keeps a view that lumps many images
-together (a style caption shared across classes) from scoring as if it were specific.
-Every view is centred before (the modality means are removed), so a common offset
-of a modality (the modality gap) leaves the weights unchanged.
+``kappa = 1``: the view describes ``i`` as it describes the images that the other
+views put next to ``i``, and differently from a typical image; ``kappa = 0``: those
+neighbours are no closer in this view than anyone (a view that says the same of every
+image, such as a generic noun, scores 0, not 1). The weights are
+``softmax_m(kappa_m(i) / gamma)``: a text view whose description disagrees with the
+image's neighbourhood loses weight to the image and to the other text, one that
+agrees gains it. No view chooses the neighbours it is judged on, which is what keeps
+the image (whose neighbours are, by construction, close in the image view) from
+always scoring highest. The neighbourhood is small (``k = 10``): at that scale the
+neighbours share the class *and* the nuisance (style), so a view is not rewarded for
+following the nuisance, and the global term keeps a view that lumps many images
+together (a style caption shared across classes) from scoring as if it were
+specific. Every view is centred before (each modality's mean removed), so a common
+offset of a modality (the modality gap) leaves the weights unchanged.
 """
 
 import numpy as np
@@ -41,17 +45,25 @@ def neighbourhood_scores(Z, reference, k=_N_NEIGHBOURS):
     """Agreement ``kappa`` (b, M) of each view of rows ``Z`` with their neighbourhood.
 
     ``Z``: list of M unit-row torch tensors (b, d), view 0 the image; ``reference``:
-    list of M unit-row tensors (r, d), the same views of the reference images. See the
-    module docstring. Rows whose global similarity is 1 (the view is constant) score 0.
+    list of M unit-row tensors (r, d), the same views of the reference images. View
+    ``m`` is judged on the ``k`` nearest reference images in the sum of the other
+    views (module docstring). Rows whose global similarity is 1 (a constant view)
+    score 0.
     """
     import torch
 
-    S = Z[0] @ reference[0].T
-    S = S.masked_fill(S > _DUPLICATE, -3.0)  # leave the query itself out
-    k = max(1, min(k, S.shape[1] - 1)) if S.shape[1] > 1 else 1
-    idx = S.topk(k, dim=1).indices  # (b, k)
+    from ._fusion import _normalize
+
+    M, r = len(Z), reference[0].shape[0]
+    k = max(1, min(k, r - 1))
     scores = []
-    for z, ref in zip(Z, reference):
+    for m, (z, ref) in enumerate(zip(Z, reference)):
+        others = [j for j in range(M) if j != m] or [m]
+        q = _normalize(sum(Z[j] for j in others))
+        qr = _normalize(sum(reference[j] for j in others))
+        S = q @ qr.T
+        S = S.masked_fill(S > _DUPLICATE, -3.0)  # leave the query itself out
+        idx = S.topk(k, dim=1).indices  # (b, k)
         local = torch.einsum("bd,bkd->b", z, ref[idx]) / k
         glob = z @ ref.mean(dim=0)
         room = 1.0 - glob

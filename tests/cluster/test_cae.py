@@ -195,17 +195,20 @@ def _reference_views(X, X_fit, U, V, eps, hierarchical=True):
 
 def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True):
     """float64 numpy features of the default: the views, then weights from each view's
-    agreement with the image's 10 nearest reference images (evenly spaced training
-    rows), weighted sum."""
+    agreement with the neighbourhood the other views see (10 nearest reference images,
+    evenly spaced training rows), weighted sum."""
     parts = _reference_views(X, X_fit, U, V, eps, hierarchical)
     rows = np.unique(np.linspace(0, len(X_fit) - 1, min(len(X_fit), 2048)).round()
                      .astype(int))
     ref = [z[rows] for z in _reference_views(X_fit, X_fit, U, V, eps, hierarchical)]
-    S = parts[0] @ ref[0].T
-    S[S > 1 - 1e-5] = -3  # the query itself
-    idx = np.argsort(-S, axis=1)[:, :10]
     kappa = []
-    for z, R in zip(parts, ref):
+    for m, (z, R) in enumerate(zip(parts, ref)):
+        # view m is judged on the 10 nearest reference images in the other views' sum
+        q = _unit(sum(p for j, p in enumerate(parts) if j != m))
+        qr = _unit(sum(p for j, p in enumerate(ref) if j != m))
+        S = q @ qr.T
+        S[S > 1 - 1e-5] = -3  # the query itself
+        idx = np.argsort(-S, axis=1, kind="stable")[:, :10]
         local = np.einsum("bd,bkd->b", z, R[idx]) / 10
         glob = z @ R.mean(axis=0)
         kappa.append((local - glob) / (1 - glob))
@@ -269,7 +272,10 @@ def test_default_is_invariant_to_a_modality_gap():
                             random_state=0, device="cpu").fit(d["X"].astype(np.float32))
         fitted.append((cae, d["X"].astype(np.float32)))
     (flat, X_flat), (clip, X_clip) = fitted
-    np.testing.assert_allclose(clip.transform(X_clip), flat.transform(X_flat), atol=1e-4)
+    # float32: a few rows change one of their 10 neighbours of the fusion weights on a
+    # near-tie broken by rounding (weights then move by ~1e-3); in float64, 1e-4
+    np.testing.assert_allclose(clip.transform(X_clip), flat.transform(X_flat), atol=3e-3)
+    assert np.mean(np.abs(clip.transform(X_clip) - flat.transform(X_flat)) > 1e-4) < 0.01
     np.testing.assert_array_equal(clip.labels_, flat.labels_)
     assert clustering_accuracy(data.y, clip.labels_) > 0.95
 

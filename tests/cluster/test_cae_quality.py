@@ -59,3 +59,49 @@ def test_captions_aligned_under_the_nouns_and_the_literal_reading():
     acc = {m: s[m]["ACC"] for m in s}
     assert acc["cae"] >= acc["cae-capimage"] + HIERARCHY_GAIN, acc
     assert acc["cae"] >= acc["cae-paper"] + PAPER_GAIN, acc
+
+
+# What real collections have (issue 24; ``real-*`` and ``isotropic*`` scenarios, 2,000
+# and 1,000 images, seed 0). CAE / prototype weighting / k-means / TAC / oracle:
+# real-longtail-gap 85.6 / 79.8 / 30.8 / 60.5 / 99.4, real-style-gap 75.5 / 76.8 /
+# 29.2 / 27.5 / 92.5, isotropic-gap 90.0 / 90.2 / 87.1 / 90.6 / 90.7
+NEIGHBOURHOOD_GAIN_LONGTAIL = 2.0  # seed 0: +5.8; 3-seed means 82.0 vs 79.5
+ISOTROPIC_SLACK = 3.0  # CAE >= k-means - 3 where the texts add nothing
+ORACLE_SLACK = 5.0  # CAE within 5 of zero-shot with the true class nouns, where met
+
+
+def test_text_must_help_and_text_adds_nothing_targets():
+    """Style nuisance: CAE >= max(k-means, TAC); isotropic: CAE >= k-means - 3."""
+    s = scenario_scores("real-style-gap", 0, ("kmeans", "tac", "cae"))
+    acc = {m: s[m]["ACC"] for m in s}
+    assert acc["cae"] >= max(acc["kmeans"], acc["tac"]), acc
+    assert not s["cae"]["warnings"], s["cae"]["warnings"]
+    s = scenario_scores("isotropic-gap", 0, ("kmeans", "cae"))
+    assert s["cae"]["ACC"] >= s["kmeans"]["ACC"] - ISOTROPIC_SLACK, s
+
+
+def test_neighbourhood_weighting_helps_the_long_tail():
+    s = scenario_scores("real-longtail-gap", 0, ("cae", "cae-prototype"))
+    acc = {m: s[m]["ACC"] for m in s}
+    assert acc["cae"] >= acc["cae-prototype"] + NEIGHBOURHOOD_GAIN_LONGTAIL, acc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["siblings", "style", "mild-style", "longtail",
+                                  "polysemy", "generic"])
+@pytest.mark.parametrize("gap", ["", "-gap"])
+def test_real_collection_scenarios(kind, gap):
+    """Every ``real-*`` scenario: CAE above k-means and TAC; within 5 points of the
+    oracle where the 3-seed means are (not on style and long tail, where k-means on
+    even the best single view stays 6 to 9 points below it)."""
+    s = scenario_scores(f"real-{kind}{gap}", 0, ("kmeans", "tac", "cae", "oracle"))
+    acc = {m: s[m]["ACC"] for m in s}
+    assert acc["cae"] >= max(acc["kmeans"], acc["tac"]), acc
+    if kind not in ("style", "longtail"):
+        assert acc["cae"] >= acc["oracle"] - ORACLE_SLACK, acc
+
+
+@pytest.mark.slow
+def test_isotropic_without_the_gap():
+    s = scenario_scores("isotropic", 0, ("kmeans", "cae"))
+    assert s["cae"]["ACC"] >= s["kmeans"]["ACC"] - ISOTROPIC_SLACK, s
