@@ -82,7 +82,7 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         ``True``: only the row constraint of the transport, a softmax retrieval at
         temperature ``ot_eps`` [measured]; ``False``: balanced OT, every selected
         text receives equal mass, as in the paper [summary]. Balanced OT scored
-        below the softmax retrieval on every scenario measured (0.2 to 18 ACC points).
+        below the softmax retrieval on every scenario measured (0.1 to 20 ACC points).
     column_penalty : float or None, default=None
         With ``relax_columns=True``, a positive ``rho`` turns the retrieval into
         semi-relaxed transport: the row masses stay exact and the column masses pay
@@ -91,7 +91,7 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         (``rho`` large). It taxes texts that the softmax floods (generic nouns)
         without forcing mass onto texts that no image wants. At ``rho = 0.01`` it
         was within seed noise of the softmax retrieval on every scenario measured
-        (-1.0 to +1.7 ACC points, mean of 3 seeds), so it is off by default.
+        (-1.6 to +1.1 ACC points, mean of 3 seeds), so it is off by default.
     caption_query : {"image+nouns", "image"}, default="image+nouns"
         What the captions are transported from: the image with its noun counterpart,
         ``normalise(x + x^u)`` [choice] [measured], or the image alone (the summary's

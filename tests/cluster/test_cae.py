@@ -195,17 +195,18 @@ def _reference_views(X, X_fit, U, V, eps, hierarchical=True):
 
 def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True):
     """float64 numpy features of the default: the views, then weights from each view's
-    agreement with the neighbourhood the other views see (10 nearest reference images,
+    agreement with the neighbourhood its judges see (10 nearest reference images,
     evenly spaced training rows), weighted sum."""
     parts = _reference_views(X, X_fit, U, V, eps, hierarchical)
     rows = np.unique(np.linspace(0, len(X_fit) - 1, min(len(X_fit), 2048)).round()
                      .astype(int))
     ref = [z[rows] for z in _reference_views(X_fit, X_fit, U, V, eps, hierarchical)]
     kappa = []
+    judges = [[1], [0, 2], [1]]  # image and captions by the nouns, nouns by the others
     for m, (z, R) in enumerate(zip(parts, ref)):
-        # view m is judged on the 10 nearest reference images in the other views' sum
-        q = _unit(sum(p for j, p in enumerate(parts) if j != m))
-        qr = _unit(sum(p for j, p in enumerate(ref) if j != m))
+        # view m is judged on the 10 nearest reference images in its judges' sum
+        q = _unit(sum(parts[j] for j in judges[m]))
+        qr = _unit(sum(ref[j] for j in judges[m]))
         S = q @ qr.T
         S[S > 1 - 1e-5] = -3  # the query itself
         idx = np.argsort(-S, axis=1, kind="stable")[:, :10]

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 from skclip.cluster import CAEClustering  # noqa: E402
 from skclip.cluster._fusion import centred_unit, view_rows  # noqa: E402
 from skclip.cluster._neighbourhood import (  # noqa: E402
-    neighbourhood_scores, neighbourhood_weights, reference_rows,
+    hierarchical_judges, neighbourhood_scores, neighbourhood_weights, reference_rows,
 )
 from tests._spaces import FixedTextSpace  # noqa: E402
 
@@ -96,6 +96,12 @@ def test_weights_move_away_from_a_text_view_that_disagrees_with_the_neighbourhoo
     assert agree[:, 2].mean() > 0.3 and mixed[:, 2].mean() < 0.05
     assert (mixed[:, 0] > agree[:, 0]).mean() > 0.9
     assert (mixed[:, 2] < agree[:, 2]).mean() > 0.9
+    # nouns given to unrelated images: they disagree with the image's own neighbourhood,
+    # and the image and captions, judged on the nouns' (now random) neighbourhood,
+    # score low too: the weights fall back toward uniform, the image gains
+    wrong_nouns = weights(X, nouns[rng.permutation(n)], captions)
+    assert wrong_nouns[:, 0].mean() > agree[:, 0].mean() + 0.2
+    assert (wrong_nouns[:, 0] > agree[:, 0]).mean() > 0.9
     # two views: text that follows the image's neighbourhood takes the weight, text
     # given to unrelated images leaves it to the image
     two_agree, two_mixed = weights(X, nouns), weights(X, nouns[rng.permutation(n)])
@@ -107,6 +113,8 @@ def test_weights_move_away_from_a_text_view_that_disagrees_with_the_neighbourhoo
     same = np.repeat(nouns[:1], n, axis=0)
     Z = [torch.as_tensor(X), torch.as_tensor(same)]
     assert np.allclose(neighbourhood_scores(Z, [z[rows] for z in Z])[:, 1].numpy(), 0)
+    # no view is ever among its own judges
+    assert all(m not in J for m, J in enumerate(hierarchical_judges(3)))
 
 
 def test_cae_stores_the_reference_and_transform_reproduces_fit():
