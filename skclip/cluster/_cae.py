@@ -117,10 +117,12 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         them one-hot. Ignored by ``fusion="concat"``.
     weighting : {"neighbourhood", "prototype"}, default="neighbourhood"
         Score of each modality in the fusion weights. ``"neighbourhood"``: how much
-        more the modality of an image resembles that of its 10 nearest images (in
-        the image view, among up to 2,048 reference training images) than that of a
-        typical image, so the weights move toward the texts where they agree with
-        the image's look-alikes and toward the image where they do not [measured];
+        more the modality of an image resembles that of its 10 nearest images, as
+        other modalities see them, than that of a typical image (among up to 2,048
+        reference training images); the nouns are judged on the neighbourhood of the
+        image with its captions, the image and the captions on the nouns'. The weights
+        move toward the texts where they agree with the image's look-alikes and away
+        from a view that follows what the category does not share [measured];
         ``"prototype"``: ``cos(z^m, p)`` with ``p`` the modalities' mean [summary].
         ``fusion="paper"`` always uses ``"prototype"``.
     kmeans_n_init : int, default=20

@@ -1,5 +1,7 @@
 """CAE's text side: its default semantic space, selection centres and text-set sizes."""
 
+from numbers import Integral
+
 _DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
 # topk="auto": certified top-64 rows above this many texts per set, dense rows below
 # (where the dense product costs no more than the top-k search).
@@ -138,7 +140,8 @@ class CAETextSideMixin:
         texts, pots = self._text_sets(X.dtype)
         if not self._neighbourhood_weighting() or not texts:
             return None
-        rows = X[reference_rows(len(X))]
+        k = self.n_clusters if isinstance(self.n_clusters, Integral) else None
+        rows = X[reference_rows(len(X), k)]
         return np.stack(view_rows(
             rows, texts, pots, eps=self.ot_eps, weight_by_similarity=self.weight_by_similarity,
             block_size=self._batch(), device=device, hierarchical=self._hierarchical(),

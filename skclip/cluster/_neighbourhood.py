@@ -35,15 +35,23 @@ import numpy as np
 
 from .._arrays import unit_rows
 
-# reference images (evenly spaced training rows) and neighbours per image
-_N_REFERENCE, _N_NEIGHBOURS = 2048, 10
+# reference images (evenly spaced training rows): 30 per cluster (three times the
+# neighbourhood, so that a neighbourhood fits inside a cluster), at least 1,024, at most
+# 2,048 (the cost is O(n x reference x d) per search); neighbours per image
+_PER_CLUSTER, _MIN_REFERENCE, _N_REFERENCE, _N_NEIGHBOURS = 30, 1024, 2048, 10
 # reference rows at least this similar to the query are the query itself (or a copy)
 _DUPLICATE = 1.0 - 1e-5
 
 
-def reference_rows(n_samples):
-    """Indices of the reference images: ``min(n, 2048)`` evenly spaced training rows."""
-    r = min(int(n_samples), _N_REFERENCE)
+def reference_rows(n_samples, n_clusters=None):
+    """Indices of the reference images, evenly spaced training rows.
+
+    ``min(n, clip(30 * n_clusters, 1024, 2048))`` of them; 2,048 when ``n_clusters``
+    is None (not known yet, ``n_clusters="auto"``).
+    """
+    r = _N_REFERENCE if n_clusters is None else min(
+        _N_REFERENCE, max(_MIN_REFERENCE, _PER_CLUSTER * int(n_clusters)))
+    r = min(int(n_samples), r)
     return np.unique(np.linspace(0, n_samples - 1, r).round().astype(np.int64))
 
 
@@ -66,15 +74,19 @@ def neighbourhood_scores(Z, reference, k=_N_NEIGHBOURS, judges=None):
 
     M, r = len(Z), reference[0].shape[0]
     k = max(1, min(k, r - 1))
-    scores = []
+    scores, found = [], {}
     for m, (z, ref) in enumerate(zip(Z, reference)):
         others = ([j for j in range(M) if j != m] or [m]) if judges is None else judges[m]
-        q = unit_rows(sum(Z[j] for j in others), tol=None, floor=1e-12)
-        qr = unit_rows(sum(reference[j] for j in others), tol=None, floor=1e-12)
-        S = q @ qr.T
-        S = S.masked_fill(S > _DUPLICATE, -3.0)  # leave the query itself out
-        idx = S.topk(k, dim=1).indices  # (b, k)
-        local = torch.einsum("bd,bkd->b", z, ref[idx]) / k
+        key = tuple(others)
+        if key not in found:  # views with the same judges share one search
+            q = unit_rows(sum(Z[j] for j in others), tol=None, floor=1e-12)
+            qr = unit_rows(sum(reference[j] for j in others), tol=None, floor=1e-12)
+            S = q @ qr.T
+            S.masked_fill_(S > _DUPLICATE, -3.0)  # leave the query itself out
+            found[key] = S.topk(k, dim=1, sorted=False).indices  # (b, k)
+        idx = found[key]
+        # mean cosine to the neighbours = cosine to their mean (not normalised)
+        local = (z * torch.nn.functional.embedding_bag(idx, ref, mode="mean")).sum(dim=1)
         glob = z @ ref.mean(dim=0)
         room = 1.0 - glob
         kappa = torch.where(room > 1e-6, (local - glob) / room.clamp(min=1e-6),
