@@ -7,7 +7,6 @@ The training loop is in ``_mca_train.py``, the networks in ``_mca_nets.py``, los
 terms and pseudo-labels in ``_mca_losses.py``.
 """
 
-import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -23,8 +22,6 @@ from ._mca_space import comparison_space, semantic_centers
 from ._mca_train import train_mca
 
 __all__ = ["MCAClustering"]
-
-_BLOCK = 4096  # rows per block of the float64 image-head pass (predict_proba)
 
 
 class MCAClustering(_BaseCLIPClustering):
@@ -102,16 +99,12 @@ class MCAClustering(_BaseCLIPClustering):
     pseudo_labels : {"text-clusters", "counterpart", "image"}, \
             default="text-clusters"
         Where the pseudo-labels come from [choice]. ``"text-clusters"``: the clusters
-        of the images' text counterparts (the attended mixtures ``sum_j alpha_ij
-        v_j``, before ``W_v``): spherical k-means with 10 restarts before the first
-        epoch, then one k-means step per epoch from the previous centres, so that
-        the labels follow the trained attention and keep their indices; the
-        semantic centres are the cluster means of the counterparts. They do not
-        depend on the image head, so image neighbourhoods that follow a nuisance
-        (style, background) cannot steer them. ``"counterpart"``: SIC's
-        centre-based mapping (``xi_c``, ``xi_a``: image centres of the current head,
-        their nearest texts) applied to the attended mixture; ``"image"``: the same
-        mapping applied to the image itself (SIC's rule).
+        of the images' attended text mixtures (spherical k-means before the first
+        epoch, then one k-means step per epoch), which do not depend on the image
+        head, so image neighbourhoods that follow a nuisance (style) cannot steer
+        them. ``"counterpart"``: SIC's centre-based mapping (``xi_c``, ``xi_a``)
+        applied to the attended mixture; ``"image"``: to the image (SIC's rule).
+        User guide, "MCA: heads trained with three levels of alignment".
     xi_c : float, default=0.9
         Share of ``n_samples / K`` top-scoring images that define a cluster's image
         centre [code-SIC] (``pseudo_labels="counterpart"`` or ``"image"``, and
@@ -381,15 +374,9 @@ class MCAClustering(_BaseCLIPClustering):
 
     def _proba(self, X):
         """Image-head softmax of normalised ``X``, computed in float64 on CPU."""
-        import torch
+        from ._mca_nets import head_proba
 
-        head = copy.deepcopy(self.image_head_).double().eval()
-        out = []
-        with torch.no_grad():
-            for start in range(0, X.shape[0], _BLOCK):
-                block = torch.as_tensor(X[start : start + _BLOCK], dtype=torch.float64)
-                out.append(torch.softmax(head(block)[1], dim=1).numpy())
-        return np.concatenate(out).astype(X.dtype)
+        return head_proba(self.image_head_, X)
 
     def predict_proba(self, X):
         """Soft cluster assignments: the image head's softmax.
