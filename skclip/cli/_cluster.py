@@ -16,6 +16,7 @@ from ._common import (
     _check_text_args,
     _embed_folder,
     _embedder_params,
+    _embedder_settings,
     _is_wordnet,
     _k_range,
     _list_images,
@@ -186,13 +187,7 @@ def cmd_cluster(args):
     run = {"input": str(args.features or args.path), "method": args.method, "model": model,
            "pretrained": None if args.pretrained is None else str(args.pretrained),
            "seed": args.seed, "embedding": stats}
-    # model.joblib: what 'skclip assign' needs to embed new images the same way
-    weights = run["pretrained"]
-    if weights is not None and Path(weights).expanduser().is_file():  # a checkpoint
-        weights = str(Path(weights).expanduser().resolve())
-    embedder_settings = {"model": model, "pretrained": weights, "device": "auto",
-                         **{k: v for k, v in _embedder_params(args).items() if k != "verbose"}}
     files = write_report(out, clusterer, X, paths=paths, skipped=skipped, run=run,
-                         embedder=embedder_settings, save_model=True)
+                         embedder=_embedder_settings(args, model), save_model=True)
     _say(args, f"wrote {', '.join(str(f) for f in files)}")
     return EXIT_OK

@@ -141,6 +141,16 @@ def _captions_param(value):
     return None if value == "none" else value
 
 
+def _embedder_settings(args, model):
+    """How the images were embedded, for ``model.joblib``: what ``skclip assign`` needs
+    to embed new images the same way (a checkpoint's path made absolute)."""
+    weights = None if args.pretrained is None else str(args.pretrained)
+    if weights is not None and Path(weights).expanduser().is_file():  # a checkpoint
+        weights = str(Path(weights).expanduser().resolve())
+    return {"model": model, "pretrained": weights, "device": "auto",
+            **{k: v for k, v in _embedder_params(args).items() if k != "verbose"}}
+
+
 def _add_engine_args(p, *, fit_sample):
     # --engine ray: skclip.cli._ray (Ray Data); the local engine is the default
     g = p.add_argument_group("engine")
