@@ -90,10 +90,9 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         ``rho * KL(received | uniform)`` (:func:`skclip.ot.semirelaxed_potential`),
         between the softmax retrieval (``None`` or 0) and balanced transport
         (``rho`` large). It taxes texts that the softmax floods (generic nouns)
-        without forcing mass onto texts that no image wants. At ``rho = 0.01`` it
-        gained 1.1 and 4.1 ACC points on long-tailed classes, lost 1.5 under a strong
-        style and was within 0.2 elsewhere (means of 3 seeds), and each of its tens of
-        passes costs a pass over all image-text pairs: it is off by default.
+        without forcing mass onto texts that no image wants. It helped only long tails
+        (:doc:`/user_guide/methods`) and each of its tens of passes costs a pass over
+        all image-text pairs: it is off by default.
     caption_query : {"image+nouns", "image"}, default="image+nouns"
         What the captions are transported from: the image with its noun counterpart,
         ``normalise(x + x^u)`` [choice] [measured], or the image alone (the summary's
@@ -127,6 +126,12 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         from a view that follows what the category does not share [measured];
         ``"prototype"``: ``cos(z^m, p)`` with ``p`` the modalities' mean [summary].
         ``fusion="paper"`` always uses ``"prototype"``.
+    text_pool : int, default=3
+        Each centred noun meets the images as the mean of itself and its
+        ``text_pool - 1`` nearest nouns (1: off): a category's several names lie close
+        together and keep their score, a lone noun near an image by its style or noise
+        loses it. Only the retrieval is pooled (the counterpart combines the nouns
+        themselves; captions are not pooled) [measured]. Ignored by ``fusion="paper"``.
     kmeans_n_init : int, default=20
         k-means restarts (TAC: nredo 20).
     kmeans_max_iter : int, default=300
@@ -166,6 +171,9 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         Texts of the semantic space (empty when unused).
     noun_embeddings_, caption_embeddings_ : ndarray of shape (m, d), (L, d)
         Their unit embeddings (``(0, d)`` when unused).
+    noun_pooled_ : ndarray of shape (m, n_features)
+        The centred nouns pooled with their ``text_pool - 1`` nearest nouns (see
+        ``text_pool``), as the images are compared with them.
     g_u_, g_v_ : ndarray of shape (m,), (L,)
         Sinkhorn column potentials (zero with ``relax_columns=True``); ``predict``
         uses them to place new images.
@@ -252,6 +260,7 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         "fusion": [StrOptions({"weighted_sum", "weighted_concat", "concat", "paper"})],
         "gamma": [Interval(Real, 0, None, closed="neither")],
         "weighting": [StrOptions({"neighbourhood", "prototype"})],
+        "text_pool": [Interval(Integral, 1, None, closed="left")],
         "kmeans_n_init": [Interval(Integral, 1, None, closed="left")],
         "kmeans_max_iter": [Interval(Integral, 1, None, closed="left")],
         "kmeans_tol": [Interval(Real, 0, None, closed="left")],
@@ -280,6 +289,7 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         fusion="weighted_sum",
         gamma=0.1,
         weighting="neighbourhood",
+        text_pool=3,
         kmeans_n_init=20,
         kmeans_max_iter=300,
         kmeans_tol=1e-4,
@@ -307,6 +317,7 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         self.fusion = fusion
         self.gamma = gamma
         self.weighting = weighting
+        self.text_pool = text_pool
         self.kmeans_n_init = kmeans_n_init
         self.kmeans_max_iter = kmeans_max_iter
         self.kmeans_tol = kmeans_tol
@@ -358,8 +369,9 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         self.caption_mean_ = mean(self.caption_embeddings_)
         X = centred_unit(X, self.image_mean_)
         U, V = self._texts(X.dtype)
+        self._fit_pooled(U)
         self.ot_n_iter_ = {}
-        self.g_u_ = self._potential(X, U, "nouns", device)
+        self.g_u_ = self._potential(X, self.noun_pooled_, "nouns", device)
         self.g_v_ = self._potential(self._caption_queries(X, U, device), V, "captions", device)
         self.modalities_ = ["image"] + ["nouns"] * keep_nouns + ["captions"] * keep_caps
 

@@ -101,7 +101,16 @@ class CAETextSideMixin:
             X, U, self.g_u_.astype(X.dtype, copy=False), eps=self.ot_eps,
             weight_by_similarity=self.weight_by_similarity, block_size=self._batch(),
             device=device, topk=self._topk(), tol=self.ot_tol,
+            keys=self.noun_pooled_.astype(X.dtype, copy=False),
         )
+
+    def _fit_pooled(self, U):
+        """``noun_pooled_``: the centred nouns ``U`` pooled with their ``text_pool - 1``
+        nearest nouns, the texts the images are compared with (captions are not pooled;
+        nothing is pooled in the literal reading, ``fusion="paper"``)."""
+        from ._text_pool import pool_texts
+
+        self.noun_pooled_ = pool_texts(U, 1 if self.fusion == "paper" else self.text_pool)
 
     def _texts(self, dtype):
         """Noun and caption embeddings in the (centred) space of the OT and the fusion."""
@@ -117,13 +126,16 @@ class CAETextSideMixin:
                                             len(self.caption_embeddings_)))
 
     def _text_sets(self, dtype):
-        """The text sets in use and their column potentials, as two lists."""
-        texts, pots = [], []
-        for T, g in zip(self._texts(dtype), (self.g_u_, self.g_v_)):
+        """The text sets in use, their column potentials and the texts the images are
+        compared with (pooled nouns; None: the captions themselves), as three lists."""
+        texts, pots, keys = [], [], []
+        pooled = (self.noun_pooled_.astype(dtype, copy=False), None)
+        for T, g, K in zip(self._texts(dtype), (self.g_u_, self.g_v_), pooled):
             if len(T):
                 texts.append(T)
                 pots.append(g.astype(dtype, copy=False))
-        return texts, pots
+                keys.append(K)
+        return texts, pots, keys
 
     def _neighbourhood_weighting(self):
         """Weights from the image's neighbourhood (not for the literal reading or concat)."""
@@ -137,7 +149,7 @@ class CAETextSideMixin:
         from ._fusion import view_rows
         from ._neighbourhood import reference_rows
 
-        texts, pots = self._text_sets(X.dtype)
+        texts, pots, keys = self._text_sets(X.dtype)
         if not self._neighbourhood_weighting() or not texts:
             return None
         k = self.n_clusters if isinstance(self.n_clusters, Integral) else None
@@ -145,14 +157,14 @@ class CAETextSideMixin:
         return np.stack(view_rows(
             rows, texts, pots, eps=self.ot_eps, weight_by_similarity=self.weight_by_similarity,
             block_size=self._batch(), device=device, hierarchical=self._hierarchical(),
-            topk=self._topk(), tol=self.ot_tol,
+            topk=self._topk(), tol=self.ot_tol, keys=keys,
         ))
 
     def _fused(self, X, device, stats=None):
         """Fused features of centred unit image rows ``X`` (certificates into ``stats``)."""
         from ._fusion import fused_features
 
-        texts, pots = self._text_sets(X.dtype)
+        texts, pots, keys = self._text_sets(X.dtype)
         ref = self.fusion_reference_
         return fused_features(
             X, texts, pots, eps=self.ot_eps, weight_by_similarity=self.weight_by_similarity,
@@ -161,4 +173,5 @@ class CAETextSideMixin:
             block_size=self._batch(), device=device, hierarchical=self._hierarchical(),
             verbose=self.verbose, topk=self._topk(), tol=self.ot_tol, stats=stats,
             reference=None if ref is None else list(ref.astype(X.dtype, copy=False)),
+            keys=keys,
         )

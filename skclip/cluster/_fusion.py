@@ -86,18 +86,21 @@ def _normalize(Z):
     return unit_rows(Z, tol=None, floor=1e-12)
 
 
-def counterpart(Xb, T, g, eps, weight_by_similarity, topk=None, tol=0.0, stats=None):
+def counterpart(Xb, T, g, eps, weight_by_similarity, topk=None, tol=0.0, stats=None,
+                keys=None):
     """Normalised text counterpart of unit image rows ``Xb`` (b, d), torch in/out.
 
-    Row i: ``normalise(sum_j P_ij * max(S_ij, 0)^w * t_j)`` with ``S = Xb T^T``,
+    Row i: ``normalise(sum_j P_ij * max(S_ij, 0)^w * t_j)`` with ``S = Xb K^T``,
     ``P_ij = softmax_j((g_j - (1 - S_ij)) / eps)`` (the row-normalised OT plan for the
     column potential ``g``; ``g = 0`` gives the softmax retrieval) and ``w = 1`` when
     ``weight_by_similarity`` (CAE), ``w = 0`` otherwise (TAC). With ``topk`` the sum
     runs over each row's certified top-k texts (:func:`skclip.ot._plan_rows.topk_rows_block`:
     at most ``tol`` of the row's plan mass left out), O(b * k * d) instead of
-    O(b * m * d); ``stats`` (a dict) collects the certificate.
+    O(b * m * d); ``stats`` (a dict) collects the certificate. ``keys`` (m, d): the
+    texts ``K`` the images are compared with (e.g. pooled with their nearest texts,
+    :func:`skclip.cluster._text_pool.pool_texts`); None means ``K = T``.
     """
-    S = Xb @ T.T
+    S = Xb @ (T if keys is None else keys).T
     if topk is not None:
         return _normalize(_sparse_counterpart(S, T, g, eps, weight_by_similarity, topk, tol,
                                               stats))
@@ -179,61 +182,68 @@ def fuse(Z, W, fusion):
 
 
 def counterparts(Xb, texts, potentials, eps, weight_by_similarity, hierarchical,
-                 topk=None, tol=0.0, stats=None):
+                 topk=None, tol=0.0, stats=None, keys=None):
     """The text counterparts of unit image rows ``Xb`` (torch), one per text set.
 
     ``hierarchical=True``: the second text set (captions) is queried with
     ``normalise(x + x^1)``, the image together with its first counterpart (nouns),
     instead of the image alone; see :func:`hierarchical_queries`. ``topk``, ``tol``
-    and ``stats`` (one dict per text set, or None) go to :func:`counterpart`.
+    and ``stats`` (one dict per text set, or None) go to :func:`counterpart`, and
+    ``keys`` (one array per text set, or None) too.
     """
     Z = []
     for k, (T, g) in enumerate(zip(texts, potentials)):
         q = _normalize(Xb + Z[0]) if hierarchical and k == 1 else Xb
         Z.append(counterpart(q, T, g, eps, weight_by_similarity, topk, tol,
-                             None if stats is None else stats[k]))
+                             None if stats is None else stats[k],
+                             None if keys is None else keys[k]))
     return Z
 
 
 def hierarchical_queries(X, T, g, *, eps, weight_by_similarity, block_size, device,
-                         topk=None, tol=0.0):
+                         topk=None, tol=0.0, keys=None):
     """``normalise(x + x^u)`` for unit image rows ``X`` (numpy in and out).
 
     The queries of the caption transport when captions are aligned under the nouns:
-    ``x^u`` is the counterpart of ``x`` over the texts ``T`` with potential ``g``.
+    ``x^u`` is the counterpart of ``x`` over the texts ``T`` (compared as ``keys``)
+    with potential ``g``.
     """
     import torch
 
     out = np.empty_like(X)
     T_dev, g_dev = torch.as_tensor(T).to(device), torch.as_tensor(g).to(device)
+    K_dev = None if keys is None else torch.as_tensor(keys).to(device)
     with torch.no_grad():
         for s in range(0, len(X), block_size):
             Xb = torch.as_tensor(X[s : s + block_size]).to(device)
-            xu = counterpart(Xb, T_dev, g_dev, eps, weight_by_similarity, topk, tol)
+            xu = counterpart(Xb, T_dev, g_dev, eps, weight_by_similarity, topk, tol,
+                             keys=K_dev)
             out[s : s + block_size] = _normalize(Xb + xu).cpu().numpy()
     return out
 
 
 def view_rows(X, texts, potentials, *, eps, weight_by_similarity, block_size, device,
-              hierarchical=False, topk=None, tol=0.0):
+              hierarchical=False, topk=None, tol=0.0, keys=None):
     """The views of unit image rows ``X``: ``[X, counterparts...]``, numpy arrays (n, d)."""
     import torch
 
     out = [X] + [np.empty_like(X) for _ in texts]
     T_dev = [torch.as_tensor(T).to(device) for T in texts]
     g_dev = [torch.as_tensor(g).to(device) for g in potentials]
+    K_dev = None if keys is None else [None if K is None else torch.as_tensor(K).to(device) for K in keys]
     with torch.no_grad():
         for s in range(0, len(X), block_size):
             Xb = torch.as_tensor(X[s : s + block_size]).to(device)
             for m, z in enumerate(counterparts(Xb, T_dev, g_dev, eps, weight_by_similarity,
-                                               hierarchical, topk, tol), start=1):
+                                               hierarchical, topk, tol, keys=K_dev),
+                                  start=1):
                 out[m][s : s + block_size] = z.cpu().numpy()
     return out
 
 
 def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fusion,
                    block_size, device, hierarchical=False, verbose=0, topk=None, tol=0.0,
-                   stats=None, reference=None):
+                   stats=None, reference=None, keys=None):
     """Fused features ``F`` and fusion weights ``W`` of unit image rows ``X``, numpy out.
 
     ``texts`` and ``potentials`` list the text sets in use (nouns, captions) and their
@@ -244,7 +254,7 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
     ``reference`` (the views of reference images, from :func:`view_rows`): weights
     from each view's agreement with the image's neighbourhood
     (:func:`skclip.cluster._neighbourhood.neighbourhood_weights`) instead of
-    :func:`fusion_weights`.
+    :func:`fusion_weights`. ``keys``: see :func:`counterparts`.
     """
     import torch
 
@@ -257,6 +267,7 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
     W = np.empty((n, M), dtype=X.dtype)
     T_dev = [torch.as_tensor(T).to(device) for T in texts]
     g_dev = [torch.as_tensor(g).to(device) for g in potentials]
+    K_dev = None if keys is None else [None if K is None else torch.as_tensor(K).to(device) for K in keys]
     ref = None if reference is None else [torch.as_tensor(R).to(device) for R in reference]
     starts = range(0, n, block_size)
     if verbose and len(starts) > 1:  # no bar for one step
@@ -267,7 +278,7 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
         for s in starts:
             Xb = torch.as_tensor(X[s : s + block_size]).to(device)
             Z = [Xb] + counterparts(Xb, T_dev, g_dev, eps, weight_by_similarity,
-                                    hierarchical, topk, tol, stats)
+                                    hierarchical, topk, tol, stats, keys=K_dev)
             if ref is not None and fusion != "concat" and len(Z) > 1:
                 Wb = _drop_negligible(neighbourhood_weights(Z, ref, gamma))
             else:
