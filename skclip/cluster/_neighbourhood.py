@@ -3,7 +3,9 @@
 Image ``i`` has M views: ``z^0_i`` (the centred image), ``z^1_i`` (noun counterpart),
 ``z^2_i`` (caption counterpart). View ``m`` is judged on a neighbourhood that *other*
 views see: ``N_m(i)``, the ``k`` nearest reference images of ``i`` in
-``normalise(sum_{m' in J(m)} z^{m'})`` (near-duplicates of ``i`` itself left out),
+``normalise(sum_{m' in J(m)} z^{m'})`` (``i`` itself left out: reference images whose
+*image* has cosine ``> 1 - 1e-5`` with ``i``'s; cosines rounded to 1e-5, ties to the
+lowest index),
 where the judges ``J(m)`` never include ``m``. The agreement is a chance-corrected
 similarity::
 
@@ -39,8 +41,13 @@ from .._arrays import unit_rows
 # neighbourhood, so that a neighbourhood fits inside a cluster), at least 1,024, at most
 # 2,048 (the cost is O(n x reference x d) per search); neighbours per image
 _PER_CLUSTER, _MIN_REFERENCE, _N_REFERENCE, _N_NEIGHBOURS = 30, 1024, 2048, 10
-# reference rows at least this similar to the query are the query itself (or a copy)
+# reference rows whose image is at least this similar to the query's are the query
+# itself (or a copy). Judged on the image: the text counterparts of different images
+# of one class often coincide (a saturated retrieval; more so with pooled nouns), and
+# a rule on the judges' view left those class-mates out, or not, by rounding.
 _DUPLICATE = 1.0 - 1e-5
+# neighbours are ranked on similarities rounded to 1e-5 (float32 keeps integers < 2**24)
+_RESOLUTION = 1e5
 
 
 def reference_rows(n_samples, n_clusters=None):
@@ -75,6 +82,7 @@ def neighbourhood_scores(Z, reference, k=_N_NEIGHBOURS, judges=None):
     M, r = len(Z), reference[0].shape[0]
     k = max(1, min(k, r - 1))
     scores, found = [], {}
+    itself = (Z[0] @ reference[0].T) > _DUPLICATE  # the query (or a copy), on the image
     for m, (z, ref) in enumerate(zip(Z, reference)):
         others = ([j for j in range(M) if j != m] or [m]) if judges is None else judges[m]
         key = tuple(others)
@@ -82,8 +90,12 @@ def neighbourhood_scores(Z, reference, k=_N_NEIGHBOURS, judges=None):
             q = unit_rows(sum(Z[j] for j in others), tol=None, floor=1e-12)
             qr = unit_rows(sum(reference[j] for j in others), tol=None, floor=1e-12)
             S = q @ qr.T
-            S.masked_fill_(S > _DUPLICATE, -3.0)  # leave the query itself out
-            found[key] = S.topk(k, dim=1, sorted=False).indices  # (b, k)
+            S.masked_fill_(itself, -3.0)  # leave the query itself out
+            # the k largest at a resolution of 1e-5, ties to the lowest reference index:
+            # images of one class often share a saturated counterpart, whose order
+            # would otherwise follow rounding (the block's shape, the device)
+            S = torch.round(S * _RESOLUTION)
+            found[key] = torch.sort(S, dim=1, descending=True, stable=True).indices[:, :k]
         idx = found[key]
         # mean cosine to the neighbours = cosine to their mean (not normalised)
         local = (z * torch.nn.functional.embedding_bag(idx, ref, mode="mean")).sum(dim=1)
