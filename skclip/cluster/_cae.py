@@ -1,12 +1,10 @@
 """CAE: training-free hierarchical semantic alignment for image clustering.
 
 The semantic space, modality centring, a transport of the images to each text set,
-text counterparts, adaptive fusion, then k-means; the user guide's methods page gives
-each step's source. No transport variant earned its place across the measured
-scenarios: balanced OT (the paper's) lost on every one, semi-relaxed OT helped only the
-long tails (and costs tens of passes over all image-text pairs), so the default is the
-softmax retrieval (TAC's, the transport with the column constraint dropped) and the
-transport solvers run only on request.
+text counterparts, adaptive fusion, then k-means (the methods page gives each step's
+source). No transport variant earned its place across the measured scenarios
+(balanced OT lost on every one, semi-relaxed OT helped only long tails), so the
+default is TAC's softmax retrieval and the transport solvers run only on request.
 """
 
 from numbers import Integral, Real
@@ -172,8 +170,7 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
     noun_embeddings_, caption_embeddings_ : ndarray of shape (m, d), (L, d)
         Their unit embeddings (``(0, d)`` when unused).
     noun_pooled_ : ndarray of shape (m, n_features)
-        The centred nouns pooled with their ``text_pool - 1`` nearest nouns (see
-        ``text_pool``), as the images are compared with them.
+        The centred nouns as the images meet them, pooled (``text_pool``).
     g_u_, g_v_ : ndarray of shape (m,), (L,)
         Sinkhorn column potentials (zero with ``relax_columns=True``); ``predict``
         uses them to place new images.

@@ -68,6 +68,18 @@ def hierarchical_judges(n_views):
     return [[1], [0, 2], [1]] if n_views == 3 else None
 
 
+def _top_rounded(S, k):
+    """Indices (b, k) of the k largest of each row of ``S`` rounded to 1/_RESOLUTION,
+    ties to the lowest column: one integer key per entry, unique within a row."""
+    import torch
+
+    r = S.shape[1]
+    # |round(S * 1e5)| <= 3e5 (S >= -3): keys fit in int64 easily, in int32 up to r = 7e3
+    keys = torch.round(S * _RESOLUTION).to(torch.int64) * r
+    keys -= torch.arange(r, device=S.device, dtype=torch.int64)
+    return keys.topk(k, dim=1, sorted=False).indices
+
+
 def neighbourhood_scores(Z, reference, k=_N_NEIGHBOURS, judges=None):
     """Agreement ``kappa`` (b, M) of each view of rows ``Z`` with their neighbourhood.
 
@@ -94,8 +106,7 @@ def neighbourhood_scores(Z, reference, k=_N_NEIGHBOURS, judges=None):
             # the k largest at a resolution of 1e-5, ties to the lowest reference index:
             # images of one class often share a saturated counterpart, whose order
             # would otherwise follow rounding (the block's shape, the device)
-            S = torch.round(S * _RESOLUTION)
-            found[key] = torch.sort(S, dim=1, descending=True, stable=True).indices[:, :k]
+            found[key] = _top_rounded(S, k)
         idx = found[key]
         # mean cosine to the neighbours = cosine to their mean (not normalised)
         local = (z * torch.nn.functional.embedding_bag(idx, ref, mode="mean")).sum(dim=1)
