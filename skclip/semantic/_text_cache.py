@@ -286,12 +286,18 @@ def lookup_texts(embedder, texts, templates, *, cache_dir=None):
 def store_texts(embedder, texts, templates, E, *, cache=True, cache_dir=None):
     """Put given embeddings of the distinct ``texts`` in the memory (and disk) cache.
 
-    Used to install a vocabulary file built elsewhere; returns the cache key (None
-    when the embedder is not cacheable).
+    Used to install a vocabulary file built elsewhere, or rows computed in another
+    order (the ranking stage encodes its nouns case-folded side by side); returns the
+    cache key (None when the embedder is not cacheable). Random weights are kept in
+    memory only, as :func:`embed_texts` keeps them.
     """
-    key = cache_key(embedder, list(texts), templates)
+    texts = list(texts)
+    key = cache_key(embedder, texts, templates)
     if key is None:
-        return None
+        key = _memory_key(embedder, texts, templates) if cache and texts else None
+        if key is not None:
+            _remember(key, unit_rows(np.asarray(E, dtype=np.float16)))
+        return key
     E = unit_rows(np.asarray(E, dtype=np.float16))
     if cache:
         path = get_cache_dir(cache_dir, create=False) / "text" / f"{key}.npy"
