@@ -32,14 +32,15 @@ float32 path. If every row's score error is at most ``delta``, a margin of ``2 *
 makes both selections exactly the float32 ones (proof in :func:`rescore_near_selection`).
 ``delta`` is **an estimate, not a proven bound**: four times the largest score error
 seen on the re-scored rows (the margin is widened, and more rows re-scored, until it
-holds). A bound that holds for every row without computing it in float32 would have
-to come from the norm inequality ``|c . (e' - e)| <= ||c|| ||e' - e||`` and the largest
-embedding drift ``||e' - e||`` of the bfloat16 tower (up to 0.014 measured); with that
-margin nearly every noun of a random-weight tower is within the band (2,982 of 3,000
-measured), i.e. the certificate costs the float32 pass it is meant to avoid. The
-measured score errors are 8x smaller (at most 1.8e-3) than the norm bound. The
-chosen precision and the number of re-scored rows are recorded in the builder's
-``text_precision_``; ``precision="fp32"`` on the embedder keeps everything in float32.
+holds). No affordable bound over every row is known: the norm inequality
+``|c . (e' - e)| <= ||c|| ||e' - e||`` still needs ``||e' - e||`` for rows never computed
+in float32 (the largest seen, 0.014, puts 2,982 of 3,000 nouns of a random-weight
+ViT-B-32 in the band), an a-priori forward-error bound is wider still (the text
+projection's term alone, ``(2u + u^2) |x| |P|`` with ``u = 2^-8``, is measured by
+``benchmarks/bench_cold_start.py``), and a bound per row needs that row's float32 value.
+The chosen precision, the number of re-scored rows and the final margin are recorded
+in the builder's ``text_precision_``; ``precision="fp32"`` on the embedder keeps
+everything in float32.
 TAC's rule ranks nouns by tiny differences of a softmax over
 centres, which one prompt does not predict well enough, and the uniqueness filter
 averages the whole vocabulary: both are always encoded exhaustively.
@@ -118,7 +119,8 @@ def exact_one_prompt(builder, enc):
     """``f(names, idx)``: the one-prompt (:data:`RANKING_TEMPLATE`) rows of
     ``names[idx]`` encoded by ``enc``, with ``builder``'s cache settings."""
     def encode(names, idx):
-        return embed_texts(enc, [names[i] for i in idx], (RANKING_TEMPLATE,), cache=False,
+        return embed_texts(enc, [names[i] for i in idx], (RANKING_TEMPLATE,),
+                           cache=builder.cache, cache_dir=builder.cache_dir,
                            verbose=builder.verbose,
                            desc=f"re-scoring {len(idx):,} naming nouns near a shortlist boundary")
 
