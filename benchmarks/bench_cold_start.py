@@ -196,6 +196,42 @@ def certificate_cost(model, ckpt, images, n_nouns, n_centres=6, seed=0):
     }
 
 
+def _numbers_and_words(obj, nums, words, path=""):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k not in ("embedding", "input"):  # cache counts, the folder
+                _numbers_and_words(v, nums, words, f"{path}/{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            _numbers_and_words(v, nums, words, f"{path}/{i}")
+    elif isinstance(obj, bool) or not isinstance(obj, (int, float)):
+        words[path] = obj
+    else:
+        nums[path] = float(obj)
+
+
+def compare_outputs(a, b):
+    """Two ``skclip cluster`` output folders: byte equality of ``assignments.csv``, and of
+    ``clusters.json`` the words (cluster names, the nouns and captions of each cluster,
+    sizes as text) apart from its numbers (scores, similarities, confidences)."""
+    def load(folder):
+        path = folder / "clusters.json"
+        nums, words = {}, {}
+        if path.is_file():
+            _numbers_and_words(json.loads(path.read_text()), nums, words)
+        return nums, words
+
+    (na, wa), (nb, wb) = load(a), load(b)
+    same_assign = ((a / "assignments.csv").read_bytes() == (b / "assignments.csv").read_bytes()
+                   if (a / "assignments.csv").is_file() and (b / "assignments.csv").is_file()
+                   else None)
+    numbers = set(na) == set(nb)
+    return {"assignments.csv": same_assign,
+            "clusters.json words (names, nouns)": wa == wb and numbers,
+            "clusters.json largest number difference": (
+                max((abs(na[k] - nb[k]) for k in na), default=0.0) if numbers else None)}
+
+
 def run_cli(args, env, log, fp32=False):
     start, cpu0 = time.perf_counter(), _children_cpu_s()
     head = ["-c", FP32_SHIM] if fp32 else ["-m", "skclip"]
@@ -326,6 +362,9 @@ def main():
     parser.add_argument("--assets", default=None)
     parser.add_argument("--speed-nouns", type=int, default=2000,
                         help="nouns of the interleaved fp32/bf16 prompts/s check (0: skip)")
+    parser.add_argument("--vocabulary-size", type=int, default=0,
+                        help="rank a random subset of this many WordNet nouns, given to the "
+                             "CLI as a file (0: the default WordNet vocabulary; --quick: 20000)")
     parser.add_argument("--bound-nouns", type=int, default=1000,
                         help="nouns of the certificate-cost check (0: skip)")
     parser.add_argument("--no-fp32-reference", action="store_true",
@@ -333,7 +372,7 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.n_images, args.n_clusters, args.recall_nouns, args.speed_nouns = 20, 3, 300, 200
-        args.bound_nouns = 200
+        args.bound_nouns, args.vocabulary_size = 200, args.vocabulary_size or 20000
     assets = assets_dir(args.assets)
     if assets is None or not (assets / "cifar10" / "cifar10-test.zip").is_file():
         print("CIFAR-10 assets not found: set SKCLIP_ASSETS=/path/to/assets")
@@ -355,6 +394,13 @@ def main():
     env.pop("SKCLIP_DEBUG", None)
     base = ["cluster", str(work / "img"), "--n-clusters", str(args.n_clusters), "--model",
             model, "--pretrained", str(ckpt), "--device", "cpu"]
+    if args.vocabulary_size:  # the smoke run: a two-stage vocabulary in seconds
+        from skclip.semantic import wordnet_nouns
+
+        names = sorted(set(wordnet_nouns().names))
+        pick = np.random.RandomState(0).choice(len(names), args.vocabulary_size, replace=False)
+        (work / "nouns.txt").write_text("".join(f"{names[i]}\n" for i in np.sort(pick)))
+        base += ["--vocabulary", str(work / "nouns.txt")]
     load_before = os.getloadavg()
     cold, cold_warnings, cold_lines = run_cli([*base, "--out", str(work / "out-cold")], env,
                                               work / "cold.log")
@@ -371,14 +417,8 @@ def main():
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load_after = os.getloadavg()
 
-    def read(name, what):
-        path = work / name / what
-        return path.read_text() if path.is_file() else None
-
-    same = read("out-cold", "assignments.csv") == read("out-warm", "assignments.csv")
-    same_fp32 = None if ref is None else {
-        what: read("out-cold", what) == read("out-fp32", what)
-        for what in ("assignments.csv", "clusters.json")}
+    same_fp32 = None if ref is None else compare_outputs(work / "out-cold", work / "out-fp32")
+    same_warm = compare_outputs(work / "out-cold", work / "out-warm")
     rows = [
         # on a shared machine wall time overstates the cost: CPU seconds / cores is the
         # estimate for an idle one (the run is CPU-bound: no download, local files)
@@ -399,7 +439,9 @@ def main():
                      "library_warnings": None})
     print(describe_machine(info))
     print(f"load average before {load_before}, after {load_after} (1, 5, 15 min)")
-    print_table(rows, title=f"skclip cluster, {args.n_images} images, {model}, WordNet, CPU")
+    vocab = (f"{args.vocabulary_size:,} WordNet nouns" if args.vocabulary_size
+             else "WordNet")
+    print_table(rows, title=f"skclip cluster, {args.n_images} images, {model}, {vocab}, CPU")
     counts, ref_counts = {}, {}
     stages = stage_seconds(cold_lines, counts)
     print("stages of the cold run (seconds, from the progress bars; 1-s resolution):",
@@ -409,6 +451,7 @@ def main():
         print("stages of the float32 reference:",
               *(f"{sec:5d}  {desc}" for desc, sec in ref_stages.items()), sep="\n  ")
         print(f"same outputs as the float32 reference: {same_fp32}")
+    print(f"same outputs cold and warm: {same_warm}")
     stage_rows = [{"run": "cold (auto precision)", **stage_table(stages, cold, counts)}]
     if ref_stages:
         stage_rows.append({"run": "cold, float32 reference",
@@ -446,10 +489,11 @@ def main():
               f"{recall_info['mean_cos_ranking_vs_ensemble']:.3f}")
     write_json(args.out_json, {
         "benchmark": "cold_start", "model": model, "n_images": args.n_images,
-        "n_clusters": args.n_clusters, "rows": rows, "stages": stage_rows,
+        "n_clusters": args.n_clusters, "vocabulary_size": args.vocabulary_size or WORDNET_NOUNS,
+        "rows": rows, "stages": stage_rows,
         "cold_stages_s": stages,
         "fp32_reference_stages_s": ref_stages, "same_outputs_as_fp32": same_fp32,
-        "same_assignments_cold_warm": same, "cpu_flags": flags, "prompts_per_s": speed,
+        "same_outputs_cold_warm": same_warm, "cpu_flags": flags, "prompts_per_s": speed,
         "certificate_cost": bound,
         "warnings": cold_warnings + warm_warnings, "load_before": load_before,
         "load_after": load_after, "recall": recall_rows, "recall_info": recall_info,
