@@ -1,7 +1,8 @@
 """First run of ``skclip cluster`` on a fresh machine: cold and warm, end to end.
 
     flock /tmp/skclip-bench.lock python benchmarks/bench_cold_start.py [--quick]
-        [--n-images 200] [--model ViT-B-32] [--recall-nouns 2000] [--speed-nouns 2000]
+        [--n-images 200] [--n-clusters 5] [--model ViT-B-32] [--recall-nouns 2000]
+        [--speed-nouns 2000] [--bound-nouns 1000] [--vocabulary-size 0]
         [--no-fp32-reference] [--out-json FILE]
 
 What a new user runs: ``skclip cluster photos/ --n-clusters 5`` with the default
@@ -11,12 +12,19 @@ parsed hierarchy all live under a fresh ``SKCLIP_CACHE``). Then the same command
 again (warm: everything cached). Each run is a subprocess, timed end to end
 (interpreter start, imports, model load, WordNet, embedding, clustering, report).
 
-The float32 reference: the same cold command once more, with its own empty cache and
-the bfloat16 text stages switched off (as on a CPU without native bfloat16); the
-report gives the ratio and whether ``assignments.csv`` and ``clusters.json`` are
-identical (the selected nouns name the clusters). Prompts/s: the same ranking prompts
-encoded in float32 and bfloat16, interleaved (``--speed-nouns``). CPU flags: the ones
-that decide the precision.
+The float32 reference: the same cold command once more, with its own empty cache, as
+on a CPU without native bfloat16 (images and text stages in float32). Reported: the
+ratio, the seconds of each stage of both runs from their progress bars (ranking with
+its float32 re-scoring, candidates' ensembles with their re-encoding, captions,
+images, the report's naming re-scoring, and the rest: imports, model, WordNet,
+clustering, report), the ranking prompts/s of each, and whether the outputs agree:
+``assignments.csv`` byte for byte, ``clusters.json`` in its words (cluster names, each
+cluster's nouns and captions) and its largest number difference (scores printed to 4
+decimals; the float32 rows of a re-scored subset are encoded in other batches, and
+their last bits differ). Prompts/s: the same ranking prompts encoded in float32 and
+bfloat16, interleaved (``--speed-nouns``). CPU flags: the ones that decide the
+precision. ``--bound-nouns``: what a margin from a bound valid for every row would
+cost (:func:`certificate_cost`).
 
 Weights: a checkpoint of the architecture with random weights, saved first
 (``--pretrained FILE``), so the caches work as with real weights and the cost is the

@@ -307,8 +307,7 @@ def _naming_shortlist(clusterer, X, labels, k):
         M = _unit(means)
         C = np.vstack([M, M - M.mean(axis=0)])
         C = C[np.linalg.norm(C, axis=1) > 1e-9]  # one cluster: no specificity to rank by
-        U, _, _ = rescore_near_selection(C, U, exact, n)
-        U = _unit(U)
+        U, _, _ = rescore_near_selection(C, U, exact, n)  # unit rows put in unit rows
     sim = _unit(means) @ U.T
     spec = sim - sim.mean(axis=0)
     keep = np.unique(np.r_[np.argsort(-sim, axis=1)[:, :n].ravel(),

@@ -263,3 +263,29 @@ def test_image_precision_auto_follows_native_bfloat16_on_cpu(tiny_model_name, tm
                                   clone(embedder).set_params(precision="fp32").encode_text(texts))
     monkeypatch.setattr(_model, "native_bf16_cpu", lambda: False)
     np.testing.assert_array_equal(clone(embedder).fit().transform(images), X_fp32)
+
+
+def test_reduced_precision_of_a_loaded_checkpoint_rounds_it_in_memory(tiny_model_name,
+                                                                      tmp_path, monkeypatch):
+    """bf16 after fp32 of the same checkpoint: the fp32 model in memory is rounded (no
+    second read), with exactly the weights open_clip's own bf16 loading gives."""
+    import open_clip
+
+    torch.manual_seed(0)
+    weights = tmp_path / "w.pt"
+    torch.save(open_clip.create_model(tiny_model_name, pretrained=None).state_dict(), weights)
+    clear_model_cache()
+    reference = _model._create(tiny_model_name, str(weights), torch.device("cpu"), "bf16", None)
+    clear_model_cache()
+    load_clip(tiny_model_name, str(weights), "cpu", "fp32")
+    calls = []
+    real_create = _model._create
+    monkeypatch.setattr(_model, "_create", lambda *a: calls.append(a) or real_create(*a))
+    rounded = load_clip(tiny_model_name, str(weights), "cpu", "bf16")
+    assert calls == []
+    ref, got = reference.model.state_dict(), rounded.model.state_dict()
+    assert ref.keys() == got.keys()
+    for key in ref:
+        assert ref[key].dtype == got[key].dtype, key
+        assert torch.equal(ref[key], got[key]), key
+    clear_model_cache()
