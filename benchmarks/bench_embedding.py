@@ -22,10 +22,10 @@ one warm-up batch runs first. CUDA is measured when present (``--devices``).
 two ``CLIPEmbedder`` (``precision="fp32"`` / ``"bf16"``) loading one saved
 random-weight checkpoint, in interleaved chunks (so a shared machine's load hits
 both alike): the minimum and median cosine between the two embeddings of each image
-and the bf16 / fp32 images/s ratio. This is the measurement behind the CPU rule of
-``precision="auto"`` (bfloat16 images only if the drift is below 1e-3 in cosine).
-Random weights: a trained tower's activations (large-magnitude outlier features)
-may round differently.
+and the bf16 / fp32 images/s ratio: the measurement behind the CPU choice of
+``precision="auto"`` (bfloat16 images only if the drift is below 1e-3 in cosine; see
+``benchmarks/RESULTS.md`` for why they stay float32). Random weights: a trained
+tower's activations (large-magnitude outlier features) may round differently.
 
     python benchmarks/bench_embedding.py --precision-check --n-images 1000 \
         --out-json benchmarks/out/image_precision.json

@@ -15,7 +15,7 @@ from .._config import resolve_device
 from .._versions import VersionedPickleMixin
 from ._embeddings import TEXT_PARAMS, CLIPEmbeddings
 from ._images import DroppedImage, as_image_inputs
-from ._model import embedding_dim, image_precision, load_clip
+from ._model import embedding_dim, load_clip
 from ._notices import (
     RANDOM_WEIGHTS_WARNED,
     caller_stacklevel,
@@ -58,11 +58,11 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
         Images per forward pass. Text batches hold as many tokens as ``batch_size``
         texts at full context.
     precision : {"auto", "fp32", "fp16", "bf16"}, default="auto"
-        ``"auto"``: bf16 (else fp16) on GPU. On CPU: images in bf16 where the CPU has
-        native bfloat16 arithmetic (AVX512-BF16 or AMX; measured drift from float32
-        below 1e-3 in cosine), else fp32; texts in fp32 (a vocabulary's ranking stages
-        use bf16 and re-score in fp32, see :doc:`/user_guide/vocabulary`). Outputs are
-        float32 either way.
+        ``"auto"``: fp32 on CPU, bf16 (else fp16) on GPU. Outputs are float32 either
+        way. On a CPU with native bfloat16 a vocabulary's ranking stages still run in
+        bf16 and re-score in fp32 where a selection could change
+        (:doc:`/user_guide/vocabulary`); images stay fp32 under ``"auto"`` (bf16 image
+        embeddings move the clusters: :doc:`/user_guide/gpu_memory`).
     num_workers : int, default=0
         DataLoader worker processes decoding images (0 decodes in this process).
     decoder : {"pil", "torchvision"}, default="pil"
@@ -165,11 +165,10 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
         self.verbose = verbose
 
     # -- model access (never stored on self: see the class docstring) ---------------
-    def _load(self, images=False):
+    def _load(self):
         device = resolve_device(self.device)
-        precision = image_precision(self.precision, device) if images else self.precision
         loaded = load_clip(
-            self.model, self.pretrained, device, precision, cache_dir=self.cache_dir
+            self.model, self.pretrained, device, self.precision, cache_dir=self.cache_dir
         )
         return loaded, device
 
@@ -230,7 +229,7 @@ uint8 ndarray of shape (n_images, H, W, 3), or image-folder dataset
         """
         items, sources = as_image_inputs(X)
         self._ensure_fitted()
-        loaded, device = self._load(images=True)
+        loaded, device = self._load()
         embeddings, kept, dropped = self._embed_images(items, sources, loaded, device)
         self.dropped_ = dropped
         self.kept_indices_ = kept

@@ -21,7 +21,7 @@ from .._config import resolve_device
 from ..exceptions import UnknownModelError, UnknownWeightsError, WeightsUnavailableError
 
 __all__ = ["LoadedCLIP", "load_clip", "clear_model_cache", "embedding_dim", "resolve_precision",
-           "image_precision", "native_bf16_cpu"]
+           "native_bf16_cpu"]
 
 _CACHE = {}
 _LOCK = threading.RLock()
@@ -59,23 +59,6 @@ def native_bf16_cpu():
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
-
-
-def image_precision(precision, device):
-    """The precision of the image tower: :func:`resolve_precision`, except that
-    ``"auto"`` on a CPU with native bfloat16 is ``"bf16"``.
-
-    The exception rests on a measurement (``benchmarks/bench_embedding.py
-    --precision-check``): over 1,000 CIFAR-10 JPEGs, ViT-B-32, the bfloat16 and float32
-    image embeddings of each image agree to a cosine of at least 0.99994 (drift 5.9e-5,
-    below the 1e-3 allowed), at 1.36x the images/s. The weights available were random;
-    ``precision="fp32"`` keeps the image tower in float32. Texts stay float32 under
-    ``"auto"`` (their reduced-precision stages re-score in float32 where a selection
-    could change, see :doc:`/user_guide/vocabulary`).
-    """
-    if precision in (None, "auto") and device.type == "cpu" and native_bf16_cpu():
-        return "bf16"
-    return resolve_precision(precision, device)
 
 
 def _model_name(model):
