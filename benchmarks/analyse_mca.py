@@ -133,11 +133,19 @@ class _Trace:
         return wrapped
 
     def full_pass(self, original):
-        """Keep the image-head probabilities of the epoch's full pass."""
-        def wrapped(nets, *args, **kwargs):
-            out = original(nets, *args, **kwargs)
+        """Keep the image-head probabilities of the epoch's full pass (computed here
+        when the pass skips the head: the text clusters do not read it)."""
+        def wrapped(nets, X, *args, **kwargs):
+            out = original(nets, X, *args, **kwargs)
             if out[0] is not None:
                 self._proba = out[0]
+            elif kwargs.get("heads") is False:
+                import torch
+
+                nets.eval()
+                with torch.no_grad():
+                    self._proba = torch.softmax(nets.image_head(X)[1], dim=1)
+                nets.train()
             return out
 
         return wrapped

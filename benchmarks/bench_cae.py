@@ -14,6 +14,12 @@ Data: random unit vectors around K class centres, text anchors near the centres
     python benchmarks/bench_cae.py               # full run (minutes)
     python benchmarks/bench_cae.py --quick       # CI smoke run (seconds)
     python benchmarks/bench_cae.py --max-n 100000 --out benchmarks/out/bench_cae.json
+    python benchmarks/bench_cae.py --fusion-check  # CAE's fusion weightings, same run
+
+``--fusion-check`` fits only CAE at the comparison size, with
+``weighting="neighbourhood"`` (the default) and ``weighting="prototype"`` (the
+default before issue 24), back to back, and reports wall and CPU seconds and their
+ratio (CPU seconds are the fairer figure on a shared machine).
 """
 
 import argparse
@@ -68,26 +74,29 @@ def measure(spec):
         est = KMeans(n_clusters=k, n_init=20, random_state=seed)
     elif method == "clip_kmeans":
         est = CLIPKMeans(n_clusters=k, device=spec["device"], random_state=seed)
-    else:
+    else:  # "cae" (the default) or "cae_prototype" (weighting="prototype")
         est = CAEClustering(n_clusters=k, semantic_space=Texts(), device=spec["device"],
                             random_state=seed, ot_iters=spec.get("ot_iters", 1000),
-                            kmeans_n_init=spec.get("n_init", 20))
+                            kmeans_n_init=spec.get("n_init", 20),
+                            weighting="prototype" if method == "cae_prototype"
+                            else "neighbourhood")
     rss_before = rss_mb("VmRSS")
     try:  # reset the peak-RSS counter so that it covers the fit only
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
         pass
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         labels = est.fit(X).labels_
     if spec["device"] != "cpu" and torch.cuda.is_available():
         torch.cuda.synchronize()
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     out = {
         "method": method, "threads": torch.get_num_threads(), "n": spec["n"], "d": spec["d"],
         "k": k, "m_texts": spec["m"],
         "fit_s": round(seconds, 3),
+        "cpu_s": round(cpu_seconds, 3),
         "data_mb": round(X.nbytes / 2**20, 1),
         "rss_before_mb": round(rss_before, 1),
         "peak_rss_mb": round(rss_mb("VmHWM"), 1),
@@ -97,7 +106,7 @@ def measure(spec):
     out["convergence_warnings"] = sum(
         issubclass(w.category, ConvergenceWarning) for w in caught
     )
-    if method == "cae":  # Sinkhorn passes and the column-marginal error of each potential
+    if method.startswith("cae"):  # Sinkhorn passes and the column-marginal error of each potential
         out["ot_n_iter"] = dict(getattr(est, "ot_n_iter_", {}))
         out["ot_col_err"] = {
             name: _col_err(X, T, g, est.ot_eps)
@@ -139,6 +148,24 @@ def run_child(spec, timeout):
     return {"method": spec["method"], "n": spec["n"], "error": " | ".join(tail)}
 
 
+def fusion_check(base, common, args):
+    """CAE with each fusion weighting at the comparison size, in one run."""
+    runs = [run_child({**base, **common, "method": meth}, args.timeout)
+            for meth in ("cae_prototype", "cae")]
+    by = {r["method"]: r for r in runs}
+    ratio = {key: round(by["cae"][key] / by["cae_prototype"][key], 3)
+             for key in ("fit_s", "cpu_s") if all(key in r for r in runs)}
+    print_table(runs, ["method", "n", "d", "k", "m_texts", "fit_s", "cpu_s", "peak_rss_mb",
+                       "acc", "error"],
+                title=f"\nCAE fit, neighbourhood / prototype weighting: {ratio}")
+    payload = {"benchmark": "bench_cae_fusion", "quick": args.quick, "config": base,
+               "device": args.device, "runs": runs, "neighbourhood_over_prototype": ratio,
+               "note": "machine shared with other jobs: see machine.load_avg_1m"}
+    path = write_json(args.out, payload)
+    print(f"\nwrote {path}")
+    return 0 if all("error" not in r for r in runs) else 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
@@ -153,6 +180,8 @@ def main(argv=None):
                         help="k-means restarts of the scaling runs (CAE default 20)")
     parser.add_argument("--skip-compare", action="store_true", help="only the scaling run")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per measurement")
+    parser.add_argument("--fusion-check", action="store_true",
+                        help="only CAE, neighbourhood vs prototype weighting (time ratio)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -169,6 +198,8 @@ def main(argv=None):
     common = dict(device=args.device, threads=args.threads)
     print(describe_machine(machine_info()))
 
+    if args.fusion_check:
+        return fusion_check(base, common, args)
     methods = () if args.skip_compare else ("sklearn_kmeans", "clip_kmeans", "cae")
     compare = [run_child({**base, **common, "method": meth}, args.timeout) for meth in methods]
     by = {r["method"]: r for r in compare}

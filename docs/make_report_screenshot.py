@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -24,28 +23,18 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--hide-scrollbars"]
 
 
-def extract(zip_path, dest, per_class=20):
-    with zipfile.ZipFile(zip_path) as zf:
-        by_class = {}
-        for name in sorted(zf.namelist()):
-            parts = name.split("/")
-            if len(parts) == 3 and parts[2].endswith(".jpg"):
-                by_class.setdefault(parts[1], []).append(name)
-        for cls, names in by_class.items():
-            (dest / cls).mkdir(parents=True, exist_ok=True)
-            for name in names[:per_class]:
-                (dest / cls / Path(name).name).write_bytes(zf.read(name))
-
-
 def main():
-    assets = Path(os.environ.get("SKCLIP_ASSETS", HERE.parent.parent / "shared" / "assets"))
+    assets = Path(os.environ.get("SKCLIP_ASSETS", "assets"))
     chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
                                                      "google-chrome"))), None)
     if chromium is None or not (assets / "cifar10").is_dir():
         sys.exit("needs headless Chromium and SKCLIP_ASSETS with cifar10/cifar10-test.zip")
+    from skclip.datasets import extract_image_archive
+
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        extract(assets / "cifar10" / "cifar10-test.zip", tmp / "cifar10-test")
+        extract_image_archive(assets / "cifar10" / "cifar10-test.zip", tmp / "cifar10-test",
+                              per_class=20)
         (tmp / "nouns.txt").write_text("\n".join(NOUNS) + "\n")
         from skclip.cli import main as skclip
 

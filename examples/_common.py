@@ -1,7 +1,6 @@
 """Small helpers shared by the examples: find the offline assets, make test images."""
 
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,16 +26,13 @@ def example_images(folder, per_class=8, classes=("airplane", "cat", "ship")):
     assets = assets_dir()
     paths, labels = [], []
     if assets is not None:
-        with zipfile.ZipFile(assets / "cifar10" / "cifar10-test.zip") as zf:
-            names = sorted(zf.namelist())
-            for label, cls in enumerate(classes):
-                members = [n for n in names if f"/{cls}/" in n and n.endswith(".jpg")]
-                for name in members[:per_class]:
-                    target = folder / cls / Path(name).name
-                    target.parent.mkdir(exist_ok=True)
-                    target.write_bytes(zf.read(name))
-                    paths.append(str(target))
-                    labels.append(label)
+        from skclip.datasets import extract_image_archive, load_image_folder
+
+        extract_image_archive(assets / "cifar10" / "cifar10-test.zip", folder,
+                              classes=list(classes), per_class=per_class)
+        data = load_image_folder(folder)
+        position = np.array([list(classes).index(c) for c in data.class_names])
+        paths, labels = list(data.paths), position[data.y]  # labels in `classes` order
         return paths, np.array(labels)
     rng = np.random.RandomState(0)
     for label, cls in enumerate(classes):

@@ -9,16 +9,16 @@ numbers beside the papers'), with :mod:`skclip.report`'s benchmark functions.
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from ._common import (
     EXIT_ERROR,
     EXIT_OK,
     CLIError,
     _add_model_args,
+    _add_text_args,
+    _check_text_args,
     _embed_folder,
     _embedder_params,
-    _is_wordnet,
     _pretrained,
     _say,
 )
@@ -99,31 +99,13 @@ def add_benchmark_parser(sub):
     b.add_argument("--no-download", action="store_true",
                    help="never download; fail when the dataset is not in the cache")
     t = b.add_argument_group("text (as in 'skclip cluster'; used by tac, cae, mca)")
-    t.add_argument("--vocabulary", default="wordnet", metavar="wordnet|FILE",
-                   help="'wordnet' (default), 'wordnet-tac', 'wordnet-sic' or a text file "
-                        "with one noun per line")
-    t.add_argument("--vocabulary-cache", metavar="FILE.npz",
-                   help="vocabulary embeddings written by 'skclip vocab build --out'")
-    t.add_argument("--exact-vocabulary", action="store_true",
-                   help="encode every noun with every template")
-    t.add_argument("--captions", metavar="FILE",
-                   help="captions for CAE's caption view (text, Flickr8k or COCO JSON)")
+    _add_text_args(t, vocabulary_default="wordnet")
     b.add_argument("--out", required=True, metavar="DIR", help="output folder")
     b.add_argument("--overwrite", action="store_true",
                    help="allow writing into a non-empty output folder")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bars, no summary")
     _add_model_args(b)
     b.set_defaults(run=cmd_benchmark)
-
-
-def _check_text_args(args):
-    if not _is_wordnet(args.vocabulary) and not Path(args.vocabulary).is_file():
-        raise CLIError(f"vocabulary file not found: {args.vocabulary} "
-                       "(use 'wordnet' or a file with one noun per line)")
-    for flag, value in (("--vocabulary-cache", args.vocabulary_cache),
-                        ("--captions", args.captions)):
-        if value is not None and not Path(value).is_file():
-            raise CLIError(f"{flag} file not found: {value}")
 
 
 def estimator_factory(args, model, features, n_clusters):

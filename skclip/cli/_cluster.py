@@ -9,10 +9,14 @@ from ._common import (
     UsageError,
     _add_engine_args,
     _add_model_args,
+    _add_text_args,
+    _captions_param,
     _check_engine_args,
     _check_k,
+    _check_text_args,
     _embed_folder,
     _embedder_params,
+    _embedder_settings,
     _is_wordnet,
     _k_range,
     _list_images,
@@ -48,23 +52,7 @@ def add_cluster_parser(sub):
                    help="candidates of --n-clusters auto (default: 2:min(100, images/10))")
     c.add_argument("--method", choices=["cae", "mca"], default="cae",
                    help="clustering method (default: cae, training-free)")
-    c.add_argument("--vocabulary", default=None, metavar="wordnet|FILE",
-                   help="the nouns of the semantic space, used both to cluster and to name "
-                        "the clusters: 'wordnet' (WordNet 3.0, fetched on first use when "
-                        "missing), 'wordnet-tac' / 'wordnet-sic' (the predecessors' exact "
-                        "lists) or a text file with one noun per line (default: wordnet, "
-                        "or the nouns of --vocabulary-cache)")
-    c.add_argument("--vocabulary-cache", metavar="FILE.npz",
-                   help="vocabulary embeddings written by 'skclip vocab build --out' (same "
-                        "model, weights and templates): nothing to encode; a file built "
-                        "from a noun list brings its nouns, no --vocabulary needed")
-    c.add_argument("--exact-vocabulary", action="store_true",
-                   help="encode every noun with every template instead of ranking all "
-                        "nouns with one prompt and re-encoding the best candidates (slow on "
-                        "a CPU the first time; the result is cached)")
-    c.add_argument("--captions", metavar="FILE",
-                   help="captions for CAE's caption view: a text file (one per line), a "
-                        "Flickr8k token file or a COCO caption JSON")
+    _add_text_args(c)
     c.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: 0)")
     c.add_argument("--out", required=True, metavar="DIR", help="output folder")
     c.add_argument("--overwrite", action="store_true",
@@ -95,7 +83,7 @@ def _pipeline(args, model, features):
     if args.exact_vocabulary:
         space["exact_vocabulary"] = True
     if args.captions is not None:
-        space["captions"] = args.captions
+        space["captions"] = _captions_param(args.captions)
     return make_clip_pipeline(
         args.method, args.n_clusters, model=model, pretrained=args.pretrained,
         device=args.device, embedder_params=_embedder_params(args),
@@ -145,21 +133,13 @@ def cmd_cluster(args):
     if args.k_range is not None and args.n_clusters != "auto":
         raise UsageError("--k-range needs --n-clusters auto")
     _check_engine_args(args)
-    if args.vocabulary is not None and not _is_wordnet(args.vocabulary) \
-            and not Path(args.vocabulary).is_file():
-        raise CLIError(f"vocabulary file not found: {args.vocabulary} "
-                       "(use 'wordnet' or a file with one noun per line)")
-    if args.vocabulary_cache is not None and not Path(args.vocabulary_cache).is_file():
-        raise CLIError(f"vocabulary cache file not found: {args.vocabulary_cache} "
-                       "(write one with 'skclip vocab build --out FILE')")
+    _check_text_args(args)
     if args.vocabulary is None:
         from ._vocab import nouns_of_vocabulary_file
 
         listed = (None if args.vocabulary_cache is None
                   else nouns_of_vocabulary_file(args.vocabulary_cache))
         args.vocabulary = "wordnet" if listed is None else listed
-    if args.captions is not None and not Path(args.captions).is_file():
-        raise CLIError(f"captions file not found: {args.captions}")
     features = None
     if args.features is not None:
         features = _load_features(args.features)
@@ -207,13 +187,7 @@ def cmd_cluster(args):
     run = {"input": str(args.features or args.path), "method": args.method, "model": model,
            "pretrained": None if args.pretrained is None else str(args.pretrained),
            "seed": args.seed, "embedding": stats}
-    # model.joblib: what 'skclip assign' needs to embed new images the same way
-    weights = run["pretrained"]
-    if weights is not None and Path(weights).expanduser().is_file():  # a checkpoint
-        weights = str(Path(weights).expanduser().resolve())
-    embedder_settings = {"model": model, "pretrained": weights, "device": "auto",
-                         **{k: v for k, v in _embedder_params(args).items() if k != "verbose"}}
     files = write_report(out, clusterer, X, paths=paths, skipped=skipped, run=run,
-                         embedder=embedder_settings, save_model=True)
+                         embedder=_embedder_settings(args, model), save_model=True)
     _say(args, f"wrote {', '.join(str(f) for f in files)}")
     return EXIT_OK

@@ -98,6 +98,59 @@ def _add_model_args(p, *, images=True, features=False):
                         "pixels close to, not identical with, Pillow's)")
 
 
+def _add_text_args(g, *, vocabulary_default=None):
+    """The text options of the commands that build a semantic space (``cluster``,
+    ``benchmark``), added to the parser or group ``g``."""
+    default = ("wordnet, or the nouns of --vocabulary-cache" if vocabulary_default is None
+               else vocabulary_default)
+    g.add_argument("--vocabulary", default=vocabulary_default, metavar="wordnet|FILE",
+                   help="the nouns of the semantic space, used both to cluster and to name "
+                        "the clusters: 'wordnet' (WordNet 3.0, fetched on first use when "
+                        "missing), 'wordnet-tac' / 'wordnet-sic' (the predecessors' exact "
+                        f"lists) or a text file with one noun per line (default: {default})")
+    g.add_argument("--vocabulary-cache", metavar="FILE.npz",
+                   help="vocabulary embeddings written by 'skclip vocab build --out' (same "
+                        "model, weights and templates): nothing to encode; a file built "
+                        "from a noun list brings its nouns, no --vocabulary needed")
+    g.add_argument("--exact-vocabulary", action="store_true",
+                   help="encode every noun with every template instead of ranking all "
+                        "nouns with one prompt and re-encoding the best candidates (slow on "
+                        "a CPU the first time; the result is cached)")
+    g.add_argument("--captions", metavar="FILE|coco|none",
+                   help="captions for CAE's caption view: a text file (one per line), a "
+                        "Flickr8k token file or a COCO caption JSON; 'coco' (default) the "
+                        "5,000 COCO captions shipped with skclip; 'none' no caption view")
+
+
+def _check_text_args(args):
+    """Files named by the text options exist (see :func:`_add_text_args`)."""
+    if args.vocabulary is not None and not isinstance(args.vocabulary, list) \
+            and not _is_wordnet(args.vocabulary) and not Path(args.vocabulary).is_file():
+        raise CLIError(f"vocabulary file not found: {args.vocabulary} "
+                       "(use 'wordnet' or a file with one noun per line)")
+    if args.vocabulary_cache is not None and not Path(args.vocabulary_cache).is_file():
+        raise CLIError(f"vocabulary cache file not found: {args.vocabulary_cache} "
+                       "(write one with 'skclip vocab build --out FILE')")
+    if args.captions not in (None, "coco", "none") and not Path(args.captions).is_file():
+        raise CLIError(f"captions file not found: {args.captions} "
+                       "(or 'coco' for the shipped captions, 'none' for no caption view)")
+
+
+def _captions_param(value):
+    """``--captions`` as the ``captions`` parameter of the semantic space builder."""
+    return None if value == "none" else value
+
+
+def _embedder_settings(args, model):
+    """How the images were embedded, for ``model.joblib``: what ``skclip assign`` needs
+    to embed new images the same way (a checkpoint's path made absolute)."""
+    weights = None if args.pretrained is None else str(args.pretrained)
+    if weights is not None and Path(weights).expanduser().is_file():  # a checkpoint
+        weights = str(Path(weights).expanduser().resolve())
+    return {"model": model, "pretrained": weights, "device": "auto",
+            **{k: v for k, v in _embedder_params(args).items() if k != "verbose"}}
+
+
 def _add_engine_args(p, *, fit_sample):
     # --engine ray: skclip.cli._ray (Ray Data); the local engine is the default
     g = p.add_argument_group("engine")

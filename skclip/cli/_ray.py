@@ -17,7 +17,7 @@ import numpy as np
 from .._atomic import atomic_directory, atomic_write
 from ..scale import embed, fit, image_dataset, predict
 from ..scale._ray import embedding_column, embedding_matrix, require_ray
-from ._common import CLIError, _check_k, _say
+from ._common import CLIError, _check_k, _embedder_settings, _say
 
 __all__ = ["cluster_with_ray", "embed_with_ray", "ray_session", "write_embeddings_parquet"]
 
@@ -123,7 +123,8 @@ def cluster_with_ray(args, clusterer, model, paths, features, out):
            "seed": args.seed, "embedding": stats, "engine": "ray",
            "ray_address": args.ray_address, "fit_sample": int(sample)}
     files = write_report(out, report_clusterer, cols["embedding"],
-                         paths=[str(p) for p in cols["path"]], skipped=skipped, run=run)
+                         paths=[str(p) for p in cols["path"]], skipped=skipped, run=run,
+                         embedder=_embedder_settings(args, model), save_model=True)
     return files + [parquet]
 
 

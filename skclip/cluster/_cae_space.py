@@ -1,5 +1,7 @@
 """CAE's text side: its default semantic space, selection centres and text-set sizes."""
 
+from numbers import Integral
+
 _DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
 # topk="auto": certified top-64 rows above this many texts per set, dense rows below
 # (where the dense product costs no more than the top-k search).
@@ -53,3 +55,110 @@ def texts_per_row(topk, n_texts):
     if topk != "auto":
         return topk
     return _TOPK_AUTO if n_texts > _TOPK_AUTO_MIN_TEXTS else None
+
+
+class CAETextSideMixin:
+    """CAE's per-text-set steps (column potentials, caption queries, fused features).
+
+    Reads the fitted text side (``noun_embeddings_``, ``g_u_``, ...) of
+    :class:`~skclip.cluster.CAEClustering`; kept apart so that the estimator's module
+    holds its parameters and its fit.
+    """
+
+    def _batch(self):
+        m = max(len(self.noun_embeddings_), len(self.caption_embeddings_))
+        return ot_rows_per_block(self.ot_batch, m)
+
+    def _potential(self, X, T, name, device):
+        import numpy as np
+
+        from ._fusion import column_potential
+
+        if len(T) == 0:
+            return np.zeros(0, dtype=X.dtype)
+        g, n_iter = column_potential(
+            X, T, eps=self.ot_eps, max_iter=self.ot_iters, tol=self.ot_tol,
+            relax_columns=self.relax_columns,
+            column_penalty=self.column_penalty,
+            block_size="auto" if self.ot_batch is None else self.ot_batch, device=device,
+            verbose=self.verbose,
+            topk=self.topk,  # "auto": sparse where the dense solver would stream
+        )
+        self.ot_n_iter_[name] = n_iter
+        return g
+
+    def _hierarchical(self):
+        """Captions aligned under the nouns (both in use, not the literal reading)."""
+        return (self.caption_query == "image+nouns" and self.fusion != "paper"
+                and len(self.noun_embeddings_) > 0 and len(self.caption_embeddings_) > 0)
+
+    def _caption_queries(self, X, U, device):
+        from ._fusion import hierarchical_queries
+
+        if not self._hierarchical():
+            return X
+        return hierarchical_queries(
+            X, U, self.g_u_.astype(X.dtype, copy=False), eps=self.ot_eps,
+            weight_by_similarity=self.weight_by_similarity, block_size=self._batch(),
+            device=device, topk=self._topk(), tol=self.ot_tol,
+        )
+
+    def _texts(self, dtype):
+        """Noun and caption embeddings in the (centred) space of the OT and the fusion."""
+        from ._fusion import centred_unit
+
+        return (
+            centred_unit(self.noun_embeddings_.astype(dtype), self.noun_mean_),
+            centred_unit(self.caption_embeddings_.astype(dtype), self.caption_mean_),
+        )
+
+    def _topk(self):
+        return texts_per_row(self.topk, max(len(self.noun_embeddings_),
+                                            len(self.caption_embeddings_)))
+
+    def _text_sets(self, dtype):
+        """The text sets in use and their column potentials, as two lists."""
+        texts, pots = [], []
+        for T, g in zip(self._texts(dtype), (self.g_u_, self.g_v_)):
+            if len(T):
+                texts.append(T)
+                pots.append(g.astype(dtype, copy=False))
+        return texts, pots
+
+    def _neighbourhood_weighting(self):
+        """Weights from the image's neighbourhood (not for the literal reading or concat)."""
+        return (self.weighting == "neighbourhood"
+                and self.fusion in ("weighted_sum", "weighted_concat"))
+
+    def _fit_reference(self, X, device):
+        """``fusion_reference_``: the views of the reference images (or None)."""
+        import numpy as np
+
+        from ._fusion import view_rows
+        from ._neighbourhood import reference_rows
+
+        texts, pots = self._text_sets(X.dtype)
+        if not self._neighbourhood_weighting() or not texts:
+            return None
+        k = self.n_clusters if isinstance(self.n_clusters, Integral) else None
+        rows = X[reference_rows(len(X), k)]
+        return np.stack(view_rows(
+            rows, texts, pots, eps=self.ot_eps, weight_by_similarity=self.weight_by_similarity,
+            block_size=self._batch(), device=device, hierarchical=self._hierarchical(),
+            topk=self._topk(), tol=self.ot_tol,
+        ))
+
+    def _fused(self, X, device, stats=None):
+        """Fused features of centred unit image rows ``X`` (certificates into ``stats``)."""
+        from ._fusion import fused_features
+
+        texts, pots = self._text_sets(X.dtype)
+        ref = self.fusion_reference_
+        return fused_features(
+            X, texts, pots, eps=self.ot_eps, weight_by_similarity=self.weight_by_similarity,
+            gamma=self.gamma,
+            fusion="weighted_concat" if self.fusion == "paper" else self.fusion,
+            block_size=self._batch(), device=device, hierarchical=self._hierarchical(),
+            verbose=self.verbose, topk=self._topk(), tol=self.ot_tol, stats=stats,
+            reference=None if ref is None else list(ref.astype(X.dtype, copy=False)),
+        )

@@ -214,9 +214,26 @@ def hierarchical_queries(X, T, g, *, eps, weight_by_similarity, block_size, devi
     return out
 
 
+def view_rows(X, texts, potentials, *, eps, weight_by_similarity, block_size, device,
+              hierarchical=False, topk=None, tol=0.0):
+    """The views of unit image rows ``X``: ``[X, counterparts...]``, numpy arrays (n, d)."""
+    import torch
+
+    out = [X] + [np.empty_like(X) for _ in texts]
+    T_dev = [torch.as_tensor(T).to(device) for T in texts]
+    g_dev = [torch.as_tensor(g).to(device) for g in potentials]
+    with torch.no_grad():
+        for s in range(0, len(X), block_size):
+            Xb = torch.as_tensor(X[s : s + block_size]).to(device)
+            for m, z in enumerate(counterparts(Xb, T_dev, g_dev, eps, weight_by_similarity,
+                                               hierarchical, topk, tol), start=1):
+                out[m][s : s + block_size] = z.cpu().numpy()
+    return out
+
+
 def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fusion,
                    block_size, device, hierarchical=False, verbose=0, topk=None, tol=0.0,
-                   stats=None):
+                   stats=None, reference=None):
     """Fused features ``F`` and fusion weights ``W`` of unit image rows ``X``, numpy out.
 
     ``texts`` and ``potentials`` list the text sets in use (nouns, captions) and their
@@ -224,8 +241,14 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
     of ``block_size`` on ``device``. ``hierarchical``: see :func:`counterparts`.
     ``topk`` (None: dense rows) and ``tol`` are passed to :func:`counterpart`;
     ``stats`` is then a list of one dict per text set that receives the certificate.
+    ``reference`` (the views of reference images, from :func:`view_rows`): weights
+    from each view's agreement with the image's neighbourhood
+    (:func:`skclip.cluster._neighbourhood.neighbourhood_weights`) instead of
+    :func:`fusion_weights`.
     """
     import torch
+
+    from ._neighbourhood import neighbourhood_weights
 
     n, d = X.shape
     M = 1 + len(texts)
@@ -234,6 +257,7 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
     W = np.empty((n, M), dtype=X.dtype)
     T_dev = [torch.as_tensor(T).to(device) for T in texts]
     g_dev = [torch.as_tensor(g).to(device) for g in potentials]
+    ref = None if reference is None else [torch.as_tensor(R).to(device) for R in reference]
     starts = range(0, n, block_size)
     if verbose and len(starts) > 1:  # no bar for one step
         from tqdm.auto import tqdm
@@ -244,7 +268,10 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
             Xb = torch.as_tensor(X[s : s + block_size]).to(device)
             Z = [Xb] + counterparts(Xb, T_dev, g_dev, eps, weight_by_similarity,
                                     hierarchical, topk, tol, stats)
-            Wb = fusion_weights(Z, None if fusion == "concat" else gamma)
+            if ref is not None and fusion != "concat" and len(Z) > 1:
+                Wb = _drop_negligible(neighbourhood_weights(Z, ref, gamma))
+            else:
+                Wb = fusion_weights(Z, None if fusion == "concat" else gamma)
             F[s : s + block_size] = fuse(Z, Wb, fusion).cpu().numpy()
             W[s : s + block_size] = Wb.cpu().numpy()
     return F, W

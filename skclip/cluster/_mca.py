@@ -7,7 +7,6 @@ The training loop is in ``_mca_train.py``, the networks in ``_mca_nets.py``, los
 terms and pseudo-labels in ``_mca_losses.py``.
 """
 
-import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,11 +18,10 @@ from .._config import torch_generator
 from ._autok import resolve_n_clusters
 from ._base import _BaseCLIPClustering
 from ._fusion import centred_unit
+from ._mca_space import comparison_space, semantic_centers
 from ._mca_train import train_mca
 
 __all__ = ["MCAClustering"]
-
-_BLOCK = 4096  # rows per block of the float64 image-head pass (predict_proba)
 
 
 class MCAClustering(_BaseCLIPClustering):
@@ -58,6 +56,12 @@ class MCAClustering(_BaseCLIPClustering):
         gamma_r=500, hier_min_depth=6)``.
     text_source : {"nouns", "captions", "both"}, default="nouns"
         Texts of the semantic space used as the set T [choice]; MCA uses nouns.
+    text_pool : int, default=3
+        Each text meets the images as the normalised mean of itself and its
+        ``text_pool - 1`` nearest texts (after centring) [choice]: a concept has
+        several names, a distractor near an image by chance (by its style or noise)
+        has none, so pooling keeps the images' nearest texts on their class (user
+        guide, "MCA stage by stage"). 1 compares the texts as given.
     head : {"mlp", "linear"}, default="mlp"
         ``"mlp"``: Linear -> BatchNorm -> ReLU -> Linear, the projector being the
         first three layers (TAC's cluster head) [choice]. ``"linear"``: SIC's single
@@ -95,16 +99,12 @@ class MCAClustering(_BaseCLIPClustering):
     pseudo_labels : {"text-clusters", "counterpart", "image"}, \
             default="text-clusters"
         Where the pseudo-labels come from [choice]. ``"text-clusters"``: the clusters
-        of the images' text counterparts (the attended mixtures ``sum_j alpha_ij
-        v_j``, before ``W_v``): spherical k-means with 10 restarts before the first
-        epoch, then one k-means step per epoch from the previous centres, so that
-        the labels follow the trained attention and keep their indices; the
-        semantic centres are the cluster means of the counterparts. They do not
-        depend on the image head, so image neighbourhoods that follow a nuisance
-        (style, background) cannot steer them. ``"counterpart"``: SIC's
-        centre-based mapping (``xi_c``, ``xi_a``: image centres of the current head,
-        their nearest texts) applied to the attended mixture; ``"image"``: the same
-        mapping applied to the image itself (SIC's rule).
+        of the images' attended text mixtures (spherical k-means before the first
+        epoch, then one k-means step per epoch), which do not depend on the image
+        head, so image neighbourhoods that follow a nuisance (style) cannot steer
+        them. ``"counterpart"``: SIC's centre-based mapping (``xi_c``, ``xi_a``)
+        applied to the attended mixture; ``"image"``: to the image (SIC's rule).
+        User guide, "MCA: heads trained with three levels of alignment".
     xi_c : float, default=0.9
         Share of ``n_samples / K`` top-scoring images that define a cluster's image
         centre [code-SIC] (``pseudo_labels="counterpart"`` or ``"image"``, and
@@ -148,7 +148,7 @@ class MCAClustering(_BaseCLIPClustering):
         ``p`` the final image-head probabilities.
     semantic_centers_ : ndarray of shape (n_clusters, n_features)
         Final semantic centres: normalised mean of the ``xi_a`` texts nearest each
-        final image centre (found after centring, averaged as given).
+        final image centre (found after centring and pooling, averaged as given).
     semantic_space_ : estimator
         The fitted semantic space.
     image_head_, text_head_, attention_ : torch.nn.Module
@@ -210,6 +210,7 @@ class MCAClustering(_BaseCLIPClustering):
     _parameter_constraints: dict = {
         **_BaseCLIPClustering._parameter_constraints,
         "text_source": [StrOptions({"nouns", "captions", "both"})],
+        "text_pool": [Interval(Integral, 1, None, closed="left")],
         "head": [StrOptions({"mlp", "linear"})],
         "hidden_dim": [Interval(Integral, 1, None, closed="left"), None],
         "n_img_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -241,6 +242,7 @@ class MCAClustering(_BaseCLIPClustering):
         k_selection="davies_bouldin",
         semantic_space=None,
         text_source="nouns",
+        text_pool=3,
         head="mlp",
         hidden_dim=None,
         n_img_neighbors=20,
@@ -271,6 +273,7 @@ class MCAClustering(_BaseCLIPClustering):
         self.k_selection = k_selection
         self.semantic_space = semantic_space
         self.text_source = text_source
+        self.text_pool = text_pool
         self.head = head
         self.hidden_dim = hidden_dim
         self.n_img_neighbors = n_img_neighbors
@@ -336,17 +339,11 @@ class MCAClustering(_BaseCLIPClustering):
                 f"MCAClustering needs at least 2 samples to find image neighbours, got "
                 f"n_samples={X.shape[0]}."
             )
-        d = X.shape[1]
         center = self.center_modalities
         resolve_n_clusters(self, centred_unit(X, X.mean(axis=0)) if center else X,
                            spherical=True, device=self._device())
-        texts = self._texts(*self._fit_semantic_space(X, self.n_clusters_))
-        self.image_mean_ = X.mean(axis=0) if center else np.zeros(d, dtype=X.dtype)
-        # one text has no direction relative to its own mean
-        self.text_mean_ = (texts.mean(axis=0) if center and len(texts) > 1
-                           else np.zeros(d, dtype=X.dtype)).astype(X.dtype)
-        Xq = centred_unit(X, self.image_mean_)
-        Tq = centred_unit(texts.astype(X.dtype), self.text_mean_)
+        space = self._fit_semantic_space(X, self.n_clusters_)
+        texts, Xq, Tq = comparison_space(self, X, *space)
         device = self._device()
         generator = torch_generator(self.random_state, "cpu")
         nets, curve, terms, peaks = train_mca(self, X, Xq, Tq, device=device,
@@ -371,49 +368,15 @@ class MCAClustering(_BaseCLIPClustering):
         centers = proba.T @ X
         norms = np.linalg.norm(centers, axis=1, keepdims=True)
         self.cluster_centers_ = (centers / np.maximum(norms, 1e-12)).astype(X.dtype)
-        self.semantic_centers_ = self._semantic_centers(proba, Xq, Tq, texts)
+        self.semantic_centers_ = semantic_centers(proba, Xq, Tq, texts, xi_c=self.xi_c,
+                                                  xi_a=self.xi_a)
         return self
-
-    def _texts(self, nouns, captions):
-        """The text set T chosen by ``text_source``."""
-        parts = {"nouns": [nouns], "captions": [captions], "both": [nouns, captions]}
-        texts = np.vstack(parts[self.text_source])
-        if texts.shape[0] == 0:
-            raise ValueError(
-                f"The semantic space {type(self.semantic_space_).__name__} selected no "
-                f"texts for text_source={self.text_source!r}; MCA needs at least one."
-            )
-        return texts
-
-    def _semantic_centers(self, proba, Xq, Tq, texts):
-        """Means of the ``xi_a`` texts nearest each final image centre, found in the
-        comparison space (``Xq``, ``Tq``) and averaged in the input space (``texts``)."""
-        import torch
-
-        from ..neighbors import knn
-        from ._mca_losses import semantic_centres
-
-        def knn_fn(queries, base, k):
-            return knn(queries, base, n_neighbors=k, exclude_self=False, device="cpu")[1]
-
-        P, Xt, Tt = (torch.as_tensor(a, dtype=torch.float64) for a in (proba, Xq, Tq))
-        _, nearest = semantic_centres(P, Xt, Tt, xi_c=self.xi_c, xi_a=self.xi_a,
-                                      knn_fn=knn_fn)
-        centres = texts[nearest.numpy()].astype(np.float64).mean(axis=1)
-        norms = np.linalg.norm(centres, axis=1, keepdims=True)
-        return (centres / np.maximum(norms, 1e-12)).astype(Xq.dtype)
 
     def _proba(self, X):
         """Image-head softmax of normalised ``X``, computed in float64 on CPU."""
-        import torch
+        from ._mca_nets import head_proba
 
-        head = copy.deepcopy(self.image_head_).double().eval()
-        out = []
-        with torch.no_grad():
-            for start in range(0, X.shape[0], _BLOCK):
-                block = torch.as_tensor(X[start : start + _BLOCK], dtype=torch.float64)
-                out.append(torch.softmax(head(block)[1], dim=1).numpy())
-        return np.concatenate(out).astype(X.dtype)
+        return head_proba(self.image_head_, X)
 
     def predict_proba(self, X):
         """Soft cluster assignments: the image head's softmax.

@@ -6,11 +6,16 @@ ReLU -> Linear, truncated-normal init with std 0.02), the attention is one-head
 cross-attention with the image as the query over its nearest texts.
 """
 
+import copy
+
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["ClusterHead", "TextAttention", "MCANetworks"]
+__all__ = ["ClusterHead", "TextAttention", "MCANetworks", "head_proba"]
+
+_BLOCK = 4096  # rows per block of the float64 pass of head_proba
 
 
 def _linear(n_in, n_out, *, bias=True):
@@ -150,3 +155,16 @@ class MCANetworks(nn.Module):
             peaks.append(alpha.max(dim=1).values)
         self.train(was_training)
         return (torch.cat(proba) if heads else None), torch.cat(mixtures), torch.cat(peaks)
+
+
+def head_proba(head, X):
+    """Softmax of a trained ``head`` on the numpy rows ``X``, computed in float64 on
+    the CPU block by block (a copy of the head: the fitted one is left as it is), so
+    that the result does not depend on how the rows are batched."""
+    head = copy.deepcopy(head).cpu().double().eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, X.shape[0], _BLOCK):
+            block = torch.as_tensor(X[start : start + _BLOCK], dtype=torch.float64)
+            out.append(torch.softmax(head(block)[1], dim=1).numpy())
+    return np.concatenate(out).astype(X.dtype)

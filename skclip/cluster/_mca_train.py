@@ -73,7 +73,7 @@ def train_mca(est, X, Xq, texts, *, device, generator):
     else:
         # each image with its initial text counterpart (the softmax retrieval over
         # its nearest texts): the neighbours of both modalities together
-        mixtures = nets.full_pass(Xt, Qt, Tt, txt_idx, _PASS_BLOCK)[1]
+        mixtures = nets.full_pass(Xt, Qt, Tt, txt_idx, _PASS_BLOCK, heads=False)[1]
         fused = torch.nn.functional.normalize(Qt + mixtures, dim=1)
         img_nb = knn(fused, n_neighbors=k_img, exclude_self=True, device=device)[1]
         del fused, mixtures
@@ -87,15 +87,19 @@ def train_mca(est, X, Xq, texts, *, device, generator):
         min_steps = est.min_steps
     n_epochs = max(est.epochs, -(-min_steps // n_batches))
     curve, terms, peaks = [], {}, []
+    text_clusters = est.pseudo_labels == "text-clusters"
     centres = None  # "text-clusters": the k-means centres of the text counterparts
     for _ in trange(n_epochs, desc="MCA epochs", disable=not est.verbose):
         # pseudo-labels of the epoch (SIC: at the epoch start), in one space: the
         # attended mixtures and the semantic centres are both means of the (centred)
         # texts. "text-clusters": one k-means step of the current mixtures from the
         # previous centres; SIC's rules: centres picked by the current image head
-        proba, mixtures, peak = nets.full_pass(Xt, Qt, Tt, txt_idx, _PASS_BLOCK)
+        # the text clusters do not read the image head: its pass over all images
+        # (as costly as the attention's) is skipped
+        proba, mixtures, peak = nets.full_pass(Xt, Qt, Tt, txt_idx, _PASS_BLOCK,
+                                               heads=not text_clusters)
         peaks.append(float(peak.mean()))
-        if est.pseudo_labels == "text-clusters":
+        if text_clusters:
             if centres is None:
                 centres = _initial_text_centres(mixtures, est.n_clusters_, generator, device)
             pseudo, centres = text_cluster_step(mixtures, centres)

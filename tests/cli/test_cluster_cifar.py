@@ -3,14 +3,13 @@
 import os
 import shutil
 import subprocess
-import zipfile
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from skclip.cli import main
+from skclip.datasets import extract_image_archive
 
 from ..conftest import skip_or_fail
 from .test_cluster_run import read_outputs
@@ -25,21 +24,6 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
                   "--no-first-run", "--disable-sync"]
 
 
-def _extract_cifar(zip_path, dest, per_class):
-    """The first ``per_class`` test images of each class, as ``dest/<class>/NNNN.jpg``."""
-    with zipfile.ZipFile(zip_path) as zf:
-        by_class = {}
-        for name in sorted(zf.namelist()):
-            parts = name.split("/")
-            if len(parts) == 3 and parts[2].endswith(".jpg"):
-                by_class.setdefault(parts[1], []).append(name)
-        for cls, names in by_class.items():
-            (dest / cls).mkdir(parents=True, exist_ok=True)
-            for name in names[:per_class]:
-                (dest / cls / Path(name).name).write_bytes(zf.read(name))
-    return sorted(str(p) for p in dest.rglob("*.jpg"))
-
-
 @pytest.fixture(scope="module")
 def cifar_run(assets_dir, tiny_model_name, tmp_path_factory):
     """One ``skclip cluster`` run on 200 CIFAR-10 images (random tiny model, 10 clusters)."""
@@ -47,7 +31,7 @@ def cifar_run(assets_dir, tiny_model_name, tmp_path_factory):
     if not zip_path.is_file():
         pytest.skip(f"CIFAR-10 asset missing: {zip_path}")
     base = tmp_path_factory.mktemp("cifar")
-    images = _extract_cifar(zip_path, base / "images", PER_CLASS)
+    images = extract_image_archive(zip_path, base / "images", per_class=PER_CLASS)
     nouns = base / "nouns.txt"
     nouns.write_text("\n".join(CIFAR_NOUNS))
     out = base / "clusters"

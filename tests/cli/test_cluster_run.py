@@ -153,6 +153,23 @@ def test_cluster_is_reproducible_with_captions(tmp_path, tiny_model_name, tiny_c
     assert not (tmp_path / "c").exists()  # checked before anything is written
 
 
+def test_captions_default_coco_and_none(tmp_path, tiny_model_name, tiny_ckpt, nouns_file):
+    """CAE's caption view: the shipped corpus with 'coco' (the builder's default), none
+    with 'none'."""
+    from skclip.report import load_model
+
+    _save_images(tmp_path / "photos", 10, seed=2)
+    base = ["cluster", str(tmp_path / "photos"), "-k", "2",
+            *_args(tiny_model_name, nouns_file, tiny_ckpt)]
+    modalities = {}
+    for name, extra in (("coco", ["--captions", "coco"]), ("none", ["--captions", "none"])):
+        assert main([*base, "--out", str(tmp_path / name), *extra]) == 0
+        clusterer = load_model(tmp_path / name / "model.joblib").clusterer
+        modalities[name] = clusterer.modalities_
+        assert (len(clusterer.captions_) > 0) == (name != "none")
+    assert "captions" in modalities["coco"] and "captions" not in modalities["none"]
+
+
 def test_all_files_unreadable(tmp_path, tiny_model_name, tiny_ckpt, nouns_file, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()

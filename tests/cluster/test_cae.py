@@ -178,9 +178,9 @@ def test_paper_float32_matches_float64_reference(blobs):
     assert not np.any(cae.image_mean_) and not np.any(cae.noun_mean_)
 
 
-def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True):
-    """float64 numpy features of the default: centring, softmax plan rows, captions
-    queried with the image and its noun counterpart, weighted sum."""
+def _reference_views(X, X_fit, U, V, eps, hierarchical=True):
+    """float64 numpy views of the default: centring, softmax plan rows, captions
+    queried with the image and its noun counterpart."""
     X, X_fit = _unit(X.astype(np.float64)), _unit(X_fit.astype(np.float64))
     Xc = _unit(X - X_fit.mean(axis=0))
     parts = [Xc]
@@ -190,8 +190,30 @@ def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True):
         Q = _unit(Xc + parts[1]) if hierarchical and len(parts) == 2 else Xc
         S = Q @ Tc.T
         parts.append(_unit((softmax(S / eps, axis=1) * S) @ Tc))
-    proto = _unit(sum(parts) / 3)
-    W = softmax(np.stack([(z * proto).sum(1) for z in parts], axis=1) / gamma, axis=1)
+    return parts
+
+
+def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True):
+    """float64 numpy features of the default: the views, then weights from each view's
+    agreement with the neighbourhood its judges see (10 nearest reference images,
+    evenly spaced training rows), weighted sum."""
+    parts = _reference_views(X, X_fit, U, V, eps, hierarchical)
+    rows = np.unique(np.linspace(0, len(X_fit) - 1, min(len(X_fit), 2048)).round()
+                     .astype(int))
+    ref = [z[rows] for z in _reference_views(X_fit, X_fit, U, V, eps, hierarchical)]
+    kappa = []
+    judges = [[1], [0, 2], [1]]  # image and captions by the nouns, nouns by the others
+    for m, (z, R) in enumerate(zip(parts, ref)):
+        # view m is judged on the 10 nearest reference images in its judges' sum
+        q = _unit(sum(parts[j] for j in judges[m]))
+        qr = _unit(sum(ref[j] for j in judges[m]))
+        S = q @ qr.T
+        S[S > 1 - 1e-5] = -3  # the query itself
+        idx = np.argsort(-S, axis=1, kind="stable")[:, :10]
+        local = np.einsum("bd,bkd->b", z, R[idx]) / 10
+        glob = z @ R.mean(axis=0)
+        kappa.append((local - glob) / (1 - glob))
+    W = softmax(np.stack(kappa, axis=1) / gamma, axis=1)
     return _unit(sum(W[:, [m]] * z for m, z in enumerate(parts))), W
 
 
@@ -251,7 +273,10 @@ def test_default_is_invariant_to_a_modality_gap():
                             random_state=0, device="cpu").fit(d["X"].astype(np.float32))
         fitted.append((cae, d["X"].astype(np.float32)))
     (flat, X_flat), (clip, X_clip) = fitted
-    np.testing.assert_allclose(clip.transform(X_clip), flat.transform(X_flat), atol=1e-4)
+    # float32: a few rows change one of their 10 neighbours of the fusion weights on a
+    # near-tie broken by rounding (weights then move by ~1e-3); in float64, 1e-4
+    np.testing.assert_allclose(clip.transform(X_clip), flat.transform(X_flat), atol=3e-3)
+    assert np.mean(np.abs(clip.transform(X_clip) - flat.transform(X_flat)) > 1e-4) < 0.01
     np.testing.assert_array_equal(clip.labels_, flat.labels_)
     assert clustering_accuracy(data.y, clip.labels_) > 0.95
 

@@ -11,10 +11,12 @@ most 2 ACC points below k-means on the images, not below TAC (no training), and
   89.0, imbalance-gap 64.9 vs 61.4, k50-gap 90.6 vs 93.0; with round(N/300) = 10 centres
   at K = 50 every text method fell 20 to 30 points below k-means);
 * ``medium`` (no gap) and ``hard-gap``: the fusion with per-image captions;
-* ``imbalance-gap`` again: captions aligned under the nouns; aligned with the image
-  alone (``caption_query="image"``) they cost 13.5 points there, and the literal
-  reading of the paper 14.3 (on hard-gap, with the over-complete space, both are
-  within 1.5 points of the default).
+* ``real-style-gap``: captions aligned under the nouns; aligned with the image
+  alone (``caption_query="image"``) they follow its style and cost 7.8 points there
+  (seed 0; 6.8 on the 3-seed mean). On ``imbalance-gap`` they cost 13.5 points with
+  the prototype fusion weights; the neighbourhood weights (issue 24) down-weight such
+  captions themselves, and there both readings are now within 0.2 points;
+* ``imbalance-gap`` again: the literal reading of the paper costs 14.3 points.
 
 k-means and TAC are fitted once per scenario for every gate (shared cache of
 ``tests/test_scenario_gate.py``). No solver warning may come out of a default fit.
@@ -34,7 +36,7 @@ KMEANS_SLACK = 2.0  # ACC points CAE may lose against k-means on the images
 # (3-seed means: 99.2 / 93.3)
 GAIN_OVER_TAC = {"medium": 0.0, "hard": 2.0, "hard-gap": -1.0, "imbalance-gap": 2.0,
                  "k50-gap": 0.0}
-HIERARCHY_GAIN = 4.0  # imbalance-gap, seed 0: 99.4 vs 85.9 with caption_query="image"
+HIERARCHY_GAIN = 4.0  # real-style-gap, seed 0: 76.0 vs 68.2 with caption_query="image"
 PAPER_GAIN = 5.0  # imbalance-gap, seed 0: the literal reading, 85.1
 
 
@@ -55,7 +57,55 @@ def test_default_cae_holds_against_kmeans_and_tac(name):
 def test_captions_aligned_under_the_nouns_and_the_literal_reading():
     """Why the defaults: per-image captions aligned with the image alone repeat its
     nuisance; the literal reading of the paper falls behind under CLIP's gap."""
-    s = _scores("imbalance-gap", ("cae", "cae-capimage", "cae-paper"))
+    s = scenario_scores("real-style-gap", 0, ("cae", "cae-capimage"))
     acc = {m: s[m]["ACC"] for m in s}
     assert acc["cae"] >= acc["cae-capimage"] + HIERARCHY_GAIN, acc
+    s = _scores("imbalance-gap", ("cae", "cae-paper"))
+    acc = {m: s[m]["ACC"] for m in s}
     assert acc["cae"] >= acc["cae-paper"] + PAPER_GAIN, acc
+
+
+# What real collections have (issue 24; ``real-*`` and ``isotropic*`` scenarios, 2,000
+# and 1,000 images, seed 0). CAE / prototype weighting / k-means / TAC / oracle:
+# real-longtail-gap 89.2 / 79.8 / 30.8 / 60.5 / 99.4, real-style-gap 76.0 / 76.8 /
+# 29.2 / 27.5 / 92.5, isotropic-gap 90.0 / 90.2 / 87.1 / 90.6 / 90.7
+NEIGHBOURHOOD_GAIN_LONGTAIL = 2.0  # 3-seed means 86.9 vs 79.5
+ISOTROPIC_SLACK = 3.0  # CAE >= k-means - 3 where the texts add nothing
+ORACLE_SLACK = 5.0  # CAE within 5 of zero-shot with the true class nouns, where met
+
+
+def test_text_must_help_and_text_adds_nothing_targets():
+    """Style nuisance: CAE >= max(k-means, TAC); isotropic: CAE >= k-means - 3."""
+    s = scenario_scores("real-style-gap", 0, ("kmeans", "tac", "cae"))
+    acc = {m: s[m]["ACC"] for m in s}
+    assert acc["cae"] >= max(acc["kmeans"], acc["tac"]), acc
+    assert not s["cae"]["warnings"], s["cae"]["warnings"]
+    s = scenario_scores("isotropic-gap", 0, ("kmeans", "cae"))
+    assert s["cae"]["ACC"] >= s["kmeans"]["ACC"] - ISOTROPIC_SLACK, s
+
+
+def test_neighbourhood_weighting_helps_the_long_tail():
+    s = scenario_scores("real-longtail-gap", 0, ("cae", "cae-prototype"))
+    acc = {m: s[m]["ACC"] for m in s}
+    assert acc["cae"] >= acc["cae-prototype"] + NEIGHBOURHOOD_GAIN_LONGTAIL, acc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["siblings", "style", "mild-style", "longtail",
+                                  "polysemy", "generic"])
+@pytest.mark.parametrize("gap", ["", "-gap"])
+def test_real_collection_scenarios(kind, gap):
+    """Every ``real-*`` scenario: CAE above k-means and TAC; within 5 points of the
+    oracle where the 3-seed means are (not on style and long tail, where k-means on
+    even the best single view stays 6 to 9 points below it)."""
+    s = scenario_scores(f"real-{kind}{gap}", 0, ("kmeans", "tac", "cae", "oracle"))
+    acc = {m: s[m]["ACC"] for m in s}
+    assert acc["cae"] >= max(acc["kmeans"], acc["tac"]), acc
+    if kind not in ("style", "longtail"):
+        assert acc["cae"] >= acc["oracle"] - ORACLE_SLACK, acc
+
+
+@pytest.mark.slow
+def test_isotropic_without_the_gap():
+    s = scenario_scores("isotropic", 0, ("kmeans", "cae"))
+    assert s["cae"]["ACC"] >= s["kmeans"]["ACC"] - ISOTROPIC_SLACK, s

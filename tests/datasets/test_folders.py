@@ -51,19 +51,3 @@ def test_errors(tmp_path):
     _touch(tmp_path / "empty", "x/readme.txt")
     with pytest.raises(ValueError, match="no images found"):
         load_image_folder(tmp_path / "empty")
-
-
-def test_cifar10_assets_layout(assets_dir, tmp_path):
-    import zipfile
-
-    with zipfile.ZipFile(assets_dir / "cifar10" / "cifar10-test.zip") as zf:
-        members = [n for n in zf.namelist() if n.endswith(".jpg")]
-        by_class = {}
-        for n in members:
-            by_class.setdefault(n.split("/")[-2], []).append(n)
-        for files in by_class.values():
-            for n in files[:3]:
-                zf.extract(n, tmp_path)
-    data = load_image_folder(tmp_path / "test")
-    assert len(data.class_names) == 10 and "airplane" in data.class_names
-    assert np.bincount(data.y).tolist() == [3] * 10

@@ -39,6 +39,9 @@ def test_cluster_engine_ray_matches_local(ray_local, tiny_config, nouns_file, im
     assert [c["size"] for c in summary["clusters"]] == \
         [c["size"] for c in local_summary["clusters"]]
     assert (tmp_path / "ray" / "report.html").is_file()
+    assert (tmp_path / "ray" / "model.joblib").is_file()
+    np.testing.assert_allclose(np.load(tmp_path / "ray" / "embeddings.npy"),
+                               np.load(tmp_path / "local" / "embeddings.npy"), atol=1e-5)
     table = pq.read_table(tmp_path / "ray" / "assignments.parquet")
     assert table.column_names == ["path", "cluster", "confidence"]
     assert [str(c) for c in table.column("cluster").to_pylist()] == \
@@ -64,6 +67,16 @@ def test_cluster_features_engine_ray_fit_on_sample(ray_local, tmp_path):
     assert [r["path"] for r in rows] == paths
     assert summary["fit_sample"] == 25 and summary["engine"] == "ray"
     assert sum(c["size"] for c in summary["clusters"]) == 60
+    # model.joblib and embeddings.npy as the local engine writes them: the model fitted on
+    # the sample predicts every row's cluster, and 'skclip edit' works on the folder
+    from skclip.report import load_model
+
+    bundle = load_model(out / "model.joblib")
+    np.testing.assert_array_equal(np.load(out / "embeddings.npy"), data.X)
+    assert bundle.clusterer.predict(data.X).tolist() == [int(r["cluster"]) for r in rows]
+    assert main(["edit", str(out), "--rename", "0=first", "--quiet"]) == 0
+    renamed = json.loads((out / "clusters.json").read_text())["clusters"][0]
+    assert renamed["name"] == "first"
 
 
 def test_embed_engine_ray_matches_local(ray_local, tiny_config, image_folder, tmp_path):

@@ -1,0 +1,109 @@
+"""Fusion weights from each view's agreement with a neighbourhood seen by other views.
+
+Image ``i`` has M views: ``z^0_i`` (the centred image), ``z^1_i`` (noun counterpart),
+``z^2_i`` (caption counterpart). View ``m`` is judged on a neighbourhood that *other*
+views see: ``N_m(i)``, the ``k`` nearest reference images of ``i`` in
+``normalise(sum_{m' in J(m)} z^{m'})`` (near-duplicates of ``i`` itself left out),
+where the judges ``J(m)`` never include ``m``. The agreement is a chance-corrected
+similarity::
+
+    local_m(i)  = mean_{j in N_m(i)} cos(z^m_i, z^m_j)
+    global_m(i) = mean_{j in R}      cos(z^m_i, z^m_j)      (R: the reference images)
+    kappa_m(i)  = (local_m(i) - global_m(i)) / (1 - global_m(i))
+
+and the weights are ``softmax_m(kappa_m(i) / gamma)``. ``kappa = 1``: the view
+describes ``i`` as it describes the images that its judges put next to ``i``, and
+differently from a typical image; ``kappa = 0``: those neighbours are no closer in
+this view than anyone (a view that says the same of every image, such as a generic
+noun, scores 0, not 1).
+
+The judges follow CAE's hierarchy (:func:`hierarchical_judges`). The nouns, the
+category level, are judged on the neighbourhood of the image with its captions: a
+noun retrieval that disagrees with the image's own neighbourhood loses weight. The
+image and the captions, which carry the image's details (background, light, style)
+besides its category, are judged on the category neighbourhood, the images that the
+nouns describe alike: where they follow a nuisance that the category does not share,
+they lose weight. With two views each is judged on the other's neighbourhood. No
+view chooses the neighbours it is judged on, which keeps the image (whose own
+neighbours are close in the image view by construction) from always scoring
+highest. The neighbourhood is small (``k = 10``). Every view is centred before (each
+modality's mean removed), so a common offset of a modality (the modality gap) leaves
+the weights unchanged.
+"""
+
+import numpy as np
+
+from .._arrays import unit_rows
+
+# reference images (evenly spaced training rows): 30 per cluster (three times the
+# neighbourhood, so that a neighbourhood fits inside a cluster), at least 1,024, at most
+# 2,048 (the cost is O(n x reference x d) per search); neighbours per image
+_PER_CLUSTER, _MIN_REFERENCE, _N_REFERENCE, _N_NEIGHBOURS = 30, 1024, 2048, 10
+# reference rows at least this similar to the query are the query itself (or a copy)
+_DUPLICATE = 1.0 - 1e-5
+
+
+def reference_rows(n_samples, n_clusters=None):
+    """Indices of the reference images, evenly spaced training rows.
+
+    ``min(n, clip(30 * n_clusters, 1024, 2048))`` of them; 2,048 when ``n_clusters``
+    is None (not known yet, ``n_clusters="auto"``).
+    """
+    r = _N_REFERENCE if n_clusters is None else min(
+        _N_REFERENCE, max(_MIN_REFERENCE, _PER_CLUSTER * int(n_clusters)))
+    r = min(int(n_samples), r)
+    return np.unique(np.linspace(0, n_samples - 1, r).round().astype(np.int64))
+
+
+def hierarchical_judges(n_views):
+    """Judges of views ``[image, nouns, captions]``: ``[[nouns], [image, captions],
+    [nouns]]``; with two views each judges the other (None: every other view)."""
+    return [[1], [0, 2], [1]] if n_views == 3 else None
+
+
+def neighbourhood_scores(Z, reference, k=_N_NEIGHBOURS, judges=None):
+    """Agreement ``kappa`` (b, M) of each view of rows ``Z`` with their neighbourhood.
+
+    ``Z``: list of M unit-row torch tensors (b, d), view 0 the image; ``reference``:
+    list of M unit-row tensors (r, d), the same views of the reference images. View
+    ``m`` is judged on the ``k`` nearest reference images in the sum of the views
+    ``judges[m]`` (None: all the other views; module docstring). Rows whose global
+    similarity is 1 (a constant view) score 0.
+    """
+    import torch
+
+    M, r = len(Z), reference[0].shape[0]
+    k = max(1, min(k, r - 1))
+    scores, found = [], {}
+    for m, (z, ref) in enumerate(zip(Z, reference)):
+        others = ([j for j in range(M) if j != m] or [m]) if judges is None else judges[m]
+        key = tuple(others)
+        if key not in found:  # views with the same judges share one search
+            q = unit_rows(sum(Z[j] for j in others), tol=None, floor=1e-12)
+            qr = unit_rows(sum(reference[j] for j in others), tol=None, floor=1e-12)
+            S = q @ qr.T
+            S.masked_fill_(S > _DUPLICATE, -3.0)  # leave the query itself out
+            found[key] = S.topk(k, dim=1, sorted=False).indices  # (b, k)
+        idx = found[key]
+        # mean cosine to the neighbours = cosine to their mean (not normalised)
+        local = (z * torch.nn.functional.embedding_bag(idx, ref, mode="mean")).sum(dim=1)
+        glob = z @ ref.mean(dim=0)
+        room = 1.0 - glob
+        kappa = torch.where(room > 1e-6, (local - glob) / room.clamp(min=1e-6),
+                            torch.zeros_like(room))
+        scores.append(kappa.clamp(-1.0, 1.0))
+    return torch.stack(scores, dim=1)
+
+
+def neighbourhood_weights(Z, reference, gamma, k=_N_NEIGHBOURS, judges="hierarchical"):
+    """Per-sample fusion weights ``softmax_m(kappa_m / gamma)`` (b, M), rows sum to 1.
+
+    ``judges="hierarchical"``: :func:`hierarchical_judges` (``Z`` is then
+    ``[image, nouns, captions]`` or two views); a list, or None, as in
+    :func:`neighbourhood_scores`.
+    """
+    import torch
+
+    if isinstance(judges, str):
+        judges = hierarchical_judges(len(Z))
+    return torch.softmax(neighbourhood_scores(Z, reference, k, judges) / gamma, dim=1)
