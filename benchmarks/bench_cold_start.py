@@ -18,7 +18,8 @@ ratio, the seconds of each stage of both runs from their progress bars (ranking 
 its float32 re-scoring, candidates' ensembles with their re-encoding, captions,
 images, the report's naming re-scoring, and the rest: imports, model, WordNet,
 clustering, report), the ranking prompts/s of each, and whether the outputs agree:
-``assignments.csv`` byte for byte, ``clusters.json`` in its words (cluster names, each
+``assignments.csv`` in each image's cluster and outlier flag (and the largest confidence
+difference), ``clusters.json`` in its words (cluster names, each
 cluster's nouns and captions) and its largest number difference (scores printed to 4
 decimals; the float32 rows of a re-scored subset are encoded in other batches, and
 their last bits differ). Prompts/s: the same ranking prompts encoded in float32 and
@@ -44,6 +45,7 @@ so these recalls are a pessimistic estimate. The exhaustive option
 """
 
 import argparse
+import csv
 import json
 import math
 import re
@@ -219,7 +221,8 @@ def _numbers_and_words(obj, nums, words, path=""):
 
 
 def compare_outputs(a, b):
-    """Two ``skclip cluster`` output folders: byte equality of ``assignments.csv``, and of
+    """Two ``skclip cluster`` output folders: of ``assignments.csv`` each image's cluster and
+    outlier flag, and the largest confidence difference; of
     ``clusters.json`` the words (cluster names, the nouns and captions of each cluster,
     sizes as text) apart from its numbers (scores, similarities, confidences)."""
     def load(folder):
@@ -230,14 +233,24 @@ def compare_outputs(a, b):
         return nums, words
 
     (na, wa), (nb, wb) = load(a), load(b)
-    same_assign = ((a / "assignments.csv").read_bytes() == (b / "assignments.csv").read_bytes()
-                   if (a / "assignments.csv").is_file() and (b / "assignments.csv").is_file()
-                   else None)
+
+    def rows(folder):
+        path = folder / "assignments.csv"
+        return list(csv.DictReader(path.open())) if path.is_file() else None
+
+    ra, rb = rows(a), rows(b)
     numbers = set(na) == set(nb)
-    return {"assignments.csv": same_assign,
-            "clusters.json words (names, nouns)": wa == wb and numbers,
-            "clusters.json largest number difference": (
-                max((abs(na[k] - nb[k]) for k in na), default=0.0) if numbers else None)}
+    same = ra is not None and rb is not None and len(ra) == len(rb)
+    return {
+        "assignments (path, cluster, outlier)": same and all(
+            (x["path"], x["cluster"], x["outlier"]) == (y["path"], y["cluster"], y["outlier"])
+            for x, y in zip(ra, rb)),
+        "largest confidence difference": (max((abs(float(x["confidence"]) - float(y["confidence"]))
+                                               for x, y in zip(ra, rb)), default=0.0)
+                                          if same else None),
+        "clusters.json words (names, nouns)": wa == wb and numbers,
+        "clusters.json largest number difference": (
+            max((abs(na[k] - nb[k]) for k in na), default=0.0) if numbers else None)}
 
 
 def run_cli(args, env, log, fp32=False):
