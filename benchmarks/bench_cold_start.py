@@ -63,7 +63,9 @@ from _common import (  # noqa: E402
     REPO_ROOT, add_common_args, assets_dir, describe_machine, machine_info, print_table,
     write_json,
 )
-from bench_embedding import extract_images, save_random_checkpoint  # noqa: E402
+from bench_embedding import save_random_checkpoint  # noqa: E402
+
+from skclip.datasets import extract_image_archive  # noqa: E402
 
 sys.path.insert(0, str(REPO_ROOT))  # measure this checkout, whatever else is installed
 
@@ -400,7 +402,8 @@ def main():
         return 0
     info = machine_info()
     work = Path(tempfile.mkdtemp(prefix="skclip-cold-"))
-    images = extract_images(assets / "cifar10" / "cifar10-test.zip", args.n_images, work / "img")
+    images = extract_image_archive(assets / "cifar10" / "cifar10-test.zip", work / "img",
+                                   n_images=args.n_images)
     model = args.model
     if args.quick:  # the smoke run: a tiny model, seconds instead of minutes
         model = str(work / "skclip-bench-tiny.json")

@@ -37,7 +37,6 @@ import sys
 import tempfile
 import time
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -48,31 +47,9 @@ from _common import (  # noqa: E402
     speed_ratio, write_json,
 )
 
+from skclip.datasets import extract_image_archive  # noqa: E402
+
 TARGET_RATIO = 0.9  # skclip's own target: at most 10% overhead over the raw loop
-
-
-def extract_images(zip_path, n_images, out_dir):
-    """Extract ``n_images`` JPEGs, balanced over the class folders; returns sorted paths."""
-    with zipfile.ZipFile(zip_path) as zf:
-        by_class = {}
-        for name in sorted(zf.namelist()):
-            if name.lower().endswith((".jpg", ".jpeg", ".png")):
-                by_class.setdefault(Path(name).parent.name, []).append(name)
-        if not by_class:
-            raise ValueError(f"no images in {zip_path}")
-        chosen, i = [], 0
-        while len(chosen) < n_images:
-            added = False
-            for files in by_class.values():
-                if i < len(files) and len(chosen) < n_images:
-                    chosen.append(files[i])
-                    added = True
-            if not added:
-                break
-            i += 1
-        for name in chosen:
-            zf.extract(name, out_dir)
-    return sorted(str(Path(out_dir) / name) for name in chosen)
 
 
 def save_random_checkpoint(model, path, seed=0):
@@ -226,7 +203,7 @@ def main(argv=None):
     rows = []
     if args.precision_check:
         with tempfile.TemporaryDirectory(prefix="skclip-bench-prec-") as tmp:
-            paths = extract_images(zip_path, args.n_images, Path(tmp) / "img")
+            paths = extract_image_archive(zip_path, Path(tmp) / "img", n_images=args.n_images)
             ckpt = save_random_checkpoint(args.model, Path(tmp) / "weights.pt")
             row = image_precision_check(paths, model_name=args.model,
                                         batch_size=args.batch_size, ckpt=ckpt)
@@ -238,7 +215,7 @@ def main(argv=None):
                                    "results": [row], "machine": machine_info()})
         return 0
     with tempfile.TemporaryDirectory(prefix="skclip-bench-embed-") as tmp:
-        paths = extract_images(zip_path, args.n_images, tmp)
+        paths = extract_image_archive(zip_path, tmp, n_images=args.n_images)
         for device in devices:
             # the CPU pass would take minutes on 2 cores with a full-size GPU run
             n = len(paths) if device != "cpu" or args.quick else min(len(paths), 512)
