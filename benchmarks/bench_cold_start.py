@@ -1,7 +1,8 @@
 """First run of ``skclip cluster`` on a fresh machine: cold and warm, end to end.
 
     flock /tmp/skclip-bench.lock python benchmarks/bench_cold_start.py [--quick]
-        [--n-images 200] [--model ViT-B-32] [--recall-nouns 2000] [--speed-nouns 2000]
+        [--n-images 200] [--n-clusters 5] [--model ViT-B-32] [--recall-nouns 2000]
+        [--speed-nouns 2000] [--bound-nouns 1000] [--vocabulary-size 0]
         [--no-fp32-reference] [--out-json FILE]
 
 What a new user runs: ``skclip cluster photos/ --n-clusters 5`` with the default
@@ -11,12 +12,20 @@ parsed hierarchy all live under a fresh ``SKCLIP_CACHE``). Then the same command
 again (warm: everything cached). Each run is a subprocess, timed end to end
 (interpreter start, imports, model load, WordNet, embedding, clustering, report).
 
-The float32 reference: the same cold command once more, with its own empty cache and
-the bfloat16 text stages switched off (as on a CPU without native bfloat16); the
-report gives the ratio and whether ``assignments.csv`` and ``clusters.json`` are
-identical (the selected nouns name the clusters). Prompts/s: the same ranking prompts
-encoded in float32 and bfloat16, interleaved (``--speed-nouns``). CPU flags: the ones
-that decide the precision.
+The float32 reference: the same cold command once more, with its own empty cache, as
+on a CPU without native bfloat16 (images and text stages in float32). Reported: the
+ratio, the seconds of each stage of both runs from their progress bars (ranking with
+its float32 re-scoring, candidates' ensembles with their re-encoding, captions,
+images, the report's naming re-scoring, and the rest: imports, model, WordNet,
+clustering, report), the ranking prompts/s of each, and whether the outputs agree:
+``assignments.csv`` in each image's cluster and outlier flag (and the largest confidence
+difference), ``clusters.json`` in its words (cluster names, each
+cluster's nouns and captions) and its largest number difference (scores printed to 4
+decimals; the float32 rows of a re-scored subset are encoded in other batches, and
+their last bits differ). Prompts/s: the same ranking prompts encoded in float32 and
+bfloat16, interleaved (``--speed-nouns``). CPU flags: the ones that decide the
+precision. ``--bound-nouns``: what a margin from a bound valid for every row would
+cost (:func:`certificate_cost`).
 
 Weights: a checkpoint of the architecture with random weights, saved first
 (``--pretrained FILE``), so the caches work as with real weights and the cost is the
@@ -36,6 +45,7 @@ so these recalls are a pessimistic estimate. The exhaustive option
 """
 
 import argparse
+import csv
 import json
 import math
 import re
@@ -53,28 +63,19 @@ from _common import (  # noqa: E402
     REPO_ROOT, add_common_args, assets_dir, describe_machine, machine_info, print_table,
     write_json,
 )
-from bench_embedding import extract_images  # noqa: E402
+from bench_embedding import save_random_checkpoint  # noqa: E402
+
+from skclip.datasets import extract_image_archive  # noqa: E402
 
 sys.path.insert(0, str(REPO_ROOT))  # measure this checkout, whatever else is installed
 
 TARGET_COLD_S, TARGET_WARM_S, TARGET_RATIO = 150.0, 15.0, 0.6
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
-# the float32 reference: the same command with the bfloat16 stages switched off
-FP32_SHIM = ("import sys, skclip.semantic._candidates as c; c._cpu_has_native_bf16 = lambda: False; "
+# the float32 reference: the same command as on a CPU without native bfloat16 (images
+# and text stages in float32)
+FP32_SHIM = ("import sys, skclip.embed._model as m; m.native_bf16_cpu = lambda: False; "
              "from skclip.cli import main; sys.exit(main(sys.argv[1:]))")
 WORDNET_NOUNS, TOPK = 119034, 5
-
-
-def save_random_checkpoint(model, path, seed=0):
-    import open_clip
-    import torch
-
-    from skclip.embed._model import _model_name  # registers a JSON model config
-
-    torch.manual_seed(seed)
-    name, _ = _model_name(model)
-    torch.save(open_clip.create_model(name, pretrained=None).state_dict(), path)
-    return path
 
 
 def _children_cpu_s():
@@ -104,7 +105,8 @@ def prompts_per_second(model, ckpt, n_nouns, segments=4, seed=0):
     """
     from skclip.embed import CLIPEmbedder
     from skclip.semantic import wordnet_nouns
-    from skclip.semantic._candidates import RANKING_TEMPLATE, _cpu_has_native_bf16
+    from skclip.embed._model import native_bf16_cpu
+    from skclip.semantic._candidates import RANKING_TEMPLATE
 
     names = list(dict.fromkeys(wordnet_nouns().names))
     rng = np.random.RandomState(seed)
@@ -125,7 +127,132 @@ def prompts_per_second(model, ckpt, n_nouns, segments=4, seed=0):
     return {"prompts": n, "fp32_per_s": round(n / seconds["fp32"], 1),
             "bf16_per_s": round(n / seconds["bf16"], 1),
             "bf16_speedup": round(seconds["fp32"] / seconds["bf16"], 3),
-            "max_cosine_drift": drift, "native_bf16": _cpu_has_native_bf16()}
+            "max_cosine_drift": drift, "native_bf16": native_bf16_cpu()}
+
+
+BF16_UNIT_ROUNDOFF = 2.0 ** -8  # bfloat16: 8 significant bits, round to nearest
+
+
+def certificate_cost(model, ckpt, images, n_nouns, n_centres=6, seed=0):
+    """What a margin from a bound valid for every row would cost, on random nouns.
+
+    Three margins for the re-scoring band of the ranking (rows within the margin of a
+    centre's pool boundary are re-scored in float32), at the default pool's share of
+    the vocabulary:
+
+    * ``estimate``: 2 x the largest score error |c . (e_bf16 - e_fp32)| seen (what
+      ``rescore_near_selection`` converges to, times its safety factor 4 / 2);
+    * ``norm``: 2 x the largest ||e_bf16 - e_fp32|| (Cauchy-Schwarz: valid for every
+      centre, but ||e' - e|| is still only measured, not bounded, for unseen rows);
+    * ``last_layer``: each row's own a-priori bound of the text projection alone,
+      the last of the tower's ~100 rounded matrix products. With bfloat16 inputs and
+      weights (unit roundoff u = 2^-8) and float32 accumulation, the standard forward
+      error bound is ``|fl(x P) - x P| <= (2u + u^2) |x| |P|`` elementwise; the unit
+      embedding then moves by at most ``2 r / (1 - r)``, ``r = ||(2u + u^2)|x||P||| /
+      ||x P||``. Any bound for the whole tower contains this term, so the rows in its
+      band are a lower bound on what a certificate by forward-error analysis costs.
+    """
+    import torch
+
+    from skclip.embed import CLIPEmbedder
+    from skclip.embed._model import load_clip
+    from skclip.kmeans import kmeans
+    from skclip.semantic import wordnet_nouns
+    from skclip.semantic._candidates import RANKING_TEMPLATE, _POOL_MIN
+
+    names = list(dict.fromkeys(wordnet_nouns().names))
+    rng = np.random.RandomState(seed)
+    prompts = [RANKING_TEMPLATE.format(names[i])
+               for i in np.sort(rng.choice(len(names), n_nouns, replace=False))]
+    enc = {p: CLIPEmbedder(model=model, pretrained=str(ckpt), device="cpu", precision=p,
+                           verbose=0).fit() for p in ("fp32", "bf16")}
+    X = enc["fp32"].transform(images)
+    C = np.asarray(kmeans(X, n_centres, n_init=3, spherical=True, random_state=0).centers)
+    C = C / np.linalg.norm(C, axis=1, keepdims=True)
+    tower = load_clip(model, str(ckpt), "cpu", "fp32").model
+    pooled = []
+    hook = tower.ln_final.register_forward_hook(lambda m, i, o: pooled.append(o.detach()))
+    try:
+        exact = enc["fp32"].encode_text(prompts)
+    finally:
+        hook.remove()
+    approx = enc["bf16"].encode_text(prompts)
+    P = tower.text_projection
+    P = (P.weight.T if isinstance(P, torch.nn.Linear) else P).detach().float()
+    x = torch.cat([t.reshape(-1, t.shape[-1]) for t in pooled]).float()
+    u = BF16_UNIT_ROUNDOFF
+    r = ((2 * u + u * u) * (x.abs() @ P.abs())).norm(dim=1) / (x @ P).norm(dim=1)
+    last_layer = (2 * r / (1 - r).clamp(min=1e-12)).numpy()
+    # x comes in the encoder's batch order (sorted, identical token rows once):
+    # match each prompt to its own pooled row by value
+    proj = (x @ P).numpy()
+    proj /= np.linalg.norm(proj, axis=1, keepdims=True)
+    match = np.argmax(exact @ proj.T, axis=1)  # each prompt's own pooled row
+    last_layer = last_layer[match]
+    per = max(TOPK, math.ceil(_POOL_MIN * n_nouns / WORDNET_NOUNS))
+    S = approx @ C.T
+    kth = -np.sort(-S, axis=0)[per - 1]
+    distance = np.abs(S - kth).min(axis=1)
+    score_error = float(np.abs((exact - approx) @ C.T).max())
+    norm_error = float(np.linalg.norm(exact - approx, axis=1).max())
+    margins = {"estimate": np.full(n_nouns, 2 * score_error),
+               "norm": np.full(n_nouns, 2 * norm_error),
+               "last_layer": last_layer + last_layer.max()}
+    return {
+        "nouns": n_nouns, "centres": n_centres, "pool_per_centre": per,
+        "largest_score_error": score_error, "largest_embedding_drift": norm_error,
+        "last_layer_bound_median": float(np.median(last_layer)),
+        "last_layer_bound_min": float(last_layer.min()),
+        "rows_in_band": {k: int(np.sum(distance <= m)) for k, m in margins.items()},
+        "unit_roundoff": u,
+    }
+
+
+def _numbers_and_words(obj, nums, words, path=""):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k not in ("embedding", "input"):  # cache counts, the folder
+                _numbers_and_words(v, nums, words, f"{path}/{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            _numbers_and_words(v, nums, words, f"{path}/{i}")
+    elif isinstance(obj, bool) or not isinstance(obj, (int, float)):
+        words[path] = obj
+    else:
+        nums[path] = float(obj)
+
+
+def compare_outputs(a, b):
+    """Two ``skclip cluster`` output folders: of ``assignments.csv`` each image's cluster and
+    outlier flag, and the largest confidence difference; of
+    ``clusters.json`` the words (cluster names, the nouns and captions of each cluster,
+    sizes as text) apart from its numbers (scores, similarities, confidences)."""
+    def load(folder):
+        path = folder / "clusters.json"
+        nums, words = {}, {}
+        if path.is_file():
+            _numbers_and_words(json.loads(path.read_text()), nums, words)
+        return nums, words
+
+    (na, wa), (nb, wb) = load(a), load(b)
+
+    def rows(folder):
+        path = folder / "assignments.csv"
+        return list(csv.DictReader(path.open())) if path.is_file() else None
+
+    ra, rb = rows(a), rows(b)
+    numbers = set(na) == set(nb)
+    same = ra is not None and rb is not None and len(ra) == len(rb)
+    return {
+        "assignments (path, cluster, outlier)": same and all(
+            (x["path"], x["cluster"], x["outlier"]) == (y["path"], y["cluster"], y["outlier"])
+            for x, y in zip(ra, rb)),
+        "largest confidence difference": (max((abs(float(x["confidence"]) - float(y["confidence"]))
+                                               for x, y in zip(ra, rb)), default=0.0)
+                                          if same else None),
+        "clusters.json words (names, nouns)": wa == wb and numbers,
+        "clusters.json largest number difference": (
+            max((abs(na[k] - nb[k]) for k in na), default=0.0) if numbers else None)}
 
 
 def run_cli(args, env, log, fp32=False):
@@ -146,8 +273,11 @@ def run_cli(args, env, log, fp32=False):
 _BAR = re.compile(r"^(?P<desc>[^:|]+): +100%\|.*\| *(?P<n>[\d,]+)/[\d,]+ \[(?P<t>[\d:]+)<")
 
 
-def stage_seconds(lines):
-    """Elapsed seconds of each finished progress bar (the last report of each stage)."""
+def stage_seconds(lines, counts=None):
+    """Elapsed seconds of each finished progress bar (the last report of each stage).
+
+    ``counts``, a dict, receives each bar's item count (prompts, images).
+    """
     out = {}
     for line in lines:
         m = _BAR.match(line.strip())
@@ -156,6 +286,45 @@ def stage_seconds(lines):
             for part in m["t"].split(":"):
                 secs = 60 * secs + int(part)
             out[m["desc"].strip()] = secs
+            if counts is not None:
+                counts[m["desc"].strip()] = int(m["n"].replace(",", ""))
+    return out
+
+
+STAGES = ("ranking", "candidates", "captions", "images", "naming", "rest")
+
+
+def stage_group(desc):
+    """The stage of the cold-start table a progress bar belongs to (None: unknown)."""
+    d = desc.lower()
+    if "naming" in d:
+        return "naming"  # the report's naming nouns re-scored in float32
+    if "caption" in d:
+        return "captions"  # "encoding 5,000 captions", "re-encoding ... captions ..."
+    if d.startswith(("ranking", "re-scoring")):
+        return "ranking"  # one prompt per noun, and the float32 re-scoring of the band
+    if "image" in d or d.startswith("embedding"):
+        return "images"
+    if "candidate" in d or "near the selection" in d:
+        return "candidates"  # the ensembles and their float32 re-encoding
+    if "nouns" in d:
+        return "naming"  # an exhaustive one-prompt pass: the report's naming missed the cache
+    return None
+
+
+def stage_table(stages, total_s, counts):
+    """Seconds per stage (ranking, candidates, captions, images, naming, rest = the remainder)
+    and the ranking stage's prompts/s (its bar's prompts over its seconds)."""
+    out = dict.fromkeys(STAGES, 0)
+    for desc, sec in stages.items():
+        group = stage_group(desc)
+        if group is not None:
+            out[group] += sec
+    out["rest"] = round(total_s - sum(out[g] for g in STAGES[:-1]), 1)
+    ranking = [desc for desc in stages if desc.lower().startswith("ranking")]
+    prompts = sum(counts.get(desc, 0) for desc in ranking)
+    secs = sum(stages[desc] for desc in ranking)
+    out["ranking_prompts_per_s"] = round(prompts / secs, 1) if secs else None
     return out
 
 
@@ -216,18 +385,25 @@ def main():
     parser.add_argument("--assets", default=None)
     parser.add_argument("--speed-nouns", type=int, default=2000,
                         help="nouns of the interleaved fp32/bf16 prompts/s check (0: skip)")
+    parser.add_argument("--vocabulary-size", type=int, default=0,
+                        help="rank a random subset of this many WordNet nouns, given to the "
+                             "CLI as a file (0: the default WordNet vocabulary; --quick: 20000)")
+    parser.add_argument("--bound-nouns", type=int, default=1000,
+                        help="nouns of the certificate-cost check (0: skip)")
     parser.add_argument("--no-fp32-reference", action="store_true",
                         help="skip the cold float32 run (same command, bfloat16 switched off)")
     args = parser.parse_args()
     if args.quick:
         args.n_images, args.n_clusters, args.recall_nouns, args.speed_nouns = 20, 3, 300, 200
+        args.bound_nouns, args.vocabulary_size = 200, args.vocabulary_size or 20000
     assets = assets_dir(args.assets)
     if assets is None or not (assets / "cifar10" / "cifar10-test.zip").is_file():
         print("CIFAR-10 assets not found: set SKCLIP_ASSETS=/path/to/assets")
         return 0
     info = machine_info()
     work = Path(tempfile.mkdtemp(prefix="skclip-cold-"))
-    images = extract_images(assets / "cifar10" / "cifar10-test.zip", args.n_images, work / "img")
+    images = extract_image_archive(assets / "cifar10" / "cifar10-test.zip", work / "img",
+                                   n_images=args.n_images)
     model = args.model
     if args.quick:  # the smoke run: a tiny model, seconds instead of minutes
         model = str(work / "skclip-bench-tiny.json")
@@ -242,6 +418,13 @@ def main():
     env.pop("SKCLIP_DEBUG", None)
     base = ["cluster", str(work / "img"), "--n-clusters", str(args.n_clusters), "--model",
             model, "--pretrained", str(ckpt), "--device", "cpu"]
+    if args.vocabulary_size:  # the smoke run: a two-stage vocabulary in seconds
+        from skclip.semantic import wordnet_nouns
+
+        names = sorted(set(wordnet_nouns().names))
+        pick = np.random.RandomState(0).choice(len(names), args.vocabulary_size, replace=False)
+        (work / "nouns.txt").write_text("".join(f"{names[i]}\n" for i in np.sort(pick)))
+        base += ["--vocabulary", str(work / "nouns.txt")]
     load_before = os.getloadavg()
     cold, cold_warnings, cold_lines = run_cli([*base, "--out", str(work / "out-cold")], env,
                                               work / "cold.log")
@@ -258,14 +441,8 @@ def main():
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load_after = os.getloadavg()
 
-    def read(name, what):
-        path = work / name / what
-        return path.read_text() if path.is_file() else None
-
-    same = read("out-cold", "assignments.csv") == read("out-warm", "assignments.csv")
-    same_fp32 = None if ref is None else {
-        what: read("out-cold", what) == read("out-fp32", what)
-        for what in ("assignments.csv", "clusters.json")}
+    same_fp32 = None if ref is None else compare_outputs(work / "out-cold", work / "out-fp32")
+    same_warm = compare_outputs(work / "out-cold", work / "out-warm")
     rows = [
         # on a shared machine wall time overstates the cost: CPU seconds / cores is the
         # estimate for an idle one (the run is CPU-bound: no download, local files)
@@ -286,15 +463,27 @@ def main():
                      "library_warnings": None})
     print(describe_machine(info))
     print(f"load average before {load_before}, after {load_after} (1, 5, 15 min)")
-    print_table(rows, title=f"skclip cluster, {args.n_images} images, {model}, WordNet, CPU")
-    stages = stage_seconds(cold_lines)
+    vocab = (f"{args.vocabulary_size:,} WordNet nouns" if args.vocabulary_size
+             else "WordNet")
+    print_table(rows, title=f"skclip cluster, {args.n_images} images, {model}, {vocab}, CPU")
+    counts, ref_counts = {}, {}
+    stages = stage_seconds(cold_lines, counts)
     print("stages of the cold run (seconds, from the progress bars; 1-s resolution):",
           *(f"{sec:5d}  {desc}" for desc, sec in stages.items()), sep="\n  ")
-    ref_stages = None if ref_lines is None else stage_seconds(ref_lines)
+    ref_stages = None if ref_lines is None else stage_seconds(ref_lines, ref_counts)
     if ref_stages:
         print("stages of the float32 reference:",
               *(f"{sec:5d}  {desc}" for desc, sec in ref_stages.items()), sep="\n  ")
         print(f"same outputs as the float32 reference: {same_fp32}")
+    print(f"same outputs cold and warm: {same_warm}")
+    stage_rows = [{"run": "cold (auto precision)", **stage_table(stages, cold, counts)}]
+    if ref_stages:
+        stage_rows.append({"run": "cold, float32 reference",
+                           **stage_table(ref_stages, ref, ref_counts)})
+        stage_rows.append({"run": "ratio", **{
+            g: (round(stage_rows[0][g] / stage_rows[1][g], 3) if stage_rows[1][g] else None)
+            for g in (*STAGES, "ranking_prompts_per_s")}})
+    print_table(stage_rows, title="cold run by stage (seconds; rest = wall - the stages)")
     flags = cpu_flags()
     print("CPU flags:", ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in flags.items()))
     speed = None
@@ -303,6 +492,16 @@ def main():
         print(f"ranking prompts/s on the same {speed['prompts']} nouns, interleaved: fp32 "
               f"{speed['fp32_per_s']}, bf16 {speed['bf16_per_s']} (x{speed['bf16_speedup']}); "
               f"largest 1 - cos {speed['max_cosine_drift']:.2e}")
+    bound = None
+    if args.bound_nouns:
+        bound = certificate_cost(model, ckpt, sorted(map(str, images)), args.bound_nouns)
+        print(f"re-scoring band on {bound['nouns']} random nouns, {bound['centres']} centres, "
+              f"pool {bound['pool_per_centre']} per centre: rows inside with the estimated "
+              f"margin / the norm margin / the last layer's a-priori bound: "
+              f"{bound['rows_in_band']['estimate']} / {bound['rows_in_band']['norm']} / "
+              f"{bound['rows_in_band']['last_layer']} (largest score error "
+              f"{bound['largest_score_error']:.2e}, drift {bound['largest_embedding_drift']:.2e}, "
+              f"last-layer bound median {bound['last_layer_bound_median']:.2e})")
     recall_rows, recall_info = [], None
     if args.recall_nouns:
         recall_rows, recall_info = pool_recall(model, ckpt, sorted(map(str, images)),
@@ -314,9 +513,12 @@ def main():
               f"{recall_info['mean_cos_ranking_vs_ensemble']:.3f}")
     write_json(args.out_json, {
         "benchmark": "cold_start", "model": model, "n_images": args.n_images,
-        "n_clusters": args.n_clusters, "rows": rows, "cold_stages_s": stages,
+        "n_clusters": args.n_clusters, "vocabulary_size": args.vocabulary_size or WORDNET_NOUNS,
+        "rows": rows, "stages": stage_rows,
+        "cold_stages_s": stages,
         "fp32_reference_stages_s": ref_stages, "same_outputs_as_fp32": same_fp32,
-        "same_assignments_cold_warm": same, "cpu_flags": flags, "prompts_per_s": speed,
+        "same_outputs_cold_warm": same_warm, "cpu_flags": flags, "prompts_per_s": speed,
+        "certificate_cost": bound,
         "warnings": cold_warnings + warm_warnings, "load_before": load_before,
         "load_after": load_after, "recall": recall_rows, "recall_info": recall_info,
         "machine": info, "quick": args.quick,

@@ -17,6 +17,18 @@ Reported: images/s of each, ``ratio`` = skclip / anchor (> 1: skclip faster), an
 the largest absolute difference between the two embeddings (same weights are
 copied into the anchor, so the outputs should agree). Model creation is excluded;
 one warm-up batch runs first. CUDA is measured when present (``--devices``).
+
+``--precision-check`` (CPU): the same images embedded in float32 and in bfloat16 by
+two ``CLIPEmbedder`` (``precision="fp32"`` / ``"bf16"``) loading one saved
+random-weight checkpoint, in interleaved chunks (so a shared machine's load hits
+both alike): the minimum and median cosine between the two embeddings of each image
+and the bf16 / fp32 images/s ratio: the measurement behind the CPU choice of
+``precision="auto"`` (bfloat16 images only if the drift is below 1e-3 in cosine; see
+``benchmarks/RESULTS.md`` for why they stay float32). Random weights: a trained
+tower's activations (large-magnitude outlier features) may round differently.
+
+    python benchmarks/bench_embedding.py --precision-check --n-images 1000 \
+        --out-json benchmarks/out/image_precision.json
 """
 
 import argparse
@@ -25,7 +37,6 @@ import sys
 import tempfile
 import time
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -36,31 +47,49 @@ from _common import (  # noqa: E402
     speed_ratio, write_json,
 )
 
+from skclip.datasets import extract_image_archive  # noqa: E402
+
 TARGET_RATIO = 0.9  # skclip's own target: at most 10% overhead over the raw loop
 
 
-def extract_images(zip_path, n_images, out_dir):
-    """Extract ``n_images`` JPEGs, balanced over the class folders; returns sorted paths."""
-    with zipfile.ZipFile(zip_path) as zf:
-        by_class = {}
-        for name in sorted(zf.namelist()):
-            if name.lower().endswith((".jpg", ".jpeg", ".png")):
-                by_class.setdefault(Path(name).parent.name, []).append(name)
-        if not by_class:
-            raise ValueError(f"no images in {zip_path}")
-        chosen, i = [], 0
-        while len(chosen) < n_images:
-            added = False
-            for files in by_class.values():
-                if i < len(files) and len(chosen) < n_images:
-                    chosen.append(files[i])
-                    added = True
-            if not added:
-                break
-            i += 1
-        for name in chosen:
-            zf.extract(name, out_dir)
-    return sorted(str(Path(out_dir) / name) for name in chosen)
+def save_random_checkpoint(model, path, seed=0):
+    """Save a random-weight ``model`` (name or JSON config) as a loadable checkpoint."""
+    import open_clip
+    import torch
+
+    from skclip.embed._model import _model_name  # registers a JSON model config
+
+    torch.manual_seed(seed)
+    name, _ = _model_name(model)
+    torch.save(open_clip.create_model(name, pretrained=None).state_dict(), path)
+    return path
+
+
+def image_precision_check(paths, *, model_name, batch_size, ckpt, chunks=4):
+    """bf16 vs fp32 image embeddings of the same images on the CPU: cosines and speed."""
+    from skclip.embed import CLIPEmbedder
+
+    encs = {p: CLIPEmbedder(model=model_name, pretrained=str(ckpt), device="cpu",
+                            batch_size=batch_size, precision=p, verbose=0)
+            for p in ("fp32", "bf16")}
+    for enc in encs.values():  # load and warm up outside the timed passes
+        enc.fit().transform(paths[:batch_size])
+    seconds, out = {"fp32": 0.0, "bf16": 0.0}, {"fp32": [], "bf16": []}
+    per = -(-len(paths) // chunks)
+    for k in range(chunks):
+        part = paths[k * per:(k + 1) * per]
+        for p in (("fp32", "bf16") if k % 2 == 0 else ("bf16", "fp32")):
+            t0 = time.perf_counter()
+            out[p].append(np.asarray(encs[p].transform(part)))
+            seconds[p] += time.perf_counter() - t0
+    cos = np.sum(np.concatenate(out["fp32"]) * np.concatenate(out["bf16"]), axis=1)
+    return {
+        "case": f"{model_name} cpu bf16 vs fp32 bs={batch_size}", "n_images": len(cos),
+        "fp32_per_s": len(cos) / seconds["fp32"], "bf16_per_s": len(cos) / seconds["bf16"],
+        "bf16_speedup": seconds["fp32"] / seconds["bf16"],
+        "min_cosine": float(cos.min()), "median_cosine": float(np.median(cos)),
+        "max_drift": float(1 - cos.min()), "drift_below_1e-3": bool(1 - cos.min() < 1e-3),
+    }
 
 
 def anchor_embed(model, preprocess, paths, batch_size, device):
@@ -144,6 +173,8 @@ def parse_args(argv=None):
     p.add_argument("--devices", default="auto",
                    help="comma-separated devices; 'auto' = cpu, plus cuda when present")
     p.add_argument("--assets", default=None, help="assets folder (default: $SKCLIP_ASSETS)")
+    p.add_argument("--precision-check", action="store_true",
+                   help="CPU only: bf16 vs fp32 embeddings of the same images (cosines, speed)")
     args = p.parse_args(argv)
     args.n_images = args.n_images or (64 if args.quick else 512)
     args.repeat = args.repeat or (1 if args.quick else 2)
@@ -170,8 +201,21 @@ def main(argv=None):
     else:
         devices = [d.strip() for d in args.devices.split(",") if d.strip()]
     rows = []
+    if args.precision_check:
+        with tempfile.TemporaryDirectory(prefix="skclip-bench-prec-") as tmp:
+            paths = extract_image_archive(zip_path, Path(tmp) / "img", n_images=args.n_images)
+            ckpt = save_random_checkpoint(args.model, Path(tmp) / "weights.pt")
+            row = image_precision_check(paths, model_name=args.model,
+                                        batch_size=args.batch_size, ckpt=ckpt)
+        print_table([row], ["case", "n_images", "fp32_per_s", "bf16_per_s", "bf16_speedup",
+                            "min_cosine", "median_cosine"],
+                    title=f"CLIP image embedding on the CPU, bf16 vs fp32 (random weights), "
+                          f"torch threads {threads}")
+        write_json(args.out_json, {"benchmark": "embedding_precision", "quick": args.quick,
+                                   "results": [row], "machine": machine_info()})
+        return 0
     with tempfile.TemporaryDirectory(prefix="skclip-bench-embed-") as tmp:
-        paths = extract_images(zip_path, args.n_images, tmp)
+        paths = extract_image_archive(zip_path, tmp, n_images=args.n_images)
         for device in devices:
             # the CPU pass would take minutes on 2 cores with a full-size GPU run
             n = len(paths) if device != "cpu" or args.quick else min(len(paths), 512)

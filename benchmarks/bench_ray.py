@@ -61,12 +61,12 @@ TINY = {"embed_dim": 32,
 
 # --------------------------------------------------------------------------- engine
 def _cifar_images(n, folder):
-    from bench_embedding import extract_images
+    from skclip.datasets import extract_image_archive
 
     root = assets_dir()
     if root is None:
         raise SystemExit("bench_ray: shared assets not found (set SKCLIP_ASSETS)")
-    extract_images(Path(root) / "cifar10" / "cifar10-test.zip", n, folder)
+    extract_image_archive(Path(root) / "cifar10" / "cifar10-test.zip", folder, n_images=n)
     return folder
 
 

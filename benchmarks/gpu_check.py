@@ -111,7 +111,7 @@ def gpu_tests(timeout_s):
 # --------------------------------------------------------------------------- 2. images
 def jpeg_paths(n, folder):
     """``n`` CIFAR-10 JPEGs (train split, then test), extracted to ``folder``."""
-    from bench_embedding import extract_images
+    from skclip.datasets import extract_image_archive
 
     root = assets_dir()
     if root is None:
@@ -120,7 +120,7 @@ def jpeg_paths(n, folder):
     paths = []
     for z in zips:
         if len(paths) < n and z.is_file():
-            paths += extract_images(z, n - len(paths), Path(folder) / z.stem)
+            paths += extract_image_archive(z, Path(folder) / z.stem, n_images=n - len(paths))
     if not paths:
         raise FileNotFoundError("no CIFAR-10 zip in the shared assets")
     return paths

@@ -274,10 +274,14 @@ def _embedder_params(args):
 
 def _embed_folder(args, embedder, model, images):
     """Embed the listed images through the per-file cache (none for random weights)."""
+    from .._config import resolve_device
+    from ..embed._model import resolve_precision
     from ..report import EmbeddingCache, embed_images
 
     # random weights differ at every load: their embeddings must not outlive the process
-    cache = None if args.pretrained is None else EmbeddingCache(model, args.pretrained)
+    precision = resolve_precision(embedder.precision, resolve_device(embedder.device))
+    cache = (None if args.pretrained is None
+             else EmbeddingCache(model, args.pretrained, precision=precision))
     result = embed_images(images, embedder, cache, chunk_size=max(256, 4 * args.batch_size),
                           verbose=not args.quiet)
     for path, error in result.skipped:

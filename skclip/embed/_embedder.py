@@ -58,7 +58,11 @@ class CLIPEmbedder(VersionedPickleMixin, TransformerMixin, BaseEstimator):
         Images per forward pass. Text batches hold as many tokens as ``batch_size``
         texts at full context.
     precision : {"auto", "fp32", "fp16", "bf16"}, default="auto"
-        ``"auto"``: fp32 on CPU, bf16 (else fp16) on GPU. Outputs are float32 either way.
+        ``"auto"``: fp32 on CPU, bf16 (else fp16) on GPU. Outputs are float32 either
+        way. On a CPU with native bfloat16 a vocabulary's ranking stages still run in
+        bf16 and re-score in fp32 where a selection could change
+        (:doc:`/user_guide/vocabulary`); images stay fp32 under ``"auto"`` (bf16 image
+        embeddings move the clusters: :doc:`/user_guide/gpu_memory`).
     num_workers : int, default=0
         DataLoader worker processes decoding images (0 decodes in this process).
     decoder : {"pil", "torchvision"}, default="pil"

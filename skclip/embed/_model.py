@@ -20,7 +20,8 @@ import torch
 from .._config import resolve_device
 from ..exceptions import UnknownModelError, UnknownWeightsError, WeightsUnavailableError
 
-__all__ = ["LoadedCLIP", "load_clip", "clear_model_cache", "embedding_dim", "resolve_precision"]
+__all__ = ["LoadedCLIP", "load_clip", "clear_model_cache", "embedding_dim", "resolve_precision",
+           "native_bf16_cpu"]
 
 _CACHE = {}
 _LOCK = threading.RLock()
@@ -50,6 +51,14 @@ def resolve_precision(precision, device):
     if device.type != "cuda":
         return "fp32"
     return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def native_bf16_cpu():
+    """Whether this CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX), per oneDNN."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def _model_name(model):
@@ -227,9 +236,10 @@ def load_clip(model="ViT-B-32", pretrained="openai", device="auto", precision="a
     device : str or torch.device, default="auto"
         Resolved with :func:`skclip._config.resolve_device`.
     precision : {"auto", "fp32", "fp16", "bf16"}, default="auto"
-        ``"auto"`` is fp32 on CPU and bf16 (else fp16) on a GPU. With random weights
-        (``pretrained=None``) a reduced precision asked for after fp32 rounds the fp32
-        draw already in memory (the same weights), instead of drawing new ones.
+        ``"auto"`` is fp32 on CPU and bf16 (else fp16) on a GPU. A reduced precision
+        asked for after fp32 rounds the fp32 model already in memory: with random
+        weights (``pretrained=None``) the same draw instead of a new one, with a
+        checkpoint the same values without reading it again.
     cache_dir : str or path-like, default=None
         Where open_clip downloads pretrained weights; None keeps its default (the
         Hugging Face cache). Not part of the cache key.
@@ -256,8 +266,10 @@ def load_clip(model="ViT-B-32", pretrained="openai", device="auto", precision="a
     with _LOCK:
         if key not in _CACHE:
             base = _CACHE.get(key[:3] + ("fp32",))
-            if prec != "fp32" and base is not None and pretrained_key is None:
-                # random weights are drawn anew on each creation: round this draw instead
+            if prec != "fp32" and base is not None:
+                # round the float32 model in memory (the same values open_clip's reduced
+                # precision gives; random weights are drawn anew on each creation, and a
+                # checkpoint need not be read and built twice)
                 _CACHE[key] = _rounded_copy(base, prec)
             else:
                 _CACHE[key] = _create(name, source, dev, prec, cache_dir)

@@ -82,7 +82,7 @@ def _create_or_check(db):
 
 
 class EmbeddingCache:
-    """Image embeddings stored per file for one (model, pretrained) pair.
+    """Image embeddings stored per file for one (model, pretrained, precision).
 
     The cache is derived data and never stops the main job: a damaged file (disk full
     while it was written, a copy cut short, a schema from another skclip version) is
@@ -97,6 +97,10 @@ class EmbeddingCache:
         open_clip model name.
     pretrained : str or None
         open_clip tag, checkpoint path, or None (random weights).
+    precision : {"fp32", "fp16", "bf16"}, default="fp32"
+        The precision the image tower ran in (resolved, not ``"auto"``): embeddings of
+        another precision are kept in another file, so a GPU run (``"auto"`` is bf16
+        or fp16 there) and a CPU run sharing a cache folder never mix.
     cache_dir : str or Path, default=None
         Root cache folder; None uses :func:`skclip._config.get_cache_dir`.
 
@@ -121,8 +125,13 @@ class EmbeddingCache:
     ([1.0, 1.0, 1.0, 1.0], {})
     """
 
-    def __init__(self, model, pretrained, *, cache_dir=None):
+    def __init__(self, model, pretrained, *, precision="fp32", cache_dir=None):
+        if precision not in ("fp32", "fp16", "bf16"):
+            raise ValueError(f"precision must be 'fp32', 'fp16' or 'bf16' (resolved, not "
+                             f"'auto'), got {precision!r}")
         ident = f"{model}\0{_pretrained_key(pretrained)}"
+        if precision != "fp32":  # float32 files keep the name they had before
+            ident += f"\0{precision}"
         digest = hashlib.sha1(ident.encode()).hexdigest()[:16]
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(model))[:40]
         folder = get_cache_dir(cache_dir, create=False) / "embeddings"

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._outliers import OUTLIER_WHISKER, centre_distances, outlier_thresholds
-from ._summary import CONFIDENCE_TEMPERATURE, naming_vocabulary
+from ._summary import CONFIDENCE_TEMPERATURE, _naming_rows
 
 __all__ = ["ClusterModel", "load_model", "save_model"]
 
@@ -291,15 +291,25 @@ class ClusterModel:
 def _naming_shortlist(clusterer, X, labels, k):
     """The nouns that may name a cluster or a part of one: per cluster, the
     ``_SHORTLIST`` nearest to its mean and the ``_SHORTLIST`` most specific."""
-    nouns, U, synsets = naming_vocabulary(clusterer, X, return_synsets=True)
+    nouns, U, synsets, exact = _naming_rows(clusterer, X)
     if nouns is None or not len(nouns):
         return None
     U = _unit(U)
     means = np.zeros((k, np.asarray(X).shape[1]))
     np.add.at(means, labels, _unit(X))
+    n = min(_SHORTLIST, len(nouns))
+    if exact is not None:
+        # bfloat16 rows: the rows that can enter a shortlist (by cosine, or by
+        # specificity = cosine to the mean minus its average over clusters) are encoded
+        # again in float32, so the shortlist and its embeddings are the float32 ones
+        from ..semantic._candidates import rescore_near_selection
+
+        M = _unit(means)
+        C = np.vstack([M, M - M.mean(axis=0)])
+        C = C[np.linalg.norm(C, axis=1) > 1e-9]  # one cluster: no specificity to rank by
+        U, _, _ = rescore_near_selection(C, U, exact, n)  # unit rows put in unit rows
     sim = _unit(means) @ U.T
     spec = sim - sim.mean(axis=0)
-    n = min(_SHORTLIST, len(nouns))
     keep = np.unique(np.r_[np.argsort(-sim, axis=1)[:, :n].ravel(),
                            np.argsort(-spec, axis=1)[:, :n].ravel()])
     return {"nouns": [nouns[i] for i in keep],

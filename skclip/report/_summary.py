@@ -147,26 +147,51 @@ def naming_vocabulary(clusterer, X, *, return_synsets=False):
     >>> naming_vocabulary(KMeans(n_clusters=2, n_init=1).fit(np.eye(3)), np.eye(3))
     (None, None)
     """
+    nouns, U, synsets, exact = _naming_rows(clusterer, X)
+    if exact is not None:  # reduced-precision rows: every row in the encoder's precision
+        U = exact(np.arange(len(nouns)))
+    out = (None, None) if nouns is None else (nouns, U)
+    return (*out, synsets) if return_synsets else out
+
+
+def _naming_rows(clusterer, X):
+    """``(nouns, embeddings, synsets, exact)`` of :func:`naming_vocabulary`.
+
+    ``exact`` is None when the embeddings are the encoder's own; else they are the
+    reduced-precision rows of the space's ranking stage (bfloat16, read back from its
+    cache) and ``exact(idx)`` encodes rows ``idx`` in the encoder's precision (see
+    :func:`skclip.semantic._candidates.rescore_near_selection`).
+    """
     from sklearn.base import clone
 
     space = getattr(clusterer, "semantic_space_", None)
     if space is None:
-        return (None, None, None) if return_synsets else (None, None)
+        return None, None, None, None
+    exact = None
     if hasattr(space, "get_params") and "selection" in space.get_params(deep=False):
-        naming = clone(space).set_params(selection=None)
+        naming = clone(space).set_params(selection=None, captions=None)
         if getattr(space, "n_candidates_", 0) < getattr(space, "vocabulary_size_", 0):
             # a two-stage space encoded the whole vocabulary with one prompt only (its
             # ranking stage, cached): name with those rather than encode every template
+            from ..semantic._candidates import exact_one_prompt, ranking_encoder
+            from ..semantic._sources import encoder_factory
             from ..semantic._templates import RANKING_TEMPLATE
 
             naming.set_params(templates=[RANKING_TEMPLATE])
+            if (getattr(space, "text_precision_", {}) or {}).get("ranking") not in (None, "fp32"):
+                enc = encoder_factory(naming.embedder)()
+                fast = ranking_encoder(enc)
+                if fast is not enc:
+                    naming.set_params(embedder=fast)
+                    exact = exact_one_prompt(naming, enc)
         space = naming.fit(X)
     nouns = getattr(space, "nouns_", None)
-    out = (None, None) if nouns is None else (list(nouns), space.noun_embeddings_)
-    if not return_synsets:
-        return out
+    if nouns is None:
+        return None, None, None, None
     synsets = getattr(space, "noun_synsets_", None)
-    return (*out, None if nouns is None or synsets is None else list(synsets))
+    names = list(nouns)
+    rows = None if exact is None else (lambda idx: exact(names, idx))
+    return names, space.noun_embeddings_, None if synsets is None else list(synsets), rows
 
 
 def summarize_clusters(X, labels, n_clusters, *, paths=None, nouns=None,

@@ -152,7 +152,9 @@ class SemanticSpaceBuilder(
     text_precision_ : dict
         How the two-stage embedding computed: ``"ranking"`` (``"fp32"``, ``"bf16"``, or
         None when it did not run) and how many rows were re-scored / re-encoded in
-        float32 (``"rescored_ranking"``, ``"rescored_candidates"``).
+        float32 (``"rescored_ranking"``, ``"rescored_candidates"``), and the widest
+        re-scoring margin used (``"estimated_margin"``: an estimate of twice the largest
+        score error, not a proven bound; None in float32).
     n_features_in_ : int
 
     See Also

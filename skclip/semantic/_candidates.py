@@ -23,23 +23,24 @@ everything instead.
 (AVX512-BF16 or AMX) a :class:`~skclip.CLIPEmbedder` left at ``precision="auto"``
 ranks and encodes the candidates with a bfloat16 copy of its own weights (about 2.4x
 the float32 prompts/s on a 2-core AMD EPYC when idle), and both stages then put the
-float32 rows back where they can change a decision (:func:`certify_selection`): in the
+float32 rows back where they can change a decision (:func:`rescore_near_selection`): in the
 ranking, every noun whose bfloat16 score lies within a margin of some centre's pool
 boundary (its ``candidate_pool``-th best score) is re-scored in float32; in the
 ensembles, every candidate within the margin of some centre's ``k``-th best (or above
 it) is re-encoded in float32, so the kept nouns and their embeddings are those of the
 float32 path. If every row's score error is at most ``delta``, a margin of ``2 * delta``
-makes both selections exactly the float32 ones (proof in :func:`certify_selection`).
+makes both selections exactly the float32 ones (proof in :func:`rescore_near_selection`).
 ``delta`` is **an estimate, not a proven bound**: four times the largest score error
 seen on the re-scored rows (the margin is widened, and more rows re-scored, until it
-holds). A bound that holds for every row without computing it in float32 would have
-to come from the norm inequality ``|c . (e' - e)| <= ||c|| ||e' - e||`` and the largest
-embedding drift ``||e' - e||`` of the bfloat16 tower (up to 0.014 measured); with that
-margin nearly every noun of a random-weight tower is within the band (2,982 of 3,000
-measured), i.e. the certificate costs the float32 pass it is meant to avoid. The
-measured score errors are 8x smaller (at most 1.8e-3) than the norm bound. The
-chosen precision and the number of re-scored rows are recorded in the builder's
-``text_precision_``; ``precision="fp32"`` on the embedder keeps everything in float32.
+holds). No affordable bound over every row is known: the norm inequality
+``|c . (e' - e)| <= ||c|| ||e' - e||`` still needs ``||e' - e||`` for rows never computed
+in float32 (the largest seen, 0.014, puts 2,982 of 3,000 nouns of a random-weight
+ViT-B-32 in the band), an a-priori forward-error bound is wider still (the text
+projection's term alone, ``(2u + u^2) |x| |P|`` with ``u = 2^-8``, is measured by
+``benchmarks/bench_cold_start.py``), and a bound per row needs that row's float32 value.
+The chosen precision, the number of re-scored rows and the final margin are recorded
+in the builder's ``text_precision_``; ``precision="fp32"`` on the embedder keeps
+everything in float32.
 TAC's rule ranks nouns by tiny differences of a softmax over
 centres, which one prompt does not predict well enough, and the uniqueness filter
 averages the whole vocabulary: both are always encoded exhaustively.
@@ -53,7 +54,7 @@ import numpy as np
 
 from ._filters import best_excess, topk_per_center
 from ._templates import RANKING_TEMPLATE, times_templates
-from ._text_cache import embed_texts, lookup_texts
+from ._text_cache import embed_texts, lookup_texts, store_texts
 from ._vocab_file import read_vocabulary_file
 _POOL_MIN = 1024
 _POOL_FACTOR = 32
@@ -62,7 +63,7 @@ _POOL_FACTOR = 32
 # kept per centre: 3,000 images (100 centres) stay two-stage instead of exhaustive.
 _POOL_TOTAL = 5 * _POOL_MIN
 _MAX_POOL_FRACTION = 0.5  # above this share of the vocabulary, encode everything
-_MARGIN = 5e-3  # first cosine margin of certify_selection (bfloat16 errors: ~1e-3)
+_MARGIN = 5e-3  # first cosine margin of rescore_near_selection (bfloat16 errors: ~1e-3)
 _SAFETY = 4.0  # margin / largest score error seen: 2 (the proof) x 2 (rows not seen)
 
 
@@ -92,15 +93,6 @@ def candidates_per_center(builder, n_centers, n_nouns, n_templates):
     return per
 
 
-def _cpu_has_native_bf16():
-    import torch
-
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def ranking_encoder(enc):
     """The encoder of the reduced-precision stages: ``enc``, or its bfloat16 twin.
 
@@ -112,15 +104,27 @@ def ranking_encoder(enc):
     from sklearn.base import clone
 
     from .._config import resolve_device
-    from ..embed import CLIPEmbedder
+    from ..embed import CLIPEmbedder, _model
 
     if (not isinstance(enc, CLIPEmbedder) or enc.precision != "auto"
-            or resolve_device(enc.device).type != "cpu" or not _cpu_has_native_bf16()):
+            or resolve_device(enc.device).type != "cpu" or not _model.native_bf16_cpu()):
         return enc
     enc._ensure_fitted()  # the float32 model in memory first: a random draw is shared
     twin = clone(enc).set_params(precision="bf16")
     twin.embedding_dim_ = enc.embedding_dim_
     return twin
+
+
+def exact_one_prompt(builder, enc):
+    """``f(names, idx)``: the one-prompt (:data:`RANKING_TEMPLATE`) rows of
+    ``names[idx]`` encoded by ``enc``, with ``builder``'s cache settings."""
+    def encode(names, idx):
+        return embed_texts(enc, [names[i] for i in idx], (RANKING_TEMPLATE,),
+                           cache=builder.cache, cache_dir=builder.cache_dir,
+                           verbose=builder.verbose,
+                           desc=f"re-scoring {len(idx):,} naming nouns near a shortlist boundary")
+
+    return encode
 
 
 def candidate_nouns(centers, ranking, per_center, *, device="cpu"):
@@ -137,7 +141,7 @@ def _band(C, E, kth, block=1 << 14):
     return out
 
 
-def certify_selection(centers, approx, encode_exact, k, *, margin=_MARGIN, keep_exact=True,
+def rescore_near_selection(centers, approx, encode_exact, k, *, margin=_MARGIN, keep_exact=True,
                       device="cpu"):
     """Exact rows of ``approx`` wherever they can change a centre's top ``k``.
 
@@ -167,12 +171,12 @@ def certify_selection(centers, approx, encode_exact, k, *, margin=_MARGIN, keep_
     Examples
     --------
     >>> import numpy as np
-    >>> from skclip.semantic._candidates import certify_selection
+    >>> from skclip.semantic._candidates import rescore_near_selection
     >>> rng = np.random.default_rng(0)
     >>> exact = rng.standard_normal((500, 16)).astype(np.float32)
     >>> exact /= np.linalg.norm(exact, axis=1, keepdims=True)
     >>> approx = exact + 1e-3 * rng.standard_normal(exact.shape).astype(np.float32)
-    >>> E, rows, margin = certify_selection(exact[:2], approx, lambda i: exact[i], k=5)
+    >>> E, rows, margin = rescore_near_selection(exact[:2], approx, lambda i: exact[i], k=5)
     >>> len(rows) < 100, bool(np.array_equal(E[rows], exact[rows]))
     (True, True)
     """
@@ -241,17 +245,21 @@ def embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, devi
         desc=f"ranking {len(unique):,} nouns (1 prompt each)", **opts)
     ranking = np.empty_like(R)
     ranking[order] = R
+    if builder.cache:  # also under the vocabulary's own order: the report names the clusters with
+        # these one-prompt rows (an exhaustive one-template space over the same nouns)
+        store_texts(fast, unique, (RANKING_TEMPLATE,), ranking, cache_dir=builder.cache_dir)
     encoding = {"ranking": "fp32" if fast is enc else getattr(fast, "precision", "reduced"),
-                "rescored_ranking": 0, "rescored_candidates": 0}
+                "rescored_ranking": 0, "rescored_candidates": 0, "estimated_margin": None}
     if fast is not enc:
         def rescore(idx):
             return embed_texts(
                 enc, [unique[i] for i in idx], (RANKING_TEMPLATE,),
                 desc=f"re-scoring {len(idx):,} nouns near a pool boundary", **opts)
 
-        ranking, rows_exact, _ = certify_selection(
+        ranking, rows_exact, margin = rescore_near_selection(
             centers, ranking, rescore, per_center, keep_exact=False, device=device)
         encoding["rescored_ranking"] = len(rows_exact)
+        encoding["estimated_margin"] = margin
     keep = candidate_nouns(centers, ranking, per_center, device=device)
     chosen = {unique[i] for i in keep}
     subset = rows.subset([i for i, name in enumerate(names) if name in chosen])
@@ -267,8 +275,9 @@ def embed_vocabulary(builder, encoder, rows, templates, check_dim, centers, devi
                 desc=f"re-encoding {len(idx):,} nouns near the selection"
                      f"{times_templates(templates)}", **opts)
 
-        subset.embeddings, rows_exact, _ = certify_selection(
+        subset.embeddings, rows_exact, margin = rescore_near_selection(
             centers, subset.embeddings, encode_exact, kept_per_center(builder), device=device)
         encoding["rescored_candidates"] = len(rows_exact)
+        encoding["estimated_margin"] = max(encoding["estimated_margin"], margin)
     subset.encoding = encoding
     return subset

@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.utils import check_array
 
 from . import _candidates
-from ._candidates import certify_selection, embed_vocabulary
+from ._candidates import rescore_near_selection, embed_vocabulary
 from ._captions import read_captions
 from ._templates import resolve_templates
 from ._text_cache import embed_texts, unit_rows
@@ -200,7 +200,7 @@ def caption_texts(builder, encoder, dim, check_dim=None, centers=None, device="c
     the ranking encoder (bfloat16 on a CPU with native bfloat16, else the encoder
     itself, then a single stage), and only the captions that can enter a centre's
     ``topk_captions`` are encoded again in the encoder's precision
-    (:func:`~skclip.semantic._candidates.certify_selection`). With
+    (:func:`~skclip.semantic._candidates.rescore_near_selection`). With
     ``selection="center_topk"`` and at least :data:`TWO_STAGE_MIN_CAPTIONS` captions
     only; otherwise every caption is encoded once, exactly.
     """
@@ -224,7 +224,7 @@ def caption_texts(builder, encoder, dim, check_dim=None, centers=None, device="c
                 return _embed(builder, encoder, [names[i] for i in idx], ("{}",), None,
                               desc=f"re-encoding {len(idx):,} captions near the selection")
 
-            emb, _, _ = certify_selection(centers, emb, encode_exact,
+            emb, _, _ = rescore_near_selection(centers, emb, encode_exact,
                                           int(builder.topk_captions), device=device)
         return TextSet(names=names, embeddings=emb)
     emb = embeddings_array(captions, "captions")

@@ -246,9 +246,11 @@ def embed_texts(embedder, texts, templates=("{}",), *, cache=True, cache_dir=Non
         if E is None:
             raise ValueError("cannot embed an empty list of texts")
         if path is not None:
-            # round-trip through float16 so a fresh and a cached fit see identical rows
-            E = unit_rows(E.astype(np.float16))
-            _write_cached(path, E)
+            # round-trip through float16 so a fresh and a cached fit see identical rows:
+            # the file holds these float16 values, and reading normalises them again
+            stored = E.astype(np.float16)
+            E = unit_rows(stored)
+            _write_cached(path, stored)
     if key is not None:
         _remember(key, E)
     if len(unique) == len(texts):
@@ -286,16 +288,23 @@ def lookup_texts(embedder, texts, templates, *, cache_dir=None):
 def store_texts(embedder, texts, templates, E, *, cache=True, cache_dir=None):
     """Put given embeddings of the distinct ``texts`` in the memory (and disk) cache.
 
-    Used to install a vocabulary file built elsewhere; returns the cache key (None
-    when the embedder is not cacheable).
+    Used to install a vocabulary file built elsewhere, or rows computed in another
+    order (the ranking stage encodes its nouns case-folded side by side); returns the
+    cache key (None when the embedder is not cacheable). Random weights are kept in
+    memory only, as :func:`embed_texts` keeps them.
     """
-    key = cache_key(embedder, list(texts), templates)
+    texts = list(texts)
+    key = cache_key(embedder, texts, templates)
     if key is None:
-        return None
-    E = unit_rows(np.asarray(E, dtype=np.float16))
+        key = _memory_key(embedder, texts, templates) if cache and texts else None
+        if key is not None:
+            _remember(key, unit_rows(np.asarray(E, dtype=np.float16)))
+        return key
+    stored = np.asarray(E, dtype=np.float16)
+    E = unit_rows(stored)  # what reading the file gives
     if cache:
         path = get_cache_dir(cache_dir, create=False) / "text" / f"{key}.npy"
         if not path.is_file():
-            _write_cached(path, E)
+            _write_cached(path, stored)
     _remember(key, E)
     return key

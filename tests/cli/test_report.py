@@ -40,10 +40,15 @@ def test_cache_roundtrip_and_invalidation(image):
     assert cache.get([str(image)])[0] == {}
 
 
-def test_cache_keyed_by_model_and_pretrained(image, tmp_path):
+def test_cache_keyed_by_model_pretrained_and_precision(image, tmp_path):
     EmbeddingCache("ViT-B-32", "openai").put({str(image): np.ones(2, dtype=np.float32)})
     assert EmbeddingCache("ViT-B-32", "laion2b_s34b_b79k").get([str(image)])[0] == {}
     assert EmbeddingCache("ViT-B-16", "openai").get([str(image)])[0] == {}
+    # another precision (a GPU's "auto") is another file; float32 is the default
+    assert EmbeddingCache("ViT-B-32", "openai", precision="bf16").get([str(image)])[0] == {}
+    assert len(EmbeddingCache("ViT-B-32", "openai", precision="fp32").get([str(image)])[0]) == 1
+    with pytest.raises(ValueError, match="resolved, not 'auto'"):
+        EmbeddingCache("ViT-B-32", "openai", precision="auto")
     ckpt = tmp_path / "w.pt"
     ckpt.write_bytes(b"weights v1")
     EmbeddingCache("ViT-B-32", str(ckpt)).put({str(image): np.ones(2, dtype=np.float32)})

@@ -232,3 +232,52 @@ def test_hub_probe_is_skipped_behind_a_proxy(monkeypatch):
     monkeypatch.delenv("HTTPS_PROXY")
     monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1:9")  # nothing listens there
     assert _model._hub_reachable(timeout=1.0) is False
+
+
+def test_precision_option_on_cpu_images_stay_float32_under_auto(tiny_model_name, tmp_path,
+                                                                 monkeypatch):
+    """"auto" embeds images in fp32 even on a CPU with native bfloat16 (bf16 image
+    embeddings move the clusters); "bf16" asks for the rounded tower."""
+    import open_clip
+
+    torch.manual_seed(0)
+    weights = tmp_path / "w.pt"
+    torch.save(open_clip.create_model(tiny_model_name, pretrained=None).state_dict(), weights)
+    embedder = CLIPEmbedder(model=tiny_model_name, pretrained=str(weights), device="cpu",
+                            verbose=0)
+    monkeypatch.setattr(_model, "native_bf16_cpu", lambda: True)
+    images = random_images(4)
+    X_auto = clone(embedder).fit().transform(images)
+    X_fp32 = clone(embedder).set_params(precision="fp32").fit().transform(images)
+    X_bf16 = clone(embedder).set_params(precision="bf16").fit().transform(images)
+    np.testing.assert_array_equal(X_auto, X_fp32)
+    assert not np.array_equal(X_bf16, X_fp32)
+    assert np.all(np.sum(X_bf16 * X_fp32, axis=1) > 0.99)  # the same weights, rounded
+    assert load_clip(tiny_model_name, str(weights), "cpu", "bf16").model.visual.conv1.weight.dtype \
+        == torch.bfloat16
+
+
+def test_reduced_precision_of_a_loaded_checkpoint_rounds_it_in_memory(tiny_model_name,
+                                                                      tmp_path, monkeypatch):
+    """bf16 after fp32 of the same checkpoint: the fp32 model in memory is rounded (no
+    second read), with exactly the weights open_clip's own bf16 loading gives."""
+    import open_clip
+
+    torch.manual_seed(0)
+    weights = tmp_path / "w.pt"
+    torch.save(open_clip.create_model(tiny_model_name, pretrained=None).state_dict(), weights)
+    clear_model_cache()
+    reference = _model._create(tiny_model_name, str(weights), torch.device("cpu"), "bf16", None)
+    clear_model_cache()
+    load_clip(tiny_model_name, str(weights), "cpu", "fp32")
+    calls = []
+    real_create = _model._create
+    monkeypatch.setattr(_model, "_create", lambda *a: calls.append(a) or real_create(*a))
+    rounded = load_clip(tiny_model_name, str(weights), "cpu", "bf16")
+    assert calls == []
+    ref, got = reference.model.state_dict(), rounded.model.state_dict()
+    assert ref.keys() == got.keys()
+    for key in ref:
+        assert ref[key].dtype == got[key].dtype, key
+        assert torch.equal(ref[key], got[key]), key
+    clear_model_cache()

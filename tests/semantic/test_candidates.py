@@ -7,6 +7,7 @@ import pytest
 from sklearn.base import clone
 
 from skclip.semantic import SemanticSpaceBuilder, TEMPLATES, build_vocabulary_cache
+from skclip.embed import _model as _embed_model
 from skclip.semantic import _candidates, _text_cache
 from skclip.semantic._sources import noun_rows
 from skclip.semantic._text_cache import unit_rows
@@ -113,13 +114,13 @@ def test_low_precision_candidates_give_the_exact_selection(noise, rng, monkeypat
     assert noise > 1e-3 or done["rescored_ranking"] < len(nouns) // 2  # 2e-2: every row
 
 
-def test_certify_selection_widens_its_margin_until_the_errors_fit():
+def test_rescore_near_selection_widens_its_margin_until_the_errors_fit():
     rng = np.random.RandomState(0)
     exact = unit_rows(rng.standard_normal((2000, DIM)).astype(np.float32))
     approx = unit_rows(exact + 0.005 * rng.standard_normal(exact.shape).astype(np.float32))
     C = exact[:4]
-    E, rows, margin = _candidates.certify_selection(C, approx, lambda i: exact[i], k=10,
-                                                    margin=1e-4)
+    E, rows, margin = _candidates.rescore_near_selection(C, approx, lambda i: exact[i], k=10,
+                                                         margin=1e-4)
     error = np.abs(C @ (exact[rows] - approx[rows]).T).max()
     assert margin >= 4 * error > 1e-4  # widened from the first margin
     np.testing.assert_array_equal(E[rows], exact[rows])
@@ -321,9 +322,9 @@ def test_ranking_encoder_uses_bfloat16_only_where_it_is_safe_and_native(tmp_path
     enc = CLIPEmbedder(model=tiny_model_name, pretrained=str(weights), device="cpu", verbose=0)
     assert _candidates.ranking_encoder(enc.set_params(precision="fp32")) is enc  # user's choice
     enc.set_params(precision="auto")
-    monkeypatch.setattr(_candidates, "_cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(_embed_model, "native_bf16_cpu", lambda: False)
     assert _candidates.ranking_encoder(enc) is enc
-    monkeypatch.setattr(_candidates, "_cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(_embed_model, "native_bf16_cpu", lambda: True)
     twin = _candidates.ranking_encoder(enc)
     assert twin is not enc and twin.precision == "bf16" and enc.precision == "auto"
     texts = ["a photo of a dog.", "a photo of a cat.", "a photo of a tree."]
@@ -334,7 +335,7 @@ def test_ranking_encoder_uses_bfloat16_only_where_it_is_safe_and_native(tmp_path
 def test_random_weights_twin_rounds_the_same_draw(tiny_model_name, monkeypatch):
     from skclip import CLIPEmbedder
 
-    monkeypatch.setattr(_candidates, "_cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(_embed_model, "native_bf16_cpu", lambda: True)
     rand = CLIPEmbedder(model=tiny_model_name, pretrained=None, device="cpu", verbose=0)
     twin = _candidates.ranking_encoder(rand)
     assert twin is not rand and twin.precision == "bf16"
@@ -361,14 +362,80 @@ def test_ranking_pool_is_the_float32_one(rng, monkeypatch):
     assert fast.n_candidates_ == len(pool_exact)
 
 
-def test_certify_selection_band_only_rescores_near_the_boundary():
+def test_rescore_near_selection_band_only_rescores_near_the_boundary():
     rng = np.random.RandomState(1)
     exact = unit_rows(rng.standard_normal((3000, DIM)).astype(np.float32))
     approx = unit_rows(exact + 0.003 * rng.standard_normal(exact.shape).astype(np.float32))
     C = exact[:3]
-    E, rows, margin = _candidates.certify_selection(C, approx, lambda i: exact[i], k=200,
-                                                    keep_exact=False)
+    E, rows, margin = _candidates.rescore_near_selection(C, approx, lambda i: exact[i],
+                                                         k=200, keep_exact=False)
     pool = _candidates.candidate_nouns(C, exact, 200)
     np.testing.assert_array_equal(_candidates.candidate_nouns(C, E, 200), pool)
-    _, rows_all, _ = _candidates.certify_selection(C, approx, lambda i: exact[i], k=200)
+    _, rows_all, _ = _candidates.rescore_near_selection(C, approx, lambda i: exact[i], k=200)
     assert len(rows) < len(rows_all) - 100  # rows well inside the pool are not re-scored
+
+
+def test_report_naming_reads_the_ranking_whatever_its_case_order(rng, tmp_path):
+    """The ranking stage encodes nouns case-folded side by side; the report's naming
+    (the whole vocabulary in its own order) still finds those rows in the cache."""
+    from skclip.report import naming_vocabulary
+
+    nouns = [w.capitalize() if i % 3 == 0 else w for i, w in enumerate(_words(800))]
+    assert nouns != sorted(nouns, key=str.casefold)  # not the ranking stage's order
+    enc = BagOfWordsEncoder()
+    X = _images(enc, nouns, rng)
+    space = SemanticSpaceBuilder(embedder=enc, vocabulary=nouns, templates="tac7", n_centers=2,
+                                 candidate_pool=32, random_state=0, cache_dir=tmp_path)
+
+    class Fitted:
+        semantic_space_ = space.fit(X)
+
+    n = len(enc.prompts)
+    names, emb = naming_vocabulary(Fitted(), X)
+    assert names == nouns and len(enc.prompts) == n  # nothing encoded again
+    np.testing.assert_allclose(
+        emb, unit_rows(enc.encode_text([f"a photo of a {w}" for w in nouns])), atol=2e-3)
+
+
+def test_report_naming_shortlist_is_the_float32_one_with_a_low_precision_ranking(
+        rng, tmp_path, monkeypatch):
+    from skclip.report._model_bundle import _naming_shortlist
+
+    nouns = _words(3000)
+    enc, twin = BagOfWordsEncoder(), NoisyTwin(2e-3)
+    X = _images(enc, nouns, rng)
+    labels = np.arange(len(X)) % 3
+    common = dict(embedder=enc, vocabulary=nouns, templates="tac7", n_centers=3,
+                  candidate_pool=100, random_state=0)
+
+    exact_prompts = []  # float32 prompts of every copy (the builders clone the encoder)
+    original = BagOfWordsEncoder.encode_text
+
+    def counting(self, texts):
+        if type(self) is BagOfWordsEncoder:
+            exact_prompts.extend(texts)
+        return original(self, texts)
+
+    monkeypatch.setattr(BagOfWordsEncoder, "encode_text", counting)
+
+    def shortlist(cache_dir):
+        class Fitted:
+            semantic_space_ = SemanticSpaceBuilder(cache_dir=cache_dir, **common).fit(X)
+
+        before = len(exact_prompts)  # the float32 prompts of the naming alone
+        return _naming_shortlist(Fitted(), X, labels, 3), exact_prompts[before:]
+
+    exact, _ = shortlist(tmp_path / "fp32")
+    monkeypatch.setattr(_candidates, "ranking_encoder", lambda e: twin)
+    fast, n_exact = shortlist(tmp_path / "reduced")
+    assert fast["nouns"] == exact["nouns"]
+    np.testing.assert_allclose(fast["embeddings"], exact["embeddings"], atol=2e-3)  # float16 cache
+    assert 0 < len(n_exact) < len(nouns)  # only the rows near a shortlist boundary
+    assert all(p.startswith("a photo of a ") for p in n_exact)
+    _text_cache.clear_memory_cache()
+    naive = unit_rows(twin.encode_text([f"a photo of a {w}" for w in nouns]))
+    M = unit_rows(np.stack([X[labels == c].mean(axis=0) for c in range(3)]))
+    top = np.unique(np.argsort(-(M @ naive.T), axis=1)[:, :50])
+    top_exact = np.unique(np.argsort(-(M @ unit_rows(enc.encode_text(
+        [f"a photo of a {w}" for w in nouns])).T), axis=1)[:, :50])
+    assert not np.array_equal(top, top_exact)  # the noise matters without the re-scoring
