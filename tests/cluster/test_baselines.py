@@ -56,13 +56,14 @@ def test_tac_counterpart_is_softmax_retrieval(data):
 
 
 def test_tac_equals_cae_softmax_ablation(data):
-    """TAC is CAE with relaxed columns, no S factor, nouns only, plain concatenation."""
+    """TAC is CAE with relaxed columns, no S factor, nouns only (not pooled), plain
+    concatenation."""
     space = FixedTextSpace(data.text_embeddings, data.text_embeddings[:3])
     tac = TACClustering(n_clusters=K, semantic_space=space, tau=0.01, n_init=2,
                         random_state=0).fit(data.X)
     cae = CAEClustering(n_clusters=K, semantic_space=space, ot_eps=0.01, relax_columns=True,
                         weight_by_similarity=False, use_captions=False, fusion="concat",
-                        center_modalities=False,
+                        center_modalities=False, text_pool=1,
                         kmeans_n_init=2, random_state=0).fit(data.X)
     np.testing.assert_allclose(cae.transform(data.X), tac.transform(data.X), atol=1e-6)
 
