@@ -74,9 +74,11 @@ def _top_rounded(S, k):
     import torch
 
     r = S.shape[1]
-    # |round(S * 1e5)| <= 3e5 (S >= -3): keys fit in int64 easily, in int32 up to r = 7e3
-    keys = torch.round(S * _RESOLUTION).to(torch.int64) * r
-    keys -= torch.arange(r, device=S.device, dtype=torch.int64)
+    # |round(S * 1e5)| <= 3e5 (S >= -3): keys fit in int32 up to r = 7e3 (the reference
+    # holds at most 2,048 rows), int64 above
+    dtype = torch.int32 if r <= 7000 else torch.int64
+    keys = torch.round(S * _RESOLUTION).to(dtype).mul_(r)
+    keys.sub_(torch.arange(r, device=S.device, dtype=dtype))
     return keys.topk(k, dim=1, sorted=False).indices
 
 
