@@ -198,6 +198,17 @@ class _BaseCLIPClustering(VersionedPickleMixin, ClusterMixin, BaseEstimator):
             f"{type(self).__name__} has no default semantic space; pass semantic_space=."
         )
 
+    def _wordnet_space(self, method, **params):
+        """A :class:`~skclip.semantic.SemanticSpaceBuilder` over WordNet with ``method``'s
+        templates (:data:`~skclip.semantic._templates.METHOD_TEMPLATES`), this estimator's
+        ``random_state`` and ``verbose``, and the method's own ``params``."""
+        from ..semantic import SemanticSpaceBuilder
+        from ..semantic._templates import METHOD_TEMPLATES
+
+        return SemanticSpaceBuilder(
+            vocabulary="wordnet", templates=METHOD_TEMPLATES[method],
+            random_state=self.random_state, verbose=self.verbose, **params)
+
     def _fit_semantic_space(self, X, n_clusters=None):
         """Clone (or build) the semantic space, fit it on ``X`` and check its dims.
 

@@ -316,19 +316,8 @@ class TACClustering(_FittedKMeans, _BaseCLIPClustering):
         self.verbose = verbose
 
     def _default_semantic_space(self):
-        from ..semantic import SemanticSpaceBuilder
-        from ..semantic._templates import METHOD_TEMPLATES
-
-        return SemanticSpaceBuilder(
-            vocabulary="wordnet",
-            templates=METHOD_TEMPLATES["tac"],
-            selection="tac",
-            n_centers="auto",
-            topk_nouns=5,
-            device=self.device,
-            random_state=self.random_state,
-            verbose=self.verbose,
-        )
+        return self._wordnet_space("tac", selection="tac", n_centers="auto", topk_nouns=5,
+                                   device=self.device)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):

@@ -25,20 +25,14 @@ def min_centers_for(n_clusters, n_samples):
 def default_semantic_space(est):
     """CAE's default builder: WordNet nouns, the tac7 ensemble, the shipped COCO captions
     (none when ``est.use_captions`` is False), ``center_topk`` 5 nouns and 5 captions."""
-    from ..semantic import SemanticSpaceBuilder
-    from ..semantic._templates import METHOD_TEMPLATES
-
-    return SemanticSpaceBuilder(
-        vocabulary="wordnet",
-        templates=METHOD_TEMPLATES["cae"],
+    return est._wordnet_space(
+        "cae",
         selection="center_topk",
         n_centers="auto",
         topk_nouns=5,
         topk_captions=5,
         captions="coco" if est.use_captions else None,
         device=est.device,
-        random_state=est.random_state,
-        verbose=est.verbose,
     )
 
 

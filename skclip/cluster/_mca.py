@@ -300,20 +300,9 @@ class MCAClustering(_BaseCLIPClustering):
         self.verbose = verbose
 
     def _default_semantic_space(self):
-        from ..semantic import SemanticSpaceBuilder
-        from ..semantic._templates import METHOD_TEMPLATES
-
-        return SemanticSpaceBuilder(
-            vocabulary="wordnet",
-            templates=METHOD_TEMPLATES["mca"],
-            selection="mca",
-            n_centers=getattr(self, "n_clusters_", self.n_clusters),
-            gamma_u=0.05,
-            gamma_r=500,
-            hier_min_depth=6,
-            random_state=self.random_state,
-            verbose=self.verbose,
-        )
+        return self._wordnet_space(
+            "mca", selection="mca", n_centers=getattr(self, "n_clusters_", self.n_clusters),
+            gamma_u=0.05, gamma_r=500, hier_min_depth=6)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
