@@ -37,19 +37,6 @@ def nouns_file(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory, tiny_model_name):
-    """Fixed random weights: the same embeddings in every run, and cached ones."""
-    import open_clip
-    import torch
-
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        torch.save(open_clip.create_model(tiny_model_name, pretrained=None).state_dict(), path)
-    return path
-
-
 @pytest.fixture
 def common(tiny_model_name, nouns_file, tiny_ckpt):
     return ["--model", tiny_model_name, "--pretrained", str(tiny_ckpt), "--vocabulary",

@@ -28,17 +28,6 @@ def nouns_file(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory, tiny_model_name):
-    """A checkpoint of the tiny model, saved as a user would keep one for offline use."""
-    import open_clip
-    import torch
-
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    torch.save(open_clip.create_model(tiny_model_name, pretrained=None).state_dict(), path)
-    return path
-
-
 def _save_images(folder, n, seed, colour=None):
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.RandomState(seed)

@@ -14,7 +14,7 @@ import pytest
 
 from skclip.cli import build_parser, main
 
-from .test_cluster_run import NOUNS, _save_images, tiny_ckpt  # noqa: F401
+from .test_cluster_run import NOUNS, _save_images
 
 HELP_DIR = Path(__file__).with_name("help")
 SNAPSHOTS = {"skclip": [], "cluster": ["cluster"], "embed": ["embed"], "vocab": ["vocab"],
@@ -121,7 +121,7 @@ def test_random_weights_note_is_one_line_and_quiet_with_q(tmp_path, tiny_model_n
 
 
 def test_vocabulary_cache_from_a_noun_list_needs_no_vocabulary(
-        tmp_path, tiny_model_name, tiny_ckpt, monkeypatch, capsys):  # noqa: F811
+        tmp_path, tiny_model_name, tiny_ckpt, monkeypatch, capsys):
     monkeypatch.setenv("SKCLIP_CACHE", str(tmp_path / "cache"))
     (tmp_path / "nouns.txt").write_text("\n".join(NOUNS) + "\n")
     _save_images(tmp_path / "photos", 6, seed=0)

@@ -8,7 +8,7 @@ import pytest
 from skclip.cli import main
 from skclip.semantic import _text_cache
 
-from .test_cluster_run import NOUNS, _save_images, read_outputs, tiny_ckpt  # noqa: F401
+from .test_cluster_run import NOUNS, _save_images, read_outputs
 
 
 @pytest.fixture
