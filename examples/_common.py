@@ -8,12 +8,9 @@ from PIL import Image
 
 
 def assets_dir():
-    """The shared assets folder if it is there (``SKCLIP_ASSETS``), else None."""
+    """The assets folder named by ``SKCLIP_ASSETS`` if it exists, else None."""
     env = os.environ.get("SKCLIP_ASSETS")
-    for cand in [env, Path(__file__).resolve().parents[2] / "shared" / "assets"]:
-        if cand and Path(cand).is_dir():
-            return Path(cand)
-    return None
+    return Path(env) if env and Path(env).is_dir() else None
 
 
 def example_images(folder, per_class=8, classes=("airplane", "cat", "ship")):
