@@ -134,6 +134,8 @@ METHODS = {
                   {"fusion": "paper", "relax_columns": False, "gamma": 0.01}),
     "cae-prototype": ("CAE weighting=prototype (before issue 24)", "CAEClustering",
                       {"weighting": "prototype"}),
+    "cae-kmeans": ("CAE overclustering=1 (k-means alone)", "CAEClustering",
+                   {"overclustering": 1}),
     "cae-semi": ("CAE semi-relaxed OT (column_penalty=0.01)", "CAEClustering",
                  {"column_penalty": 0.01}),
     "cae-balanced": ("CAE balanced OT (relax_columns=False)", "CAEClustering",

@@ -17,9 +17,11 @@ Data: random unit vectors around K class centres, text anchors near the centres
     python benchmarks/bench_cae.py --fusion-check  # CAE's fusion weightings, same run
 
 ``--fusion-check`` fits only CAE at the comparison size, with its defaults
-(``weighting="neighbourhood"``, ``text_pool=3``) and with the defaults before issue 24's
-fusion (``weighting="prototype"``, ``text_pool=1``), back to back, and reports wall and CPU seconds and their
-ratio (CPU seconds are the fairer figure on a shared machine).
+(``weighting="neighbourhood"``, ``text_pool=3``, ``overclustering=2``), with them but
+k-means alone (``overclustering=1``) and with the defaults before issue 24
+(``weighting="prototype"``, ``text_pool=1``, ``overclustering=1``), back to back, and
+reports wall and CPU seconds and their ratios to the last (CPU seconds are the fairer
+figure on a shared machine).
 """
 
 import argparse
@@ -74,12 +76,14 @@ def measure(spec):
         est = KMeans(n_clusters=k, n_init=20, random_state=seed)
     elif method == "clip_kmeans":
         est = CLIPKMeans(n_clusters=k, device=spec["device"], random_state=seed)
-    else:  # "cae" (the default) or "cae_prototype" (the default before issue 24's fusion)
+    else:  # "cae" (the default), "cae_kmeans" (k-means alone) or "cae_prototype"
+        # (the defaults before issue 24)
+        variant = {"cae": {}, "cae_kmeans": {"overclustering": 1},
+                   "cae_prototype": {"weighting": "prototype", "text_pool": 1,
+                                     "overclustering": 1}}[method]
         est = CAEClustering(n_clusters=k, semantic_space=Texts(), device=spec["device"],
                             random_state=seed, ot_iters=spec.get("ot_iters", 1000),
-                            kmeans_n_init=spec.get("n_init", 20),
-                            **({"weighting": "prototype", "text_pool": 1}
-                               if method == "cae_prototype" else {}))
+                            kmeans_n_init=spec.get("n_init", 20), **variant)
     rss_before = rss_mb("VmRSS")
     try:  # reset the peak-RSS counter so that it covers the fit only
         Path("/proc/self/clear_refs").write_text("5")
@@ -151,15 +155,16 @@ def run_child(spec, timeout):
 def fusion_check(base, common, args):
     """CAE with each fusion weighting at the comparison size, in one run."""
     runs = [run_child({**base, **common, "method": meth}, args.timeout)
-            for meth in ("cae_prototype", "cae")]
+            for meth in ("cae_prototype", "cae_kmeans", "cae")]
     by = {r["method"]: r for r in runs}
-    ratio = {key: round(by["cae"][key] / by["cae_prototype"][key], 3)
-             for key in ("fit_s", "cpu_s") if all(key in r for r in runs)}
+    ratio = {f"{meth}_{key}": round(by[meth][key] / by["cae_prototype"][key], 3)
+             for meth in ("cae_kmeans", "cae") for key in ("fit_s", "cpu_s")
+             if all(key in r for r in runs)}
     print_table(runs, ["method", "n", "d", "k", "m_texts", "fit_s", "cpu_s", "peak_rss_mb",
                        "acc", "error"],
-                title=f"\nCAE fit, neighbourhood / prototype weighting: {ratio}")
+                title=f"\nCAE fit, time over the defaults before issue 24: {ratio}")
     payload = {"benchmark": "bench_cae_fusion", "quick": args.quick, "config": base,
-               "device": args.device, "runs": runs, "neighbourhood_over_prototype": ratio,
+               "device": args.device, "runs": runs, "over_before_issue24": ratio,
                "note": "machine shared with other jobs: see machine.load_avg_1m"}
     path = write_json(args.out, payload)
     print(f"\nwrote {path}")
@@ -181,7 +186,7 @@ def main(argv=None):
     parser.add_argument("--skip-compare", action="store_true", help="only the scaling run")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per measurement")
     parser.add_argument("--fusion-check", action="store_true",
-                        help="only CAE, neighbourhood vs prototype weighting (time ratio)")
+                        help="only CAE: defaults, k-means alone, defaults before issue 24 (time ratios)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

@@ -25,6 +25,7 @@ from sklearn.utils import check_random_state
 from .._config import torch_generator
 from ..kmeans import assign, kmeans, kmeans_plusplus
 from ._nullref import NoClusterStructureWarning, null_reference, null_sample
+from ._silhouette import cosine_distances, score_rows, silhouette
 
 __all__ = ["K_SELECTIONS", "candidate_ks", "resolve_n_clusters", "select_n_clusters"]
 
@@ -32,7 +33,6 @@ K_SELECTIONS = ("davies_bouldin", "silhouette", "calinski_harabasz", "stability"
 _DEFAULT_HIGH = 100  # default k_range: 2 .. min(100, n_samples // 10)
 _SCAN_ROWS = 10_000  # rows the scan's k-means sees (more when K is large)
 _ROWS_PER_K = 25  # ... at least this many per cluster of the largest candidate
-_SCORE_ROWS = 3_000  # rows the silhouette is computed on (memory O(rows^2))
 _SCAN_N_INIT = 1  # one k-means++ run per K (bench_autok: 3 restarts, as many hits, 3x the cost)
 _SCAN_MAX_ITER = 100  # Lloyd iterations per restart (a partition to score, not a result)
 _GRID = 12  # points of the coarse pass over the range
@@ -244,11 +244,9 @@ def _make_scorer(criterion, Z, spherical, device, gen, seed, k_max):
                                  random_state=seed).labels)
 
     if criterion == "silhouette":
-        import torch
-
-        pick = torch.randperm(len(Z), generator=gen)[:_SCORE_ROWS].sort().values.numpy()
-        D = _cosine_distances(Z[pick], device)
-        return lambda k: _silhouette(D, labels_of(k)[pick], k)
+        pick = score_rows(len(Z), gen)
+        D = cosine_distances(Z[pick], device)
+        return lambda k: silhouette(D, labels_of(k)[pick], k)
     if criterion == "stability":
         return lambda k: _stability(Z, k, spherical, device, seed)
     from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
@@ -263,36 +261,6 @@ def _make_scorer(criterion, Z, spherical, device, gen, seed, k_max):
         return sign * float(index(Z, labels))
 
     return score
-
-
-def _cosine_distances(Z, device):
-    import torch
-
-    from .._config import resolve_device
-
-    S = torch.as_tensor(np.asarray(Z, dtype=np.float32)).to(resolve_device(device))
-    S = torch.nn.functional.normalize(S, dim=1)
-    return (1.0 - S @ S.T).clamp_(min=0.0)
-
-
-def _silhouette(D, labels, k):
-    """Mean silhouette of ``labels`` given the distance matrix ``D`` (torch)."""
-    import torch
-
-    lab = torch.as_tensor(labels, device=D.device)
-    onehot = torch.zeros(len(lab), k, device=D.device, dtype=D.dtype)
-    onehot[torch.arange(len(lab), device=D.device), lab] = 1.0
-    sums = D @ onehot  # (rows, k): total distance of each row to each cluster
-    counts = onehot.sum(dim=0)
-    own = counts[lab]
-    a = sums.gather(1, lab[:, None])[:, 0] / (own - 1).clamp(min=1)
-    other = sums / counts.clamp(min=1)
-    other[torch.arange(len(lab), device=D.device), lab] = math.inf
-    other[:, counts == 0] = math.inf
-    b = other.min(dim=1).values
-    s = (b - a) / torch.maximum(a, b).clamp(min=1e-12)
-    s = torch.where((own > 1) & torch.isfinite(b), s, torch.zeros_like(s))
-    return float(s.double().mean())
 
 
 def _stability(Z, k, spherical, device, seed):

@@ -376,6 +376,11 @@ class _NearestCentreMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
 
     def _predict_block(self, X):
         F = self.transform(X)
-        centers = self.cluster_centers_.astype(F.dtype, copy=False)
-        labels, _ = assign(F, centers, spherical=self.spherical, device=self._device())
-        return np.asarray(labels)
+        # a clusterer whose clusters are unions of finer ones (CAE's merged partition)
+        # assigns to the finer centres; pickles without them assign to the clusters
+        sub = getattr(self, "subcluster_centers_", None)
+        centers = self.cluster_centers_ if sub is None else sub
+        labels, _ = assign(F, centers.astype(F.dtype, copy=False), spherical=self.spherical,
+                           device=self._device())
+        labels = np.asarray(labels)
+        return labels if sub is None else np.asarray(self.subcluster_labels_)[labels]

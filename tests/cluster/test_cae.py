@@ -72,7 +72,10 @@ def test_fusion_weights_are_a_distribution(blobs):
 def test_balanced_ot_spreads_mass_over_texts(blobs):
     """Rows of the plan rebuilt from g_u_ have column means 1/m (balanced marginal)."""
     data, _ = blobs
-    cae = _fit(blobs, relax_columns=False, ot_iters=2000, ot_tol=1e-7)
+    # text_pool=1: pooled with their 2 nearest nouns, the ~3 nouns of a class here
+    # become one column repeated, whose balanced share (3/12) is not its class's
+    # share of the 600 images; Sinkhorn then stalls at eps=0.01 (marginal error ~1e-2)
+    cae = _fit(blobs, relax_columns=False, ot_iters=2000, ot_tol=1e-7, text_pool=1)
     # the transport runs between the centred modalities
     X = _unit(_unit(data.X[:600].astype(np.float64)) - cae.image_mean_)
     U = _unit(cae.noun_embeddings_.astype(np.float64) - cae.noun_mean_)

@@ -71,7 +71,8 @@ def test_captions_aligned_under_the_nouns_and_the_literal_reading():
 # 29.2 / 27.5 / 92.5, isotropic-gap 90.0 / 90.2 / 87.1 / 90.6 / 90.7
 NEIGHBOURHOOD_GAIN_LONGTAIL = 2.0  # 3-seed means 86.9 vs 79.5
 ISOTROPIC_SLACK = 3.0  # CAE >= k-means - 3 where the texts add nothing
-ORACLE_SLACK = 5.0  # CAE within 5 of zero-shot with the true class nouns, where met
+ORACLE_SLACK = 5.0  # CAE within 5 of zero-shot with the true class nouns
+MERGE_GAIN_LONGTAIL = 2.0  # overclustering=2 vs 1: seed 0 98.2 vs 95.1 (3-seed means 97.0 vs 90.2)
 
 
 def test_text_must_help_and_text_adds_nothing_targets():
@@ -82,6 +83,16 @@ def test_text_must_help_and_text_adds_nothing_targets():
     assert not s["cae"]["warnings"], s["cae"]["warnings"]
     s = scenario_scores("isotropic-gap", 0, ("kmeans", "cae"))
     assert s["cae"]["ACC"] >= s["kmeans"]["ACC"] - ISOTROPIC_SLACK, s
+
+
+def test_merged_partition_closes_the_long_tail():
+    """Class sizes x30: k-means alone cuts large classes and joins small ones (seed 0:
+    95.1 under the gap, 3-seed mean 90.2); over-clustered and merged, CAE comes within
+    5 points of zero-shot with the true class nouns (98.2; oracle 99.4; 3-seed mean 97.0)."""
+    s = scenario_scores("real-longtail-gap", 0, ("cae", "cae-kmeans", "oracle"))
+    acc = {m: s[m]["ACC"] for m in s}
+    assert acc["cae"] >= acc["oracle"] - ORACLE_SLACK, acc
+    assert acc["cae"] >= acc["cae-kmeans"] + MERGE_GAIN_LONGTAIL, acc
 
 
 def test_neighbourhood_weighting_helps_the_long_tail():
@@ -95,14 +106,13 @@ def test_neighbourhood_weighting_helps_the_long_tail():
                                   "polysemy", "generic"])
 @pytest.mark.parametrize("gap", ["", "-gap"])
 def test_real_collection_scenarios(kind, gap):
-    """Every ``real-*`` scenario: CAE above k-means and TAC; within 5 points of the
-    oracle where the 3-seed means are (not on style and long tail, where k-means on
-    even the best single view stays 6 to 9 points below it)."""
+    """Every ``real-*`` scenario: CAE above k-means and TAC and within 5 points of the
+    oracle (issue 24's targets; style since the pooled nouns, long tail since the
+    merged partition)."""
     s = scenario_scores(f"real-{kind}{gap}", 0, ("kmeans", "tac", "cae", "oracle"))
     acc = {m: s[m]["ACC"] for m in s}
     assert acc["cae"] >= max(acc["kmeans"], acc["tac"]), acc
-    if kind not in ("style", "longtail"):
-        assert acc["cae"] >= acc["oracle"] - ORACLE_SLACK, acc
+    assert acc["cae"] >= acc["oracle"] - ORACLE_SLACK, acc
 
 
 @pytest.mark.slow
