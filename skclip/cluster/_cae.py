@@ -119,15 +119,13 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         Score of each modality in the fusion weights. ``"neighbourhood"``: how much
         more the modality of an image resembles that of its 10 nearest images, as
         other modalities see them, than that of a typical image, averaged over
-        reference training images (30 per cluster, 1,024 to 2,048), one weight per
-        modality for every image; the nouns are judged on the neighbourhood of the
-        image with its captions, the image and the captions on the nouns'. The weights
-        move toward the texts where they agree with the images' look-alikes and away
-        from a view that follows what the category does not share [measured];
-        ``"neighbourhood_per_image"``: the same score of each image, per image (it
-        follows a nuisance where the nouns share it) [measured];
-        ``"prototype"``: ``cos(z^m, p)`` with ``p`` the modalities' mean [summary].
-        ``fusion="paper"`` always uses ``"prototype"``.
+        reference training images (30 per cluster, 1,024 to 2,048): one weight per
+        modality. The nouns are judged on the neighbourhood of the image with its
+        captions, the image and the captions on the nouns'; a view that follows what
+        the category does not share loses weight [measured]. ``"neighbourhood_per_image"``:
+        the score of each image, per image [measured]; ``"prototype"``: ``cos(z^m, p)``
+        with ``p`` the modalities' mean [summary]. ``fusion="paper"`` always uses
+        ``"prototype"``.
     text_pool : int, default=3
         Each centred noun meets the images as the mean of itself and its
         ``text_pool - 1`` nearest nouns (1: off): a category's several names lie close
@@ -184,14 +182,12 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
     modalities_ : list of str
         The fused modalities, among ``"image"``, ``"nouns"``, ``"captions"``.
     fusion_weights_ : ndarray of shape (n_samples, len(`modalities_`))
-        Per-sample fusion weights (rows sum to 1; equal rows with
-        ``weighting="neighbourhood"``).
+        Per-sample fusion weights (rows sum to 1; equal with ``"neighbourhood"``).
     fusion_reference_ : ndarray of shape (len(`modalities_`), n_reference, \
             n_features) or None
         The modalities of the reference images of the neighbourhood weightings
-        (evenly spaced training rows, centred); the weights are computed from them
-        (``"neighbourhood_per_image"``: ``predict`` and ``transform`` find new
-        images' neighbours among them). None with ``"prototype"``.
+        (evenly spaced training rows, centred), which give the weights of new images
+        in ``predict`` and ``transform``. None with ``"prototype"``.
     n_clusters_ : int
         Number of clusters fitted: ``n_clusters``, or the K chosen by ``"auto"``.
     k_selection_scores_ : dict of int to float
