@@ -117,16 +117,18 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         Temperature of the fusion weights, a softmax over modalities of a score
         divided by ``gamma`` (see ``weighting``) [measured]; the summary's 0.01 makes
         them one-hot. Ignored by ``fusion="concat"``.
-    weighting : {"neighbourhood", "prototype"}, default="neighbourhood"
+    weighting : {"neighbourhood", "neighbourhood_per_image", "prototype"}, \
+            default="neighbourhood"
         Score of each modality in the fusion weights. ``"neighbourhood"``: how much
         more the modality of an image resembles that of its 10 nearest images, as
-        other modalities see them, than that of a typical image (among reference
-        training images, 30 per cluster, 1,024 to 2,048); the nouns are judged on the neighbourhood of the
-        image with its captions, the image and the captions on the nouns'. The weights
-        move toward the texts where they agree with the image's look-alikes and away
-        from a view that follows what the category does not share [measured];
-        ``"prototype"``: ``cos(z^m, p)`` with ``p`` the modalities' mean [summary].
-        ``fusion="paper"`` always uses ``"prototype"``.
+        other modalities see them, than that of a typical image, averaged over
+        reference training images (30 per cluster, 1,024 to 2,048): one weight per
+        modality. The nouns are judged on the neighbourhood of the image with its
+        captions, the image and the captions on the nouns'; a view that follows what
+        the category does not share loses weight [measured]. ``"neighbourhood_per_image"``:
+        the score of each image, per image [measured]; ``"prototype"``: ``cos(z^m, p)``
+        with ``p`` the modalities' mean [summary]. ``fusion="paper"`` always uses
+        ``"prototype"``.
     text_pool : int, default=3
         Each centred noun meets the images as the mean of itself and its
         ``text_pool - 1`` nearest nouns (1: off): a category's several names lie close
@@ -198,12 +200,12 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
     modalities_ : list of str
         The fused modalities, among ``"image"``, ``"nouns"``, ``"captions"``.
     fusion_weights_ : ndarray of shape (n_samples, len(`modalities_`))
-        Per-sample fusion weights (rows sum to 1).
+        Per-sample fusion weights (rows sum to 1; equal with ``"neighbourhood"``).
     fusion_reference_ : ndarray of shape (len(`modalities_`), n_reference, \
             n_features) or None
-        The modalities of the reference images of ``weighting="neighbourhood"``
-        (evenly spaced training rows, centred); ``predict`` and ``transform`` find
-        new images' neighbours among them. None with the other weightings.
+        The modalities of the reference images of the neighbourhood weightings
+        (evenly spaced training rows, centred), which give the weights of new images
+        in ``predict`` and ``transform``. None with ``"prototype"``.
     n_clusters_ : int
         Number of clusters fitted: ``n_clusters``, or the K chosen by ``"auto"``.
     k_selection_scores_ : dict of int to float
@@ -274,7 +276,7 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         "center_modalities": ["boolean"],
         "fusion": [StrOptions({"weighted_sum", "weighted_concat", "concat", "paper"})],
         "gamma": [Interval(Real, 0, None, closed="neither")],
-        "weighting": [StrOptions({"neighbourhood", "prototype"})],
+        "weighting": [StrOptions({"neighbourhood", "neighbourhood_per_image", "prototype"})],
         "text_pool": [Interval(Integral, 1, None, closed="left")],
         "overclustering": [Interval(Integral, 1, None, closed="left")],
         "kmeans_n_init": [Interval(Integral, 1, None, closed="left")],

@@ -133,7 +133,7 @@ class CAETextSideMixin:
 
     def _neighbourhood_weighting(self):
         """Weights from the image's neighbourhood (not for the literal reading or concat)."""
-        return (self.weighting == "neighbourhood"
+        return (self.weighting in ("neighbourhood", "neighbourhood_per_image")
                 and self.fusion in ("weighted_sum", "weighted_concat"))
 
     def _fit_reference(self, X, device):
@@ -167,5 +167,5 @@ class CAETextSideMixin:
             block_size=self._batch(), device=device, hierarchical=self._hierarchical(),
             verbose=self.verbose, topk=self._topk(), tol=self.ot_tol, stats=stats,
             reference=None if ref is None else list(ref.astype(X.dtype, copy=False)),
-            keys=keys,
+            keys=keys, per_image=self.weighting == "neighbourhood_per_image",
         )

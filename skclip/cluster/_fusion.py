@@ -243,7 +243,7 @@ def view_rows(X, texts, potentials, *, eps, weight_by_similarity, block_size, de
 
 def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fusion,
                    block_size, device, hierarchical=False, verbose=0, topk=None, tol=0.0,
-                   stats=None, reference=None, keys=None):
+                   stats=None, reference=None, keys=None, per_image=False):
     """Fused features ``F`` and fusion weights ``W`` of unit image rows ``X``, numpy out.
 
     ``texts`` and ``potentials`` list the text sets in use (nouns, captions) and their
@@ -252,13 +252,15 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
     ``topk`` (None: dense rows) and ``tol`` are passed to :func:`counterpart`;
     ``stats`` is then a list of one dict per text set that receives the certificate.
     ``reference`` (the views of reference images, from :func:`view_rows`): weights
-    from each view's agreement with the image's neighbourhood
-    (:func:`skclip.cluster._neighbourhood.neighbourhood_weights`) instead of
-    :func:`fusion_weights`. ``keys``: see :func:`counterparts`.
+    from each view's agreement with the images' neighbourhoods instead of
+    :func:`fusion_weights`, one per view, the same for every image
+    (:func:`skclip.cluster._neighbourhood.view_weights`), or per image with
+    ``per_image`` (:func:`skclip.cluster._neighbourhood.neighbourhood_weights`).
+    ``keys``: see :func:`counterparts`.
     """
     import torch
 
-    from ._neighbourhood import neighbourhood_weights
+    from ._neighbourhood import neighbourhood_weights, view_weights
 
     n, d = X.shape
     M = 1 + len(texts)
@@ -269,6 +271,10 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
     g_dev = [torch.as_tensor(g).to(device) for g in potentials]
     K_dev = None if keys is None else [None if K is None else torch.as_tensor(K).to(device) for K in keys]
     ref = None if reference is None else [torch.as_tensor(R).to(device) for R in reference]
+    shared = None  # one weight per view, from the reference alone: computed once
+    if ref is not None and fusion != "concat" and M > 1 and not per_image:
+        with torch.no_grad():
+            shared = _drop_negligible(view_weights(ref, gamma))
     starts = range(0, n, block_size)
     if verbose and len(starts) > 1:  # no bar for one step
         from tqdm.auto import tqdm
@@ -279,7 +285,9 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
             Xb = torch.as_tensor(X[s : s + block_size]).to(device)
             Z = [Xb] + counterparts(Xb, T_dev, g_dev, eps, weight_by_similarity,
                                     hierarchical, topk, tol, stats, keys=K_dev)
-            if ref is not None and fusion != "concat" and len(Z) > 1:
+            if shared is not None:
+                Wb = shared.expand(Xb.shape[0], M)
+            elif ref is not None and fusion != "concat" and len(Z) > 1:
                 Wb = _drop_negligible(neighbourhood_weights(Z, ref, gamma))
             else:
                 Wb = fusion_weights(Z, None if fusion == "concat" else gamma)

@@ -204,14 +204,9 @@ def _reference_views(X, X_fit, U, V, eps, hierarchical=True, text_pool=3):
     return parts
 
 
-def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True):
-    """float64 numpy features of the default: the views, then weights from each view's
-    agreement with the neighbourhood its judges see (10 nearest reference images,
-    evenly spaced training rows), weighted sum."""
-    parts = _reference_views(X, X_fit, U, V, eps, hierarchical)
-    rows = np.unique(np.linspace(0, len(X_fit) - 1, min(len(X_fit), 2048)).round()
-                     .astype(int))
-    ref = [z[rows] for z in _reference_views(X_fit, X_fit, U, V, eps, hierarchical)]
+def _reference_kappa(parts, ref):
+    """Agreement of each view of rows ``parts`` with the neighbourhood its judges see
+    (10 nearest reference images), chance-corrected, (n, 3)."""
     kappa = []
     judges = [[1], [0, 2], [1]]  # image and captions by the nouns, nouns by the others
     for m, (z, R) in enumerate(zip(parts, ref)):
@@ -225,7 +220,23 @@ def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True):
         local = np.einsum("bd,bkd->b", z, R[idx]) / 10
         glob = z @ R.mean(axis=0)
         kappa.append((local - glob) / (1 - glob))
-    W = softmax(np.stack(kappa, axis=1) / gamma, axis=1)
+    return np.stack(kappa, axis=1)
+
+
+def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True, per_image=False):
+    """float64 numpy features of the default: the views, then weights from each view's
+    agreement with the neighbourhood its judges see (reference images: evenly spaced
+    training rows), averaged over the reference images (one weight per view), or per
+    image; weighted sum."""
+    parts = _reference_views(X, X_fit, U, V, eps, hierarchical)
+    rows = np.unique(np.linspace(0, len(X_fit) - 1, min(len(X_fit), 2048)).round()
+                     .astype(int))
+    ref = [z[rows] for z in _reference_views(X_fit, X_fit, U, V, eps, hierarchical)]
+    if per_image:
+        W = softmax(_reference_kappa(parts, ref) / gamma, axis=1)
+    else:  # each reference image judged among the others (itself left out)
+        kbar = _reference_kappa(ref, ref).mean(axis=0)
+        W = np.tile(softmax(kbar / gamma), (len(X), 1))
     return _unit(sum(W[:, [m]] * z for m, z in enumerate(parts))), W
 
 
@@ -244,6 +255,14 @@ def test_default_matches_numpy_reference(blobs, dtype, atol):
     np.testing.assert_allclose(cae.fusion_weights_, _reference_default(
         X_fit, X_fit, space.noun_embeddings, space.caption_embeddings, 0.01, 0.1)[1],
         atol=atol * 10)
+    # weights per image: each image judged on its own neighbourhood
+    per = CAEClustering(n_clusters=K, semantic_space=space, kmeans_n_init=2, random_state=0,
+                        device="cpu", weighting="neighbourhood_per_image").fit(X_fit)
+    for X in (X_fit, X_new):
+        F_ref = _reference_default(X, X_fit, space.noun_embeddings,
+                                   space.caption_embeddings, eps=0.01, gamma=0.1,
+                                   per_image=True)[0]
+        np.testing.assert_allclose(per.transform(X), F_ref, atol=atol)
 
 
 def test_caption_query_image_aligns_captions_with_the_image(blobs):

@@ -1,4 +1,5 @@
-"""CAE's fusion weights from the image's neighbourhood (``weighting="neighbourhood"``)."""
+"""CAE's fusion weights from the images' neighbourhoods (``weighting="neighbourhood"``,
+one weight per view, and ``"neighbourhood_per_image"``)."""
 
 import numpy as np
 import pytest
@@ -9,9 +10,10 @@ from hypothesis.extra.numpy import arrays
 torch = pytest.importorskip("torch")
 
 from skclip.cluster import CAEClustering  # noqa: E402
-from skclip.cluster._fusion import centred_unit, view_rows  # noqa: E402
+from skclip.cluster._fusion import centred_unit, fuse, view_rows  # noqa: E402
 from skclip.cluster._neighbourhood import (  # noqa: E402
     hierarchical_judges, neighbourhood_scores, neighbourhood_weights, reference_rows,
+    view_scores, view_weights,
 )
 from tests._spaces import FixedTextSpace  # noqa: E402
 
@@ -23,7 +25,7 @@ def _unit(A):
     return A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
 
 
-def _weights(X, U, V, gamma=0.1):
+def _weights(X, U, V, gamma=0.1, per_image=True):
     """CAE's path from raw embeddings to neighbourhood weights: centre each modality
     (its mean removed, rows renormalised), softmax rows at eps 0.05 (captions queried
     with the image and its noun counterpart), then the weights."""
@@ -33,8 +35,11 @@ def _weights(X, U, V, gamma=0.1):
     views = view_rows(Xc, [Uc, Vc], g, eps=0.05, weight_by_similarity=True, block_size=32,
                       device="cpu", hierarchical=True)
     rows = reference_rows(len(X))
-    return neighbourhood_weights([torch.as_tensor(v) for v in views],
-                                 [torch.as_tensor(v[rows]) for v in views], gamma).numpy()
+    reference = [torch.as_tensor(v[rows]) for v in views]
+    if not per_image:
+        return view_weights(reference, gamma).numpy()
+    return neighbourhood_weights([torch.as_tensor(v) for v in views], reference,
+                                 gamma).numpy()
 
 
 def _planted(seed, n=60, d=16):
@@ -59,6 +64,13 @@ def test_weights_are_bounded_and_sum_to_one(Z, R, n_views, gamma):
     assert W.shape == (7, n_views)
     assert (W >= 0).all() and (W <= 1).all()
     np.testing.assert_allclose(W.sum(axis=1), 1.0, atol=1e-9)
+    # one weight per view: the mean score of the reference images, judged among them
+    kbar = view_scores(R).numpy()
+    np.testing.assert_allclose(kbar, neighbourhood_scores(R, R, judges=hierarchical_judges(
+        n_views)).double().mean(dim=0).numpy())
+    w = view_weights(R, gamma).numpy()
+    assert w.shape == (n_views,) and (w >= 0).all()
+    np.testing.assert_allclose(w.sum(), 1.0, atol=1e-6)
 
 
 @settings(max_examples=25, deadline=None)
@@ -69,10 +81,11 @@ def test_weights_invariant_to_a_common_modality_offset(seed, scale_img, scale_tx
     # text (nouns and captions alike): centring removes both, the weights do not move
     X, U, V, rng = _planted(seed)
     gap = _unit(rng.standard_normal((2, X.shape[1])))
-    W = _weights(X, U, V)
-    W_moved = _weights(X + scale_img * gap[0], U + scale_txt * gap[1],
-                       V + scale_txt * gap[1])
-    np.testing.assert_allclose(W_moved, W, atol=1e-7)
+    for per_image in (True, False):
+        W = _weights(X, U, V, per_image=per_image)
+        W_moved = _weights(X + scale_img * gap[0], U + scale_txt * gap[1],
+                           V + scale_txt * gap[1], per_image=per_image)
+        np.testing.assert_allclose(W_moved, W, atol=1e-7)
 
 
 def test_weights_move_away_from_a_text_view_that_disagrees_with_the_neighbourhood():
@@ -115,6 +128,49 @@ def test_weights_move_away_from_a_text_view_that_disagrees_with_the_neighbourhoo
     assert np.allclose(neighbourhood_scores(Z, [z[rows] for z in Z])[:, 1].numpy(), 0)
     # no view is ever among its own judges
     assert all(m not in J for m, J in enumerate(hierarchical_judges(3)))
+
+
+def test_one_weight_per_view_does_not_follow_a_nuisance_the_nouns_share():
+    """Styles shared across classes: the image shows class and style, the nouns the
+    class with some of the style, the captions the style alone. Per image, the
+    captions score high wherever the nouns' neighbourhood happens to share a style,
+    and those images are pulled toward their style; one weight per view gives the
+    captions less weight and keeps the fused neighbourhoods within the class."""
+    rng = np.random.default_rng(0)
+    n, d = 400, 16
+    y, style = np.arange(n) % 4, rng.integers(4, size=n)
+    cls, sty = _unit(rng.standard_normal((4, d))), _unit(rng.standard_normal((4, d)))
+    X = _unit(cls[y] + 1.2 * sty[style] + 0.3 * rng.standard_normal((n, d)))
+    nouns = _unit(cls[y] + 0.5 * sty[style] + 0.2 * rng.standard_normal((n, d)))
+    captions = _unit(sty[style] + 0.2 * rng.standard_normal((n, d)))
+    Z = [torch.as_tensor(v) for v in (X, nouns, captions)]
+    R = [z[reference_rows(n)] for z in Z]
+    per_view = view_weights(R, 0.1)
+    per_image = neighbourhood_weights(Z, R, 0.1)
+    assert per_view[2] < per_image[:, 2].mean() - 0.03
+
+    def class_purity(W):  # share of the 10 nearest fused rows in the same class
+        F = fuse(Z, W, "weighted_sum").numpy()
+        S = F @ F.T
+        np.fill_diagonal(S, -3)
+        return (y[np.argsort(-S, axis=1)[:, :10]] == y[:, None]).mean()
+
+    assert class_purity(per_view.expand(n, 3)) > class_purity(per_image) + 0.05
+
+
+@pytest.mark.parametrize("weighting", ["neighbourhood", "neighbourhood_per_image"])
+def test_cae_weights_per_view_or_per_image(weighting):
+    rng = np.random.default_rng(2)
+    X = _unit(rng.standard_normal((90, 12)))
+    space = FixedTextSpace(noun_embeddings=rng.standard_normal((10, 12)),
+                           caption_embeddings=rng.standard_normal((6, 12)))
+    cae = CAEClustering(n_clusters=3, semantic_space=space, weighting=weighting,
+                        kmeans_n_init=2, random_state=0, device="cpu").fit(X)
+    W = cae.fusion_weights_
+    np.testing.assert_allclose(W.sum(axis=1), 1.0, rtol=1e-5)
+    same_rows = np.allclose(W, W[:1])
+    assert same_rows == (weighting == "neighbourhood")
+    np.testing.assert_allclose(cae.transform(X), cae.transform(X[::-1])[::-1], atol=1e-6)
 
 
 def test_cae_stores_the_reference_and_transform_reproduces_fit():

@@ -12,10 +12,12 @@ most 2 ACC points below k-means on the images, not below TAC (no training), and
   at K = 50 every text method fell 20 to 30 points below k-means);
 * ``medium`` (no gap) and ``hard-gap``: the fusion with per-image captions;
 * ``real-style-gap``: captions aligned under the nouns; aligned with the image
-  alone (``caption_query="image"``) they follow its style and cost 7.8 points there
-  (seed 0; 6.8 on the 3-seed mean). On ``imbalance-gap`` they cost 13.5 points with
-  the prototype fusion weights; the neighbourhood weights (issue 24) down-weight such
-  captions themselves, and there both readings are now within 0.2 points;
+  alone (``caption_query="image"``) they follow its style, and cost 7.8 points there
+  with per-image weights (seed 0; 6.8 on the 3-seed mean), 13.5 on ``imbalance-gap``
+  with the prototype weights. One weight per view (issue 24) down-weights such
+  captions themselves: both readings are now within 0.4 points on the 3-seed means
+  of ``real-style*`` (93.5 / 93.9 with the gap), so the gate only keeps the default
+  from falling behind;
 * ``imbalance-gap`` again: the literal reading of the paper costs 14.3 points.
 
 k-means and TAC are fitted once per scenario for every gate (shared cache of
@@ -36,7 +38,9 @@ KMEANS_SLACK = 2.0  # ACC points CAE may lose against k-means on the images
 # (3-seed means: 99.2 / 93.3)
 GAIN_OVER_TAC = {"medium": 0.0, "hard": 2.0, "hard-gap": -1.0, "imbalance-gap": 2.0,
                  "k50-gap": 0.0}
-HIERARCHY_GAIN = 4.0  # real-style-gap, seed 0: 76.0 vs 68.2 with caption_query="image"
+# real-style-gap, seed 0: 93.8 vs 93.8 with caption_query="image" (per-image weights:
+# 76.0 vs 68.2)
+HIERARCHY_SLACK = 1.0
 PAPER_GAIN = 5.0  # imbalance-gap, seed 0: the literal reading, 85.1
 
 
@@ -56,10 +60,11 @@ def test_default_cae_holds_against_kmeans_and_tac(name):
 
 def test_captions_aligned_under_the_nouns_and_the_literal_reading():
     """Why the defaults: per-image captions aligned with the image alone repeat its
-    nuisance; the literal reading of the paper falls behind under CLIP's gap."""
+    nuisance (the weights, one per view, now leave them out); the literal reading of
+    the paper falls behind under CLIP's gap."""
     s = scenario_scores("real-style-gap", 0, ("cae", "cae-capimage"))
     acc = {m: s[m]["ACC"] for m in s}
-    assert acc["cae"] >= acc["cae-capimage"] + HIERARCHY_GAIN, acc
+    assert acc["cae"] >= acc["cae-capimage"] - HIERARCHY_SLACK, acc
     s = _scores("imbalance-gap", ("cae", "cae-paper"))
     acc = {m: s[m]["ACC"] for m in s}
     assert acc["cae"] >= acc["cae-paper"] + PAPER_GAIN, acc
