@@ -117,18 +117,20 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         Temperature of the fusion weights, a softmax over modalities of a score
         divided by ``gamma`` (see ``weighting``) [measured]; the summary's 0.01 makes
         them one-hot. Ignored by ``fusion="concat"``.
-    weighting : {"neighbourhood", "neighbourhood_per_image", "prototype"}, \
-            default="neighbourhood"
-        Score of each modality in the fusion weights. ``"neighbourhood"``: how much
-        more the modality of an image resembles that of its 10 nearest images, as
-        other modalities see them, than that of a typical image, averaged over
-        reference training images (30 per cluster, 1,024 to 2,048): one weight per
-        modality. The nouns are judged on the neighbourhood of the image with its
-        captions, the image and the captions on the nouns'; a view that follows what
-        the category does not share loses weight [measured]. ``"neighbourhood_per_image"``:
-        the score of each image, per image [measured]; ``"prototype"``: ``cos(z^m, p)``
-        with ``p`` the modalities' mean [summary]. ``fusion="paper"`` always uses
-        ``"prototype"``.
+    weighting : {"neighbourhood", "neighbourhood_per_view", "neighbourhood_per_image", \
+            "prototype"}, default="neighbourhood"
+        Score of each modality in the fusion weights. Its agreement: how much more
+        the modality of an image resembles that of its 10 nearest images, as other
+        modalities see them, than that of a typical image (the nouns judged on the
+        image with its captions, the image and the captions on the nouns'; a view
+        that follows what the category does not share loses weight) [measured].
+        ``"neighbourhood"``: per image, the image's agreement moved three quarters of
+        the way to the modality's mean agreement over reference training images (30
+        per cluster, 1,024 to 2,048): per-sample weights that a noisy 10-image
+        neighbourhood cannot swing [measured]; ``"neighbourhood_per_view"``: the mean
+        alone, one weight per modality; ``"neighbourhood_per_image"``: the image's
+        own; ``"prototype"``: ``cos(z^m, p)`` with ``p`` the modalities' mean
+        [summary]. ``fusion="paper"`` always uses ``"prototype"``.
     text_pool : int, default=3
         Each centred noun meets the images as the mean of itself and its
         ``text_pool - 1`` nearest nouns (1: off): a category's several names lie close
@@ -276,7 +278,8 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         "center_modalities": ["boolean"],
         "fusion": [StrOptions({"weighted_sum", "weighted_concat", "concat", "paper"})],
         "gamma": [Interval(Real, 0, None, closed="neither")],
-        "weighting": [StrOptions({"neighbourhood", "neighbourhood_per_image", "prototype"})],
+        "weighting": [StrOptions({"neighbourhood", "neighbourhood_per_view",
+                                  "neighbourhood_per_image", "prototype"})],
         "text_pool": [Interval(Integral, 1, None, closed="left")],
         "overclustering": [Interval(Integral, 1, None, closed="left")],
         "kmeans_n_init": [Interval(Integral, 1, None, closed="left")],

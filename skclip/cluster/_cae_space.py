@@ -2,7 +2,12 @@
 
 from numbers import Integral
 
+from ._neighbourhood import PER_IMAGE_SHARE
+
 _DEFAULT_OT_BATCH = 8192  # TAC's retrieval batch
+# weighting -> share of the image's own neighbourhood agreement in its fusion weights
+_NEIGHBOURHOOD_SHARE = {"neighbourhood": PER_IMAGE_SHARE, "neighbourhood_per_view": 0.0,
+                        "neighbourhood_per_image": 1.0}
 # topk="auto": certified top-64 rows above this many texts per set, dense rows below
 # (where the dense product costs no more than the top-k search).
 _TOPK_AUTO, _TOPK_AUTO_MIN_TEXTS = 64, 2048
@@ -133,7 +138,7 @@ class CAETextSideMixin:
 
     def _neighbourhood_weighting(self):
         """Weights from the image's neighbourhood (not for the literal reading or concat)."""
-        return (self.weighting in ("neighbourhood", "neighbourhood_per_image")
+        return (self.weighting in _NEIGHBOURHOOD_SHARE
                 and self.fusion in ("weighted_sum", "weighted_concat"))
 
     def _fit_reference(self, X, device):
@@ -167,5 +172,5 @@ class CAETextSideMixin:
             block_size=self._batch(), device=device, hierarchical=self._hierarchical(),
             verbose=self.verbose, topk=self._topk(), tol=self.ot_tol, stats=stats,
             reference=None if ref is None else list(ref.astype(X.dtype, copy=False)),
-            keys=keys, per_image=self.weighting == "neighbourhood_per_image",
+            keys=keys, share=_NEIGHBOURHOOD_SHARE.get(self.weighting, 1.0),
         )

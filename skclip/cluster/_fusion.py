@@ -243,7 +243,7 @@ def view_rows(X, texts, potentials, *, eps, weight_by_similarity, block_size, de
 
 def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fusion,
                    block_size, device, hierarchical=False, verbose=0, topk=None, tol=0.0,
-                   stats=None, reference=None, keys=None, per_image=False):
+                   stats=None, reference=None, keys=None, share=1.0):
     """Fused features ``F`` and fusion weights ``W`` of unit image rows ``X``, numpy out.
 
     ``texts`` and ``potentials`` list the text sets in use (nouns, captions) and their
@@ -253,14 +253,15 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
     ``stats`` is then a list of one dict per text set that receives the certificate.
     ``reference`` (the views of reference images, from :func:`view_rows`): weights
     from each view's agreement with the images' neighbourhoods instead of
-    :func:`fusion_weights`, one per view, the same for every image
-    (:func:`skclip.cluster._neighbourhood.view_weights`), or per image with
-    ``per_image`` (:func:`skclip.cluster._neighbourhood.neighbourhood_weights`).
+    :func:`fusion_weights`: each image's own agreement moved toward the view's mean
+    by ``share`` (:func:`skclip.cluster._neighbourhood.shrunk_weights`; 1: the image's
+    own, :func:`~skclip.cluster._neighbourhood.neighbourhood_weights`; 0: one weight
+    per view, :func:`~skclip.cluster._neighbourhood.view_weights`).
     ``keys``: see :func:`counterparts`.
     """
     import torch
 
-    from ._neighbourhood import neighbourhood_weights, view_weights
+    from ._neighbourhood import neighbourhood_weights, shrunk_weights, view_scores, view_weights
 
     n, d = X.shape
     M = 1 + len(texts)
@@ -271,10 +272,13 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
     g_dev = [torch.as_tensor(g).to(device) for g in potentials]
     K_dev = None if keys is None else [None if K is None else torch.as_tensor(K).to(device) for K in keys]
     ref = None if reference is None else [torch.as_tensor(R).to(device) for R in reference]
-    shared = None  # one weight per view, from the reference alone: computed once
-    if ref is not None and fusion != "concat" and M > 1 and not per_image:
+    shared = kbar = None  # the views' mean agreement, from the reference alone: once
+    if ref is not None and fusion != "concat" and M > 1 and share < 1:
         with torch.no_grad():
-            shared = _drop_negligible(view_weights(ref, gamma))
+            if share > 0:
+                kbar = view_scores(ref)
+            else:
+                shared = _drop_negligible(view_weights(ref, gamma))
     starts = range(0, n, block_size)
     if verbose and len(starts) > 1:  # no bar for one step
         from tqdm.auto import tqdm
@@ -287,6 +291,8 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
                                     hierarchical, topk, tol, stats, keys=K_dev)
             if shared is not None:
                 Wb = shared.expand(Xb.shape[0], M)
+            elif kbar is not None:
+                Wb = _drop_negligible(shrunk_weights(Z, ref, gamma, kbar, share))
             elif ref is not None and fusion != "concat" and len(Z) > 1:
                 Wb = _drop_negligible(neighbourhood_weights(Z, ref, gamma))
             else:

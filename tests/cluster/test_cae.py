@@ -223,20 +223,20 @@ def _reference_kappa(parts, ref):
     return np.stack(kappa, axis=1)
 
 
-def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True, per_image=False):
+def _reference_default(X, X_fit, U, V, eps, gamma, hierarchical=True, share=0.25):
     """float64 numpy features of the default: the views, then weights from each view's
     agreement with the neighbourhood its judges see (reference images: evenly spaced
-    training rows), averaged over the reference images (one weight per view), or per
-    image; weighted sum."""
+    training rows), each image's moved toward the mean over the reference images
+    (``share`` of the image's own left: 1 per image, 0 one weight per view); weighted
+    sum."""
     parts = _reference_views(X, X_fit, U, V, eps, hierarchical)
     rows = np.unique(np.linspace(0, len(X_fit) - 1, min(len(X_fit), 2048)).round()
                      .astype(int))
     ref = [z[rows] for z in _reference_views(X_fit, X_fit, U, V, eps, hierarchical)]
-    if per_image:
-        W = softmax(_reference_kappa(parts, ref) / gamma, axis=1)
-    else:  # each reference image judged among the others (itself left out)
-        kbar = _reference_kappa(ref, ref).mean(axis=0)
-        W = np.tile(softmax(kbar / gamma), (len(X), 1))
+    kappa = _reference_kappa(parts, ref)
+    # each reference image judged among the others (itself left out)
+    kbar = _reference_kappa(ref, ref).mean(axis=0)
+    W = softmax((kbar + share * (kappa - kbar)) / gamma, axis=1)
     return _unit(sum(W[:, [m]] * z for m, z in enumerate(parts))), W
 
 
@@ -261,8 +261,18 @@ def test_default_matches_numpy_reference(blobs, dtype, atol):
     for X in (X_fit, X_new):
         F_ref = _reference_default(X, X_fit, space.noun_embeddings,
                                    space.caption_embeddings, eps=0.01, gamma=0.1,
-                                   per_image=True)[0]
+                                   share=1.0)[0]
         np.testing.assert_allclose(per.transform(X), F_ref, atol=atol)
+    # one weight per view: the mean agreement alone
+    view = CAEClustering(n_clusters=K, semantic_space=space, kmeans_n_init=2, random_state=0,
+                         device="cpu", weighting="neighbourhood_per_view").fit(X_fit)
+    F_ref, W_ref = _reference_default(X_new, X_fit, space.noun_embeddings,
+                                      space.caption_embeddings, eps=0.01, gamma=0.1,
+                                      share=0.0)
+    np.testing.assert_allclose(view.transform(X_new), F_ref, atol=atol)
+    np.testing.assert_allclose(W_ref, W_ref[:1].repeat(len(W_ref), axis=0))
+    # the default's weights are per sample (never one constant row)
+    assert cae.fusion_weights_.std(axis=0).max() > 1e-3
 
 
 def test_caption_query_image_aligns_captions_with_the_image(blobs):

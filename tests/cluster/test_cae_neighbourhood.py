@@ -1,5 +1,6 @@
 """CAE's fusion weights from the images' neighbourhoods (``weighting="neighbourhood"``,
-one weight per view, and ``"neighbourhood_per_image"``)."""
+per image shrunk toward the view's mean; ``"neighbourhood_per_view"``, one weight per
+view; ``"neighbourhood_per_image"``)."""
 
 import numpy as np
 import pytest
@@ -12,12 +13,13 @@ torch = pytest.importorskip("torch")
 from skclip.cluster import CAEClustering  # noqa: E402
 from skclip.cluster._fusion import centred_unit, fuse, view_rows  # noqa: E402
 from skclip.cluster._neighbourhood import (  # noqa: E402
-    hierarchical_judges, neighbourhood_scores, neighbourhood_weights, reference_rows,
-    view_scores, view_weights,
+    PER_IMAGE_SHARE, hierarchical_judges, neighbourhood_scores, neighbourhood_weights,
+    reference_rows, shrunk_weights, view_scores, view_weights,
 )
 from tests._spaces import FixedTextSpace  # noqa: E402
 
 _finite = st.floats(-1, 1, allow_nan=False, width=32)
+SHRUNK_PURITY_GAIN = 0.03
 
 
 def _unit(A):
@@ -25,7 +27,7 @@ def _unit(A):
     return A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
 
 
-def _weights(X, U, V, gamma=0.1, per_image=True):
+def _weights(X, U, V, gamma=0.1, share=1.0):
     """CAE's path from raw embeddings to neighbourhood weights: centre each modality
     (its mean removed, rows renormalised), softmax rows at eps 0.05 (captions queried
     with the image and its noun counterpart), then the weights."""
@@ -36,10 +38,12 @@ def _weights(X, U, V, gamma=0.1, per_image=True):
                       device="cpu", hierarchical=True)
     rows = reference_rows(len(X))
     reference = [torch.as_tensor(v[rows]) for v in views]
-    if not per_image:
+    Z = [torch.as_tensor(v) for v in views]
+    if share == 0:
         return view_weights(reference, gamma).numpy()
-    return neighbourhood_weights([torch.as_tensor(v) for v in views], reference,
-                                 gamma).numpy()
+    if share == 1:
+        return neighbourhood_weights(Z, reference, gamma).numpy()
+    return shrunk_weights(Z, reference, gamma, view_scores(reference), share).numpy()
 
 
 def _planted(seed, n=60, d=16):
@@ -71,6 +75,17 @@ def test_weights_are_bounded_and_sum_to_one(Z, R, n_views, gamma):
     w = view_weights(R, gamma).numpy()
     assert w.shape == (n_views,) and (w >= 0).all()
     np.testing.assert_allclose(w.sum(), 1.0, atol=1e-6)
+    # the default: per image, shrunk toward the view's mean; the two ends are the others
+    judges = hierarchical_judges(n_views)
+    for share in (0.0, PER_IMAGE_SHARE, 1.0):
+        Ws = shrunk_weights(Z, R, gamma, view_scores(R), share).numpy()
+        assert Ws.shape == (7, n_views) and (Ws >= 0).all() and (Ws <= 1).all()
+        np.testing.assert_allclose(Ws.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(shrunk_weights(Z, R, gamma, view_scores(R), 1.0).numpy(),
+                               neighbourhood_weights(Z, R, gamma, judges=judges).numpy(),
+                               atol=1e-6)
+    np.testing.assert_allclose(shrunk_weights(Z, R, gamma, view_scores(R), 0.0).numpy(),
+                               np.broadcast_to(w, (7, n_views)), atol=1e-5)
 
 
 @settings(max_examples=25, deadline=None)
@@ -81,10 +96,10 @@ def test_weights_invariant_to_a_common_modality_offset(seed, scale_img, scale_tx
     # text (nouns and captions alike): centring removes both, the weights do not move
     X, U, V, rng = _planted(seed)
     gap = _unit(rng.standard_normal((2, X.shape[1])))
-    for per_image in (True, False):
-        W = _weights(X, U, V, per_image=per_image)
+    for share in (1.0, PER_IMAGE_SHARE, 0.0):
+        W = _weights(X, U, V, share=share)
         W_moved = _weights(X + scale_img * gap[0], U + scale_txt * gap[1],
-                           V + scale_txt * gap[1], per_image=per_image)
+                           V + scale_txt * gap[1], share=share)
         np.testing.assert_allclose(W_moved, W, atol=1e-7)
 
 
@@ -130,6 +145,27 @@ def test_weights_move_away_from_a_text_view_that_disagrees_with_the_neighbourhoo
     assert all(m not in J for m, J in enumerate(hierarchical_judges(3)))
 
 
+def test_default_weights_move_per_image_toward_the_image_where_texts_disagree():
+    """The default (shrunk) weights are per sample: in one collection, images whose
+    captions describe other images give the captions less weight and the image more
+    than images whose captions describe their look-alikes."""
+    rng = np.random.default_rng(0)
+    n, d = 200, 8
+    y = np.arange(n) % 4
+    centres = _unit(rng.standard_normal((4, d)))
+    X = _unit(centres[y] + 0.3 * rng.standard_normal((n, d)))
+    nouns = _unit(_unit(rng.standard_normal((4, d)))[y] + 0.05 * rng.standard_normal((n, d)))
+    captions = _unit(_unit(rng.standard_normal((4, d)))[y] + 0.05 * rng.standard_normal((n, d)))
+    wrong = rng.random(n) < 0.3  # these images get the captions of random others
+    captions[wrong] = captions[rng.choice(np.flatnonzero(~wrong), wrong.sum())]
+    Z = [torch.as_tensor(v) for v in (X, nouns, captions)]
+    R = [z[reference_rows(n)] for z in Z]
+    W = shrunk_weights(Z, R, 0.1, view_scores(R), PER_IMAGE_SHARE).numpy()
+    assert W[wrong, 2].mean() < 0.85 * W[~wrong, 2].mean()
+    assert W[wrong, 0].mean() > W[~wrong, 0].mean()
+    assert W.std(axis=0).max() > 1e-3  # never one constant row
+
+
 def test_one_weight_per_view_does_not_follow_a_nuisance_the_nouns_share():
     """Styles shared across classes: the image shows class and style, the nouns the
     class with some of the style, the captions the style alone. Per image, the
@@ -156,9 +192,13 @@ def test_one_weight_per_view_does_not_follow_a_nuisance_the_nouns_share():
         return (y[np.argsort(-S, axis=1)[:, :10]] == y[:, None]).mean()
 
     assert class_purity(per_view.expand(n, 3)) > class_purity(per_image) + 0.05
+    # the default, per image but shrunk toward the view's mean, is not pulled either
+    shrunk = shrunk_weights(Z, R, 0.1, view_scores(R), PER_IMAGE_SHARE)
+    assert class_purity(shrunk) > class_purity(per_image) + SHRUNK_PURITY_GAIN
 
 
-@pytest.mark.parametrize("weighting", ["neighbourhood", "neighbourhood_per_image"])
+@pytest.mark.parametrize("weighting", ["neighbourhood", "neighbourhood_per_view",
+                                       "neighbourhood_per_image"])
 def test_cae_weights_per_view_or_per_image(weighting):
     rng = np.random.default_rng(2)
     X = _unit(rng.standard_normal((90, 12)))
@@ -169,7 +209,7 @@ def test_cae_weights_per_view_or_per_image(weighting):
     W = cae.fusion_weights_
     np.testing.assert_allclose(W.sum(axis=1), 1.0, rtol=1e-5)
     same_rows = np.allclose(W, W[:1])
-    assert same_rows == (weighting == "neighbourhood")
+    assert same_rows == (weighting == "neighbourhood_per_view")
     np.testing.assert_allclose(cae.transform(X), cae.transform(X[::-1])[::-1], atol=1e-6)
 
 

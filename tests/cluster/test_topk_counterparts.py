@@ -20,12 +20,12 @@ def data():
 
 
 def _assert_fused_close(A, B, *, atol=1e-4):
-    """Fused rows equal to ``atol``, except under 3% of the rows: with per-image weights
-    (``weighting="neighbourhood_per_image"``) a row whose 10 fusion neighbours (ranked
-    on cosines rounded to 1e-5) hold a near-tie may swap one of them under float
-    rounding, which moves its view weights, so the whole row, by up to ~4e-3 (about
-    1.5% of the rows here with pooled nouns); the default's weights, one per view, are
-    a mean over the reference images and move every row by ~1e-5 at most."""
+    """Fused rows equal to ``atol``, except under 3% of the rows: a row whose 10 fusion
+    neighbours (ranked on cosines rounded to 1e-5) hold a near-tie may swap one of them
+    under float rounding, which moves its view weights, so the whole row, by up to
+    ~4e-3 per image (``weighting="neighbourhood_per_image"``; about 1.5% of the rows
+    here with pooled nouns), a quarter of that with the default's weights (the image's
+    share), ~1e-5 with one weight per view."""
     far = (np.abs(A - B) > atol).any(axis=1)
     assert far.mean() < 0.03, f"{far.mean():.2%} of the fused rows differ by > {atol}"
     np.testing.assert_allclose(A, B, atol=5e-3)
@@ -56,10 +56,11 @@ def test_all_texts_kept_is_the_dense_result(data):
     dense = _cae(space, topk=None).fit(X)
     full = _cae(space, topk=1000).fit(X)
     assert full.ot_topk_["nouns"]["n_widened"] == 0
-    # equal up to float rounding, which may swap a near-tied neighbour of a reference
-    # image: the view weights, one per view for every image, then move by ~1e-5
+    # equal up to float rounding, which may swap a near-tied neighbour of the fusion
+    # (and moves the views' mean agreement, so every row, by ~1e-5)
     F_full, F_dense = full.transform(X), dense.transform(X)
-    np.testing.assert_allclose(F_full, F_dense, atol=2e-5)
+    close = np.abs(F_full - F_dense).max(axis=1) <= 3e-5
+    assert close.mean() > 0.97
     _assert_fused_close(F_full, F_dense)
     np.testing.assert_array_equal(full.labels_, dense.labels_)
 
