@@ -86,14 +86,10 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         text receives equal mass, as in the paper [summary]. Balanced OT scored
         below the softmax retrieval on every scenario measured (0.1 to 19 ACC points).
     column_penalty : float or None, default=None
-        With ``relax_columns=True``, a positive ``rho`` turns the retrieval into
-        semi-relaxed transport: the row masses stay exact and the column masses pay
-        ``rho * KL(received | uniform)`` (:func:`skclip.ot.semirelaxed_potential`),
-        between the softmax retrieval (``None`` or 0) and balanced transport
-        (``rho`` large). It taxes texts that the softmax floods (generic nouns)
-        without forcing mass onto texts that no image wants. It helped only long tails
-        (:doc:`/user_guide/methods`) and each of its tens of passes costs a pass over
-        all image-text pairs: it is off by default.
+        With ``relax_columns=True``, a positive ``rho`` makes the retrieval
+        semi-relaxed transport: exact row masses, column masses charged
+        ``rho * KL(received | uniform)`` (:func:`skclip.ot.semirelaxed_potential`). It
+        helped only long tails and costs tens of passes over all image-text pairs: off.
     caption_query : {"image+nouns", "image"}, default="image+nouns"
         What the captions are transported from: the image with its noun counterpart,
         ``normalise(x + x^u)`` [choice] [measured], or the image alone (the summary's
@@ -119,18 +115,14 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         them one-hot. Ignored by ``fusion="concat"``.
     weighting : {"neighbourhood", "neighbourhood_per_view", "neighbourhood_per_image", \
             "prototype"}, default="neighbourhood"
-        Score of each modality in the fusion weights. Its agreement: how much more
-        the modality of an image resembles that of its 10 nearest images, as other
-        modalities see them, than that of a typical image (the nouns judged on the
-        image with its captions, the image and the captions on the nouns'; a view
-        that follows what the category does not share loses weight) [measured].
-        ``"neighbourhood"``: per image, the image's agreement moved three quarters of
-        the way to the modality's mean agreement over reference training images (30
-        per cluster, 1,024 to 2,048): per-sample weights that a noisy 10-image
-        neighbourhood cannot swing [measured]; ``"neighbourhood_per_view"``: the mean
-        alone, one weight per modality; ``"neighbourhood_per_image"``: the image's
-        own; ``"prototype"``: ``cos(z^m, p)`` with ``p`` the modalities' mean
-        [summary]. ``fusion="paper"`` always uses ``"prototype"``.
+        Score of each modality in the fusion weights: its agreement with the 10
+        nearest images as other modalities see them, chance-corrected [measured].
+        ``"neighbourhood"``: per image, moved three quarters of the way to the
+        modality's mean agreement over reference training images (30 per cluster,
+        1,024 to 2,048); ``"neighbourhood_per_view"``: the mean alone, one weight per
+        modality; ``"neighbourhood_per_image"``: the image's own; ``"prototype"``:
+        ``cos(z^m, p)``, ``p`` the modalities' mean [summary]. ``fusion="paper"``
+        always uses ``"prototype"`` (:doc:`/user_guide/methods`, step 5).
     text_pool : int, default=3
         Each centred noun meets the images as the mean of itself and its
         ``text_pool - 1`` nearest nouns (1: off): a category's several names lie close
@@ -138,12 +130,10 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         loses it. Only the retrieval is pooled (the counterpart combines the nouns
         themselves; captions are not pooled) [measured]. Ignored by ``fusion="paper"``.
     overclustering : int, default=2
-        The final k-means also runs with ``overclustering * K`` centres, merged back
-        to K by average linkage of the centres (cosine); the merged partition is kept
-        when its silhouette (3,000 random rows) is higher. k-means alone cuts large
-        classes in two and joins small ones; the merge lets cluster sizes follow
-        the data (long tails) [measured]. 1: k-means alone, as the paper; ignored
-        by ``fusion="paper"``.
+        k-means also runs with ``overclustering * K`` centres merged back to K by
+        average linkage (cosine); the merged partition is kept when its silhouette
+        is higher, which lets cluster sizes follow the data (long tails) [measured].
+        1: k-means alone, as the paper; ignored by ``fusion="paper"`` (step 6).
     kmeans_n_init : int, default=20
         k-means restarts (TAC: nredo 20).
     kmeans_max_iter : int, default=300
