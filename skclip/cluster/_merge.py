@@ -101,35 +101,34 @@ def merged_kmeans(F, n_clusters, *, factor=2, n_init=20, max_iter=300, tol=1e-4,
 
 def _merge_centres(C, K):
     """Group of each centre of ``C`` after average-linkage merging (cosine) down to ``K``."""
-    from sklearn.cluster import AgglomerativeClustering
+    from scipy.cluster.hierarchy import cut_tree, linkage
 
     C = np.asarray(C, dtype=np.float64)
     C = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-12)
-    merge = AgglomerativeClustering(n_clusters=K, metric="cosine", linkage="average")
-    return merge.fit_predict(C).astype(np.int64)
+    tree = linkage(C, method="average", metric="cosine")
+    return np.asarray(cut_tree(tree, n_clusters=K)).ravel().astype(np.int64)
 
 
 def _group_centres(F, labels, K, spherical, block=65_536):
     """Centres of the groups (unit means when ``spherical``) and their k-means objective.
 
-    From per-group sums, in row blocks: ``sum_i (1 - cos(f_i, c))`` is
-    ``sum_c (n_c - |s_c|)`` for unit rows, ``sum_i |f_i - c|^2`` is
-    ``sum_i |f_i|^2 - sum_c |s_c|^2 / n_c``.
+    From per-group sums (float32 within a row block, float64 across blocks):
+    ``sum_i (1 - cos(f_i, c))`` is ``sum_c (n_c - |s_c|)`` for unit rows,
+    ``sum_i |f_i - c|^2`` is ``sum_i |f_i|^2 - sum_c |s_c|^2 / n_c``.
     """
-    from scipy.sparse import csr_matrix
+    import torch
 
     d = F.shape[1]
-    sums = np.zeros((K, d))
+    sums = torch.zeros((K, d), dtype=torch.float64)
     sq = 0.0
     for s in range(0, F.shape[0], block):
-        rows = np.asarray(F[s : s + block], dtype=np.float64)
+        rows = torch.as_tensor(np.asarray(F[s : s + block], dtype=np.float32))
         if spherical:
-            rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-        lab = labels[s : s + block]
-        onehot = csr_matrix((np.ones(len(lab)), (lab, np.arange(len(lab)))),
-                            shape=(K, len(lab)))
-        sums += onehot @ rows
-        sq += float((rows * rows).sum())
+            rows = torch.nn.functional.normalize(rows, dim=1)
+        lab = torch.as_tensor(labels[s : s + block], dtype=torch.int64)
+        sums += torch.zeros((K, d), dtype=rows.dtype).index_add_(0, lab, rows).double()
+        sq += float(torch.einsum("ij,ij->", rows, rows))
+    sums = sums.numpy()
     counts = np.bincount(labels, minlength=K).astype(np.float64)
     norms = np.linalg.norm(sums, axis=1)
     if spherical:
