@@ -107,7 +107,7 @@ def measure(spec):
     from sklearn.base import BaseEstimator
     from sklearn.metrics import adjusted_rand_score
 
-    from skclip.cluster import CAEClustering, _cae, _fusion
+    from skclip.cluster import CAEClustering, _cae, _fusion, _merge
     from skclip.kmeans import _kmeans
 
     if spec["threads"]:
@@ -123,10 +123,11 @@ def measure(spec):
             return self
 
     timers = _Timers()
-    timers.wrap(_cae, "fused_features", "fused")
+    timers.wrap(_fusion, "fused_features", "fused")
     timers.wrap(_fusion, "counterpart", "counterparts")
     timers.wrap(_fusion, "topk_rows_block", "topk")
-    timers.wrap(_cae, "kmeans", "kmeans")
+    timers.wrap(_cae, "merged_kmeans", "kmeans")  # k-means, and the 2K run merged
+    timers.wrap(_merge, "kmeans", "kmeans_runs")
     timers.wrap(_kmeans, "_fit", "kmeans_restarts_lloyd")
     timers.wrap(_kmeans, "_assign_all", "kmeans_assign")
     timers.wrap(_cae, "centred_unit", "centring")
@@ -157,6 +158,8 @@ def measure(spec):
         "kmeans_assign_s": round(st.get("kmeans_assign", 0.0), 1),
         "centring_s": round(st.get("centring", 0.0), 1),
         "kmeans_n_iter": int(est.n_iter_),
+        "merge_silhouettes": est.merge_silhouettes_,
+        "merged": len(est.subcluster_centers_) > len(est.cluster_centers_),
         "data_s": round(data_s, 1),
         "data_mb": round(X.nbytes / 2**20, 1),
         "peak_rss_mb": round(rss_mb("VmHWM"), 1),
