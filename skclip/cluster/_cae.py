@@ -198,9 +198,6 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         The modalities of the reference images of the neighbourhood weightings
         (evenly spaced training rows, centred), which give the weights of new images
         in ``predict`` and ``transform``. None with ``"prototype"``.
-    fusion_null_ : ndarray of shape (n_reference, len(`modalities_`)) or None
-        The reference images' agreement scores with random texts of the same counts
-        (a fixed seed): a text view not 3 standard errors above them gets no weight.
     n_clusters_ : int
         Number of clusters fitted: ``n_clusters``, or the K chosen by ``"auto"``.
     k_selection_scores_ : dict of int to float
@@ -391,7 +388,7 @@ class CAEClustering(CAETextSideMixin, _NearestCentreMixin, _BaseCLIPClustering):
         self.g_v_ = self._potential(self._caption_queries(X, U, device), V, "captions", device)
         self.modalities_ = ["image"] + ["nouns"] * keep_nouns + ["captions"] * keep_caps
 
-        self.fusion_reference_, self.fusion_null_ = self._fit_reference(X, device)
+        self.fusion_reference_ = self._fit_reference(X, device)
         stats = [{}, {}]
         F, self.fusion_weights_ = self._fused(X, device, stats)
         names = [n for n in ("nouns", "captions") if n in self.modalities_]

@@ -142,33 +142,22 @@ class CAETextSideMixin:
                 and self.fusion in ("weighted_sum", "weighted_concat"))
 
     def _fit_reference(self, X, device):
-        """``fusion_reference_`` (the views of the reference images) and
-        ``fusion_null_`` (each view's mean agreement when the texts are random), or
-        (None, None)."""
+        """``fusion_reference_``: the views of the reference images (or None)."""
         import numpy as np
 
         from ._fusion import view_rows
-        from ._neighbourhood import null_texts, reference_rows, reference_scores
-        from ._text_pool import pool_texts
+        from ._neighbourhood import reference_rows
 
         texts, pots, keys = self._text_sets(X.dtype)
         if not self._neighbourhood_weighting() or not texts:
-            return None, None
+            return None
         k = self.n_clusters if isinstance(self.n_clusters, Integral) else None
         rows = X[reference_rows(len(X), k)]
-        common = dict(eps=self.ot_eps, weight_by_similarity=self.weight_by_similarity,
-                      block_size=self._batch(), device=device,
-                      hierarchical=self._hierarchical(), topk=self._topk(), tol=self.ot_tol)
-        ref = np.stack(view_rows(rows, texts, pots, keys=keys, **common))
-        # the same texts' counts and pooling, random directions, no potentials
-        rand = null_texts([len(T) for T in texts], X.shape[1], X.dtype)
-        rand_keys = [None if K is None else pool_texts(R, self.text_pool)
-                     for R, K in zip(rand, keys)]
-        null = view_rows(rows, rand, [np.zeros(len(R), X.dtype) for R in rand],
-                         keys=rand_keys, **common)
-        import torch
-
-        return ref, reference_scores([torch.as_tensor(v) for v in null]).numpy()
+        return np.stack(view_rows(
+            rows, texts, pots, eps=self.ot_eps, weight_by_similarity=self.weight_by_similarity,
+            block_size=self._batch(), device=device, hierarchical=self._hierarchical(),
+            topk=self._topk(), tol=self.ot_tol, keys=keys,
+        ))
 
     def _fused(self, X, device, stats=None):
         """Fused features of centred unit image rows ``X`` (certificates into ``stats``)."""
@@ -184,5 +173,4 @@ class CAETextSideMixin:
             verbose=self.verbose, topk=self._topk(), tol=self.ot_tol, stats=stats,
             reference=None if ref is None else list(ref.astype(X.dtype, copy=False)),
             keys=keys, share=_NEIGHBOURHOOD_SHARE.get(self.weighting, 1.0),
-            null=getattr(self, "fusion_null_", None),
         )

@@ -243,7 +243,7 @@ def view_rows(X, texts, potentials, *, eps, weight_by_similarity, block_size, de
 
 def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fusion,
                    block_size, device, hierarchical=False, verbose=0, topk=None, tol=0.0,
-                   stats=None, reference=None, keys=None, share=1.0, null=None):
+                   stats=None, reference=None, keys=None, share=1.0):
     """Fused features ``F`` and fusion weights ``W`` of unit image rows ``X``, numpy out.
 
     ``texts`` and ``potentials`` list the text sets in use (nouns, captions) and their
@@ -261,10 +261,7 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
     """
     import torch
 
-    from ._neighbourhood import (
-        discount_views, neighbourhood_weights, reference_scores, shrunk_weights, significance,
-        view_scores, view_weights,
-    )
+    from ._neighbourhood import neighbourhood_weights, shrunk_weights, view_scores, view_weights
 
     n, d = X.shape
     M = 1 + len(texts)
@@ -275,16 +272,13 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
     g_dev = [torch.as_tensor(g).to(device) for g in potentials]
     K_dev = None if keys is None else [None if K is None else torch.as_tensor(K).to(device) for K in keys]
     ref = None if reference is None else [torch.as_tensor(R).to(device) for R in reference]
-    shared = kbar = sig = None  # the views' mean agreement, from the reference alone: once
-    if ref is not None and fusion != "concat" and M > 1:
+    shared = kbar = None  # the views' mean agreement, from the reference alone: once
+    if ref is not None and fusion != "concat" and M > 1 and share < 1:
         with torch.no_grad():
-            if null is not None:  # text views no better than random texts give way
-                sig = significance(reference_scores(ref), null)
-            if 0 < share < 1:
+            if share > 0:
                 kbar = view_scores(ref)
-            elif share == 0:
-                shared = view_weights(ref, gamma)[None]
-                shared = _drop_negligible(shared if sig is None else discount_views(shared, sig))[0]
+            else:
+                shared = _drop_negligible(view_weights(ref, gamma))
     starts = range(0, n, block_size)
     if verbose and len(starts) > 1:  # no bar for one step
         from tqdm.auto import tqdm
@@ -297,10 +291,10 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
                                     hierarchical, topk, tol, stats, keys=K_dev)
             if shared is not None:
                 Wb = shared.expand(Xb.shape[0], M)
+            elif kbar is not None:
+                Wb = _drop_negligible(shrunk_weights(Z, ref, gamma, kbar, share))
             elif ref is not None and fusion != "concat" and len(Z) > 1:
-                Wb = (shrunk_weights(Z, ref, gamma, kbar, share) if kbar is not None
-                      else neighbourhood_weights(Z, ref, gamma))
-                Wb = _drop_negligible(Wb if sig is None else discount_views(Wb, sig))
+                Wb = _drop_negligible(neighbourhood_weights(Z, ref, gamma))
             else:
                 Wb = fusion_weights(Z, None if fusion == "concat" else gamma)
             F[s : s + block_size] = fuse(Z, Wb, fusion).cpu().numpy()

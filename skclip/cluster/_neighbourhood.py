@@ -54,14 +54,6 @@ points of one weight per view everywhere but on strong style, where they lost 0.
 the style alone); the shrunk weights recover the held-out loss (within 0.6 of one
 weight per view there) and lose 2.7 points to it on one scenario (style under the
 gap), for weights that still follow each image.
-
-A text view must also beat chance (:func:`significance`): a softmax retrieval over
-*any* texts is constant on patches of the image space, so even random texts agree
-with small neighbourhoods (with 8 random nouns they took 0.9 of the weight, and CAE
-fell from k-means' 89 to 28 ACC). Each text view's mean agreement over the reference
-images is compared with that of random unit texts of the same counts and pooling
-(:func:`null_texts`, a fixed seed); a view not 3 standard errors above it gives its
-weight to the image (:func:`discount_views`).
 """
 
 import numpy as np
@@ -74,8 +66,6 @@ from .._arrays import unit_rows
 _PER_CLUSTER, _MIN_REFERENCE, _N_REFERENCE, _N_NEIGHBOURS = 30, 1024, 2048, 10
 # how far an image's own agreement counts against its view's mean (shrunk_weights)
 PER_IMAGE_SHARE = 0.25
-# standard errors above random texts' agreement for a text view to count (significance)
-_Z_CHANCE = 3.0
 # reference rows whose image is at least this similar to the query's are the query
 # itself (or a copy). Judged on the image: the text counterparts of different images
 # of one class often coincide (a saturated retrieval; more so with pooled nouns), and
@@ -207,47 +197,3 @@ def shrunk_weights(Z, reference, gamma, kbar, share, k=_N_NEIGHBOURS, judges="hi
     kappa = neighbourhood_scores(Z, reference, k, judges)
     kbar = kbar.to(kappa.dtype)
     return torch.softmax((kbar + share * (kappa - kbar)) / gamma, dim=1)
-
-
-def null_texts(sizes, n_features, dtype, seed=0):
-    """Random unit texts, one set per entry of ``sizes`` (a fixed seed, on the CPU):
-    the texts of the chance level of :func:`significance`."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for m in sizes:
-        R = rng.standard_normal((int(m), int(n_features)))
-        out.append((R / np.linalg.norm(R, axis=1, keepdims=True)).astype(dtype))
-    return out
-
-
-def reference_scores(reference, k=_N_NEIGHBOURS, judges="hierarchical"):
-    """Agreement (r, M) of each reference image's views, judged among the others."""
-    if isinstance(judges, str):
-        judges = hierarchical_judges(len(reference))
-    return neighbourhood_scores(reference, reference, k, judges).double()
-
-
-def significance(scores, null, z=_Z_CHANCE):
-    """1 for each text view whose mean agreement over the reference images (``scores``,
-    (r, M), :func:`reference_scores`) is more than ``z`` standard errors above what
-    random texts of the same counts reach (``null``, (r, M)), else 0; view 0, the image,
-    is always 1. A text view at chance carries no evidence about the images, however
-    locally consistent its retrieval (a retrieval over any texts is constant on
-    patches of the image space, so it always agrees with small neighbourhoods)."""
-    import torch
-
-    scores = torch.as_tensor(scores, dtype=torch.float64)
-    null = torch.as_tensor(null, dtype=torch.float64).to(scores.device)
-    se = (scores.var(dim=0) / len(scores) + null.var(dim=0) / len(null)).sqrt()
-    s = (scores.mean(dim=0) - null.mean(dim=0) > z * se).to(torch.float64)
-    s[0] = 1.0
-    return s
-
-
-def discount_views(W, s):
-    """Weights ``W`` (b, M) with each text view's weight multiplied by ``s[m]`` and the
-    rest given to the image (view 0); rows still sum to 1."""
-    s = s.to(W.dtype).to(W.device)
-    out = W * s
-    out[:, 0] = 1.0 - out[:, 1:].sum(dim=1)
-    return out

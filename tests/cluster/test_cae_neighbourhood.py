@@ -13,9 +13,8 @@ torch = pytest.importorskip("torch")
 from skclip.cluster import CAEClustering  # noqa: E402
 from skclip.cluster._fusion import centred_unit, fuse, view_rows  # noqa: E402
 from skclip.cluster._neighbourhood import (  # noqa: E402
-    PER_IMAGE_SHARE, discount_views, hierarchical_judges, neighbourhood_scores,
-    neighbourhood_weights, reference_rows, shrunk_weights, significance, view_scores,
-    view_weights,
+    PER_IMAGE_SHARE, hierarchical_judges, neighbourhood_scores, neighbourhood_weights,
+    reference_rows, shrunk_weights, view_scores, view_weights,
 )
 from tests._spaces import FixedTextSpace  # noqa: E402
 
@@ -201,9 +200,10 @@ def test_one_weight_per_view_does_not_follow_a_nuisance_the_nouns_share():
 @pytest.mark.parametrize("weighting", ["neighbourhood", "neighbourhood_per_view",
                                        "neighbourhood_per_image"])
 def test_cae_weights_per_view_or_per_image(weighting):
-    X, U, V, _ = _planted(2, n=90)  # nouns near the classes (random texts would be
-    # at chance and give every image the weights (1, 0, 0), whatever the weighting)
-    space = FixedTextSpace(noun_embeddings=U, caption_embeddings=V)
+    rng = np.random.default_rng(2)
+    X = _unit(rng.standard_normal((90, 12)))
+    space = FixedTextSpace(noun_embeddings=rng.standard_normal((10, 12)),
+                           caption_embeddings=rng.standard_normal((6, 12)))
     cae = CAEClustering(n_clusters=3, semantic_space=space, weighting=weighting,
                         kmeans_n_init=2, random_state=0, device="cpu").fit(X)
     W = cae.fusion_weights_
@@ -228,42 +228,3 @@ def test_cae_stores_the_reference_and_transform_reproduces_fit():
                           kmeans_n_init=2, random_state=0, device="cpu").fit(X)
     assert proto.fusion_reference_ is None
     assert not np.allclose(proto.fusion_weights_, cae.fusion_weights_)
-
-
-def test_text_views_at_chance_give_their_weight_to_the_image():
-    """Texts unrelated to the images (random directions) score no better than random
-    texts of the same counts: their weight goes to the image, and CAE is k-means on
-    the images (a retrieval over any texts is constant on patches of the image space,
-    so without the test such texts agreed with every small neighbourhood and took 0.9
-    of the weight)."""
-    from sklearn.cluster import KMeans
-
-    from skclip.datasets import make_clip_blobs
-    from skclip.metrics import clustering_accuracy
-
-    d = make_clip_blobs(n_samples=600, n_clusters=6, n_features=32, spread=1.5,
-                        anisotropy=0.0, center_similarity=0.0, random_state=0)
-    rng = np.random.default_rng(0)
-    space = FixedTextSpace(noun_embeddings=rng.standard_normal((40, 32)),
-                           caption_embeddings=rng.standard_normal((30, 32)))
-    cae = CAEClustering(n_clusters=6, semantic_space=space, random_state=0,
-                        device="cpu").fit(d.X)
-    np.testing.assert_allclose(cae.fusion_weights_, np.tile([1.0, 0.0, 0.0], (600, 1)))
-    km = KMeans(6, n_init=10, random_state=0).fit_predict(d.X)
-    assert clustering_accuracy(d.y, cae.labels_) >= clustering_accuracy(d.y, km) - 0.03
-    # with the texts near the classes the test passes and the texts keep their weight
-    planted = FixedTextSpace(noun_embeddings=d.text_embeddings, caption_embeddings=None)
-    cae = CAEClustering(n_clusters=6, semantic_space=planted, random_state=0,
-                        device="cpu").fit(d.X)
-    assert cae.fusion_weights_[:, 1].mean() > 0.5
-
-
-def test_significance_counts_standard_errors_above_chance():
-    rng = np.random.default_rng(0)
-    null = rng.normal(0.2, 0.1, size=(1000, 3))
-    above = null + np.array([0.0, 0.05, 0.0])  # 0.05 = ~11 standard errors
-    s = significance(torch.as_tensor(above), null).numpy()
-    np.testing.assert_array_equal(s, [1.0, 1.0, 0.0])  # the image always counts
-    W = torch.tensor([[0.2, 0.5, 0.3], [0.1, 0.1, 0.8]], dtype=torch.float64)
-    out = discount_views(W, torch.as_tensor(s)).numpy()
-    np.testing.assert_allclose(out, [[0.5, 0.5, 0.0], [0.9, 0.1, 0.0]])
