@@ -86,6 +86,15 @@ def _normalize(Z):
     return unit_rows(Z, tol=None, floor=1e-12)
 
 
+def _on_device(arrays, device):
+    """Torch copies on ``device`` of a list of arrays (None entries kept); None -> None."""
+    import torch
+
+    if arrays is None:
+        return None
+    return [None if A is None else torch.as_tensor(A).to(device) for A in arrays]
+
+
 def counterpart(Xb, T, g, eps, weight_by_similarity, topk=None, tol=0.0, stats=None,
                 keys=None):
     """Normalised text counterpart of unit image rows ``Xb`` (b, d), torch in/out.
@@ -228,9 +237,7 @@ def view_rows(X, texts, potentials, *, eps, weight_by_similarity, block_size, de
     import torch
 
     out = [X] + [np.empty_like(X) for _ in texts]
-    T_dev = [torch.as_tensor(T).to(device) for T in texts]
-    g_dev = [torch.as_tensor(g).to(device) for g in potentials]
-    K_dev = None if keys is None else [None if K is None else torch.as_tensor(K).to(device) for K in keys]
+    T_dev, g_dev, K_dev = (_on_device(A, device) for A in (texts, potentials, keys))
     with torch.no_grad():
         for s in range(0, len(X), block_size):
             Xb = torch.as_tensor(X[s : s + block_size]).to(device)
@@ -268,10 +275,8 @@ def fused_features(X, texts, potentials, *, eps, weight_by_similarity, gamma, fu
     width = d if fusion == "weighted_sum" else d * M
     F = np.empty((n, width), dtype=X.dtype)
     W = np.empty((n, M), dtype=X.dtype)
-    T_dev = [torch.as_tensor(T).to(device) for T in texts]
-    g_dev = [torch.as_tensor(g).to(device) for g in potentials]
-    K_dev = None if keys is None else [None if K is None else torch.as_tensor(K).to(device) for K in keys]
-    ref = None if reference is None else [torch.as_tensor(R).to(device) for R in reference]
+    T_dev, g_dev, K_dev = (_on_device(A, device) for A in (texts, potentials, keys))
+    ref = _on_device(reference, device)
     shared = kbar = None  # the views' mean agreement, from the reference alone: once
     if ref is not None and fusion != "concat" and M > 1 and share < 1:
         with torch.no_grad():

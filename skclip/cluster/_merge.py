@@ -43,7 +43,8 @@ class MergedKMeansResult:
 
 
 def merged_kmeans(F, n_clusters, *, factor=2, n_init=20, max_iter=300, tol=1e-4,
-                  spherical=True, device="auto", random_state=None, verbose=0):
+                  spherical=True, max_points_per_centroid=256, device="auto",
+                  random_state=None, verbose=0):
     """k-means, and the merged ``factor * n_clusters``-means when its silhouette is higher.
 
     Parameters
@@ -57,6 +58,10 @@ def merged_kmeans(F, n_clusters, *, factor=2, n_init=20, max_iter=300, tol=1e-4,
         k-means.
     n_init, max_iter, tol, spherical, device, verbose
         Passed to :func:`skclip.kmeans.kmeans` (both runs).
+    max_points_per_centroid : int or None, default=256
+        Training rows per centre of the K-run (:func:`skclip.kmeans.kmeans`); the
+        ``factor * K``-run gets ``1 / factor`` of it per centre, so both train on as
+        many rows.
     random_state : int, RandomState instance or None
         Seeds both runs and the silhouette rows; the k-means run draws first, so its
         result does not depend on ``factor``.
@@ -70,15 +75,16 @@ def merged_kmeans(F, n_clusters, *, factor=2, n_init=20, max_iter=300, tol=1e-4,
     random_state = check_random_state(random_state)
     common = dict(n_init=n_init, max_iter=max_iter, tol=tol, spherical=spherical,
                   device=device, random_state=random_state, verbose=verbose)
-    base = kmeans(F, K, **common)
+    base = kmeans(F, K, max_points_per_centroid=max_points_per_centroid, **common)
     out = MergedKMeansResult(
         centers=np.asarray(base.centers), labels=np.asarray(base.labels),
         inertia=float(base.inertia), n_iter=int(base.n_iter),
         sub_centers=np.asarray(base.centers), sub_labels=np.arange(K), silhouettes={})
     if factor < 2 or K < 2 or factor * K >= n:
         return out
-    # the same training rows per k-means as the K-run (256 per centre by default)
-    fine = kmeans(F, factor * K, max_points_per_centroid=max(1, 256 // factor), **common)
+    per_centre = (None if max_points_per_centroid is None
+                  else max(1, max_points_per_centroid // factor))
+    fine = kmeans(F, factor * K, max_points_per_centroid=per_centre, **common)
     sub_centers = np.asarray(fine.centers)
     groups = _merge_centres(sub_centers, K)
     labels = groups[np.asarray(fine.labels)]

@@ -93,6 +93,11 @@ def hierarchical_judges(n_views):
     return [[1], [0, 2], [1]] if n_views == 3 else None
 
 
+def _judges(judges, n_views):
+    """``judges="hierarchical"``: :func:`hierarchical_judges`; a list or None as given."""
+    return hierarchical_judges(n_views) if isinstance(judges, str) else judges
+
+
 def _top_rounded(S, k):
     """Indices (b, k) of the k largest of each row of ``S`` rounded to 1/_RESOLUTION,
     ties to the lowest column: one integer key per entry, unique within a row."""
@@ -154,8 +159,7 @@ def neighbourhood_weights(Z, reference, gamma, k=_N_NEIGHBOURS, judges="hierarch
     """
     import torch
 
-    if isinstance(judges, str):
-        judges = hierarchical_judges(len(Z))
+    judges = _judges(judges, len(Z))
     return torch.softmax(neighbourhood_scores(Z, reference, k, judges) / gamma, dim=1)
 
 
@@ -166,8 +170,7 @@ def view_scores(reference, k=_N_NEIGHBOURS, judges="hierarchical"):
     other reference images (itself left out by the image rule). ``reference``: list of
     M unit-row torch tensors (r, d); ``judges`` as in :func:`neighbourhood_weights`.
     """
-    if isinstance(judges, str):
-        judges = hierarchical_judges(len(reference))
+    judges = _judges(judges, len(reference))
     return neighbourhood_scores(reference, reference, k, judges).double().mean(dim=0)
 
 
@@ -192,8 +195,7 @@ def shrunk_weights(Z, reference, gamma, kbar, share, k=_N_NEIGHBOURS, judges="hi
     """
     import torch
 
-    if isinstance(judges, str):
-        judges = hierarchical_judges(len(Z))
+    judges = _judges(judges, len(Z))
     kappa = neighbourhood_scores(Z, reference, k, judges)
     kbar = kbar.to(kappa.dtype)
     return torch.softmax((kbar + share * (kappa - kbar)) / gamma, dim=1)
